@@ -1,0 +1,3 @@
+"""Silkway: seamless customs transit across the Eurasian Economic Union."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,54 @@
+"""ASGI applications: one per node, and the embedded Union that mounts them all."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
+
+from silkway import __version__
+from silkway.bootstrap import Node
+from silkway.entrypoints.api.landing import landing_page
+from silkway.entrypoints.api.problems import BodySizeLimit, install_problem_handlers
+from silkway.entrypoints.api.routes import build_router
+
+MAX_BODY_BYTES = 1 << 20
+"""The largest request body a node accepts (a 999-item declaration fits easily)."""
+
+
+def create_node_app(node: Node, *, root_path: str = "") -> FastAPI:
+    app = FastAPI(
+        title=f"Silkway node {node.state}",
+        version=__version__,
+        description=f"The national transit system of {node.state}: declarations, movements, "
+        "office worklists and the tamper-evident event log.",
+        root_path=root_path,
+    )
+    install_problem_handlers(app)
+    app.include_router(build_router(node.transit))
+
+    @app.get("/health", tags=["health"])
+    def health() -> dict[str, str]:
+        return {"status": "ok", "node": node.state}
+
+    app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
+    return app
+
+
+def create_union_app(nodes: Mapping[str, Node]) -> FastAPI:
+    """The embedded set-up: a landing page at ``/`` and each node under ``/nodes/{state}``."""
+    app = FastAPI(title="Silkway", version=__version__, docs_url=None, redoc_url=None)
+    install_problem_handlers(app)
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def landing() -> str:
+        return landing_page(nodes)
+
+    @app.get("/health")
+    def health() -> dict[str, object]:
+        return {"status": "ok", "nodes": sorted(nodes)}
+
+    for state, node in nodes.items():
+        app.mount(f"/nodes/{state.lower()}", create_node_app(node))
+    return app

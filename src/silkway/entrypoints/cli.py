@@ -1,0 +1,295 @@
+"""The ``silkway`` command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+
+from silkway.domain.codes import identify
+from silkway.domain.declaration import TransitDeclaration
+from silkway.domain.errors import DomainError
+from silkway.domain.reference import NODE_CODES
+from silkway.settings import Settings
+
+app = typer.Typer(
+    help="Silkway: seamless customs transit across the Eurasian Economic Union.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+db_app = typer.Typer(help="Node database.", no_args_is_help=True)
+declaration_app = typer.Typer(help="Transit declarations.", no_args_is_help=True)
+movement_app = typer.Typer(help="Transit movements.", no_args_is_help=True)
+audit_app = typer.Typer(help="The tamper-evident event log.", no_args_is_help=True)
+codes_app = typer.Typer(help="Identifiers and their check characters.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(declaration_app, name="declaration")
+app.add_typer(movement_app, name="movement")
+app.add_typer(audit_app, name="audit")
+app.add_typer(codes_app, name="codes")
+
+StateOption = Annotated[str, typer.Option("--node", "--state", help="Node: AM BY KZ KG RU EEC.")]
+UrlOption = Annotated[
+    str | None,
+    typer.Option("--database-url", envvar="SILKWAY_DATABASE_URL", help="Node database URL."),
+]
+
+
+def _emit(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def _fail(code: str, message: str, errors: list[dict[str, str]] | None = None) -> None:
+    _emit({"error": code, "message": message, "errors": errors or []})
+    raise typer.Exit(1)
+
+
+def _check_state(state: str) -> str:
+    state = state.upper()
+    if state not in NODE_CODES:
+        _fail("node-unknown", f"unknown node {state!r}; expected one of {', '.join(NODE_CODES)}")
+    return state
+
+
+@app.command()
+def run(
+    host: Annotated[str | None, typer.Option(help="Listen address.")] = None,
+    port: Annotated[int | None, typer.Option(help="Listen port.")] = None,
+    demo: Annotated[bool, typer.Option(help="Lodge and drive demo movements.")] = True,
+) -> None:
+    """Start the embedded Union: every node in one process, a SQLite file per node."""
+    from silkway.entrypoints.serve import serve_union
+
+    settings = Settings()
+    serve_union(settings, host=host or settings.host, port=port or settings.port, demo=demo)
+
+
+@app.command()
+def node(
+    state: StateOption,
+    database_url: UrlOption = None,
+    host: Annotated[str | None, typer.Option(help="Listen address.")] = None,
+    port: Annotated[int | None, typer.Option(help="Listen port.")] = None,
+) -> None:
+    """Start one national node (production: its own PostgreSQL via SILKWAY_DATABASE_URL)."""
+    from silkway.entrypoints.serve import serve_node
+
+    settings = Settings()
+    serve_node(
+        _check_state(state),
+        settings,
+        database_url=database_url,
+        host=host or settings.host,
+        port=port or settings.port,
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    state: Annotated[
+        str | None, typer.Option("--node", "--state", help="One node; default all.")
+    ] = None,
+    database_url: UrlOption = None,
+) -> None:
+    """Bring node databases to the latest schema."""
+    from silkway.bootstrap import build_node
+
+    settings = Settings()
+    states = [_check_state(state)] if state else list(settings.nodes)
+    if database_url and len(states) > 1:
+        _fail("database-url-ambiguous", "--database-url needs --node: it names one node's database")
+    for s in states:
+        n = build_node(s, settings, database_url=database_url)
+        typer.echo(f"{s}: {n.engine.url.render_as_string(hide_password=True)} at head")
+        n.dispose()
+
+
+def _read_declaration(file: Path) -> TransitDeclaration:
+    try:
+        raw = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8")
+    except OSError as exc:
+        _fail("file-unreadable", f"{file}: {exc.strerror}")
+        raise
+    try:
+        return TransitDeclaration.model_validate_json(raw)
+    except ValidationError as exc:
+        _fail(
+            "declaration-malformed",
+            f"{file} does not match the declaration schema",
+            [
+                {
+                    "code": f"schema-{e['type']}",
+                    "pointer": "/" + "/".join(map(str, e["loc"])),
+                    "message": e["msg"],
+                }
+                for e in exc.errors()
+            ],
+        )
+        raise
+
+
+@declaration_app.command("lodge")
+def declaration_lodge(
+    file: Annotated[Path, typer.Argument(help="Declaration JSON, or - for standard input.")],
+    state: StateOption,
+    database_url: UrlOption = None,
+) -> None:
+    """Lodge a declaration at a node and print its registration number and reference."""
+    from silkway.bootstrap import build_node
+    from silkway.services.transit import lodge_declaration
+
+    declaration = _read_declaration(file)
+    n = build_node(_check_state(state), database_url=database_url)
+    try:
+        lodged = lodge_declaration(n.transit, declaration)
+    except DomainError as exc:
+        _fail(
+            exc.code,
+            exc.message,
+            [{"code": v.code, "pointer": v.pointer, "message": v.message} for v in exc.violations],
+        )
+        return
+    finally:
+        n.dispose()
+    m = lodged.movement
+    _emit(
+        {
+            "reference": m.reference,
+            "registration_number": m.registration_number,
+            "status": m.status.value,
+            "created": lodged.created,
+        }
+    )
+
+
+@declaration_app.command("example")
+def declaration_example(
+    name: Annotated[str, typer.Argument(help="Corridor example, e.g. western-road.")],
+) -> None:
+    """Print a valid example declaration, its dates moved to today."""
+    from silkway.examples import example_declaration, example_names
+
+    try:
+        decl = example_declaration(name)
+    except KeyError:
+        _fail("example-unknown", f"no example {name!r}; known: {', '.join(example_names())}")
+        return
+    typer.echo(decl.model_dump_json(indent=2, exclude_none=True))
+
+
+@declaration_app.command("rules")
+def declaration_rules() -> None:
+    """List every validation rule with its stable code."""
+    from silkway.domain.declaration_rules import describe_rules
+
+    _emit(describe_rules())
+
+
+@movement_app.command("show")
+def movement_show(
+    key: Annotated[str, typer.Argument(help="Movement reference or registration number.")],
+    state: Annotated[str | None, typer.Option("--node", "--state", help="Node to ask.")] = None,
+    database_url: UrlOption = None,
+) -> None:
+    """Show a movement, its event log and whether the log verifies."""
+    from silkway.bootstrap import build_node
+    from silkway.entrypoints.api.schemas import MovementDetail
+    from silkway.services import transit
+
+    node_state = _check_state(state) if state else _state_of_key(key)
+    n = build_node(node_state, database_url=database_url)
+    try:
+        m = transit.get_movement(n.transit, key)
+        records, verdict = transit.event_log(n.transit, m.reference)
+    except DomainError as exc:
+        _fail(exc.code, exc.message)
+        return
+    finally:
+        n.dispose()
+    out = MovementDetail.of(m).model_dump(mode="json")
+    out["events"] = [
+        {"seq": r.seq, "kind": r.kind, "at": r.at.isoformat(), "actor": r.actor, "hash": r.hash}
+        for r in records
+    ]
+    out["log_verified"] = verdict.ok
+    _emit(out)
+
+
+def _state_of_key(key: str) -> str:
+    """The node that registered a movement, read from its reference or registration number."""
+    from silkway.reference import load_reference
+
+    check = identify(key)
+    if check.kind == "movement_reference" and check.valid:
+        return key[4:6]
+    if check.kind == "registration_number":
+        office = load_reference().offices.get(key.split("/")[0])
+        if office is not None:
+            return office.state
+    _fail("node-unknown", f"cannot tell the node of {key!r}; pass --node")
+    raise AssertionError
+
+
+@audit_app.command("verify")
+def audit_verify(
+    state: Annotated[
+        str | None, typer.Option("--node", "--state", help="One node; default all.")
+    ] = None,
+    reference: Annotated[str | None, typer.Option(help="One movement only.")] = None,
+    database_url: UrlOption = None,
+) -> None:
+    """Prove every movement's event log untouched, or name the first bad record."""
+    from silkway.bootstrap import build_node
+    from silkway.services import transit
+
+    settings = Settings()
+    states = [_check_state(state)] if state else list(settings.nodes)
+    failures = 0
+    checked = 0
+    for s in states:
+        n = build_node(s, settings, database_url=database_url)
+        try:
+            if reference:
+                try:
+                    verdicts = {reference: transit.event_log(n.transit, reference)[1]}
+                except DomainError:
+                    continue
+            else:
+                verdicts = transit.verify_all(n.transit)
+        finally:
+            n.dispose()
+        for ref, v in verdicts.items():
+            checked += 1
+            if not v.ok:
+                failures += 1
+                _emit(
+                    {
+                        "node": s,
+                        "reference": ref,
+                        "ok": False,
+                        "first_bad_seq": v.first_bad_seq,
+                        "reason": v.reason,
+                    }
+                )
+    if reference and checked == 0:
+        _fail("movement-not-found", f"no movement {reference!r} on {', '.join(states)}")
+    _emit({"checked": checked, "failed": failures, "ok": failures == 0})
+    if failures:
+        raise typer.Exit(2)
+
+
+@codes_app.command("check")
+def codes_check(value: Annotated[str, typer.Argument(help="The code to check.")]) -> None:
+    """Tell what a value is (MRN, GRN, reference, registration number...) and if it is valid."""
+    result = identify(value)
+    _emit(result.as_dict())
+    if not result.valid:
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,51 @@
+"""Example transit declarations, one per corridor, shipped with the package.
+
+The files are written as if lodged on :data:`EXAMPLE_EPOCH`; :func:`example_declaration` moves
+every date by the same number of days so that an example is valid on the day it is used.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from silkway.domain.declaration import TransitDeclaration
+
+EXAMPLE_EPOCH = date(2026, 12, 1)
+_DATE_FIELDS = ("time_limit", "issued_on")
+
+
+@cache
+def example_names() -> tuple[str, ...]:
+    folder = resources.files(__name__)
+    return tuple(sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".json")))
+
+
+def _load(name: str) -> dict[str, Any]:
+    if name not in example_names():
+        raise KeyError(name)
+    text = resources.files(__name__).joinpath(f"{name}.json").read_text(encoding="utf-8")
+    data: dict[str, Any] = json.loads(text)
+    return data
+
+
+def _shift(value: Any, delta: timedelta) -> Any:
+    if isinstance(value, dict):
+        return {
+            k: (date.fromisoformat(v) + delta).isoformat()
+            if k in _DATE_FIELDS and isinstance(v, str)
+            else _shift(v, delta)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_shift(v, delta) for v in value]
+    return value
+
+
+def example_declaration(name: str, today: date | None = None) -> TransitDeclaration:
+    """The example ``name`` with its dates moved so that it reads as lodged on ``today``."""
+    delta = (today or date.today()) - EXAMPLE_EPOCH
+    return TransitDeclaration.model_validate(_shift(_load(name), delta))

@@ -1,0 +1,36 @@
+"""The security check behind release, until the guarantee ledger takes it over.
+
+This gate verifies what can be verified without a guarantee registry: the reference is one the
+declaration quotes, and a GRN carries a valid check character. The guarantee ledger replaces it
+with a gate that locks the duties at risk against the guarantee.
+"""
+
+from __future__ import annotations
+
+from silkway.domain.codes import validate_grn
+from silkway.domain.declaration import SecurityKind
+from silkway.domain.errors import Violation
+from silkway.domain.movement import Movement
+
+
+class QuotedSecurityGate:
+    """Accepts a security reference that the declaration quotes and that is well formed."""
+
+    def check(self, movement: Movement, security_reference: str) -> list[Violation]:
+        quoted = {s.reference: s for s in movement.declaration.security}
+        security = quoted.get(security_reference)
+        if security is None:
+            return [
+                Violation(
+                    "security-not-quoted",
+                    "/security_reference",
+                    f"{security_reference!r} is not among the declaration's security references",
+                )
+            ]
+        if security.kind is SecurityKind.GRN:
+            verdict = validate_grn(security_reference)
+            if not verdict.valid:
+                return [
+                    Violation("security-grn-invalid", "/security_reference", str(verdict.reason))
+                ]
+        return []

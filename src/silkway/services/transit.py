@@ -1,0 +1,322 @@
+"""Transit use cases of one national node: lodge a declaration, act on a movement, read them.
+
+Each use case is one function and one transaction: the movement, its event-log record and the
+messages other states must receive are written together or not at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from silkway.domain import audit
+from silkway.domain.audit import ChainVerdict, EventRecord
+from silkway.domain.codes import make_movement_reference, make_registration_number
+from silkway.domain.declaration import TransitDeclaration
+from silkway.domain.declaration_rules import validate_declaration
+from silkway.domain.errors import ActionInvalid, DeclarationInvalid, DomainError, Violation
+from silkway.domain.movement import (
+    Amend,
+    MarkOverdue,
+    Movement,
+    MovementEvent,
+    MovementStatus,
+    Release,
+    apply,
+    destination_offices,
+    notifications_for,
+    office_states,
+)
+from silkway.domain.reference import ReferenceData
+from silkway.services.ports import (
+    Clock,
+    ConcurrentUpdate,
+    DuplicateKey,
+    MovementFilter,
+    OutboxMessage,
+    Page,
+    SecurityGate,
+    UnitOfWork,
+)
+
+TRANSIT_PROCESS = "P.CP.01"
+
+
+class MovementNotFound(DomainError):
+    code = "movement-not-found"
+
+
+class LrnConflict(DomainError):
+    """The declarant already lodged a different declaration under the same LRN."""
+
+    code = "lrn-conflict"
+
+
+class MovementBusy(DomainError):
+    """Another action changed the movement at the same moment; the caller may retry."""
+
+    code = "movement-busy"
+
+
+@dataclass(frozen=True, slots=True)
+class TransitContext:
+    """What the transit use cases of one node need, built by the composition root."""
+
+    state: str
+    reference: ReferenceData
+    clock: Clock
+    security: SecurityGate
+    uow: Callable[[], UnitOfWork]
+    km_per_month: float = 2000.0
+
+
+@dataclass(frozen=True, slots=True)
+class Lodged:
+    movement: Movement
+    created: bool
+    """False when the same declaration had been lodged before under the same LRN."""
+
+
+def declaration_hash(declaration: TransitDeclaration) -> str:
+    """A digest of the declaration's content, to tell a retry from a conflicting re-use of an LRN."""
+    canonical = json.dumps(
+        declaration.model_dump(mode="json"), sort_keys=True, separators=(",", ":")
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def lodge_declaration(
+    ctx: TransitContext, declaration: TransitDeclaration, *, actor: str | None = None
+) -> Lodged:
+    """Validate and register a declaration; idempotent on (declarant, LRN)."""
+    now = ctx.clock.now()
+    violations = _departure_here(ctx, declaration)
+    violations += validate_declaration(
+        declaration, ctx.reference, now.date(), km_per_month=ctx.km_per_month
+    )
+    if violations:
+        raise DeclarationInvalid(f"the declaration breaks {len(violations)} rule(s)", violations)
+    digest = declaration_hash(declaration)
+    declarant = declaration.declarant.identification
+    for _attempt in range(3):
+        try:
+            return _lodge_once(ctx, declaration, digest, declarant, now, actor)
+        except DuplicateKey:
+            # A concurrent lodging of the same LRN won the unique constraint: read its result.
+            continue
+    raise MovementBusy("the declaration could not be registered; try again")
+
+
+def _departure_here(ctx: TransitContext, declaration: TransitDeclaration) -> list[Violation]:
+    office = ctx.reference.offices.get(declaration.departure_office)
+    if office is not None and office.state != ctx.state:
+        return [
+            Violation(
+                "departure-office-other-node",
+                "/departure_office",
+                f"office {office.code} belongs to {office.state}; lodge at the {office.state} node,"
+                f" not {ctx.state}",
+            )
+        ]
+    return []
+
+
+def _lodge_once(
+    ctx: TransitContext,
+    declaration: TransitDeclaration,
+    digest: str,
+    declarant: str,
+    now: datetime,
+    actor: str | None,
+) -> Lodged:
+    with ctx.uow() as uow:
+        earlier = uow.movements.find_lodged(declarant, declaration.lrn)
+        if earlier is not None:
+            if earlier.request_hash != digest:
+                raise LrnConflict(
+                    f"LRN {declaration.lrn!r} was already used by declarant {declarant} for"
+                    f" another declaration ({earlier.movement.reference})",
+                    [Violation("lrn-conflict", "/lrn", "LRN already used for other content")],
+                )
+            return Lodged(earlier.movement, created=False)
+        office = declaration.departure_office
+        serial = uow.counters.next(f"registration:{office}:{now:%d%m%y}")
+        registration = make_registration_number(office, now.date(), serial)
+        ref_serial = uow.counters.next(f"reference:{ctx.state}:{now.year}")
+        reference = make_movement_reference(ctx.state, now.year, ref_serial)
+        movement, lodged = Movement.lodge(reference, registration, ctx.state, declaration, now)
+        uow.movements.add(
+            movement, declarant_id=declarant, lrn=declaration.lrn, request_hash=digest
+        )
+        uow.events.append(
+            audit.append(None, reference, lodged.kind, lodged.to_payload(), now, actor or office)
+        )
+        uow.commit()
+        return Lodged(movement, created=True)
+
+
+def act(
+    ctx: TransitContext, reference: str, event: MovementEvent, *, actor: str | None = None
+) -> Movement:
+    """Apply one event to a movement: status change, log record and outbound messages at once."""
+    now = ctx.clock.now()
+    with ctx.uow() as uow:
+        before = uow.movements.get(reference)
+        if before is None:
+            raise MovementNotFound(f"no movement {reference!r} at the {ctx.state} node")
+        _pre_checks(ctx, before, event, now)
+        after = apply(before, event, now, is_destination_office=destination_offices(ctx.reference))
+        try:
+            uow.movements.save(after, expected_version=before.version)
+        except ConcurrentUpdate:
+            raise MovementBusy(
+                f"movement {reference} changed while this action was applied; try again"
+            ) from None
+        previous = uow.events.last(reference)
+        uow.events.append(
+            audit.append(
+                previous,
+                reference,
+                event.kind,
+                event.to_payload(),
+                now,
+                actor or _actor_of(event, ctx.state),
+            )
+        )
+        uow.outbox.put(_messages(ctx, before, after, event, now))
+        uow.commit()
+        return after
+
+
+def _pre_checks(
+    ctx: TransitContext, movement: Movement, event: MovementEvent, now: datetime
+) -> None:
+    """Checks that need more than the movement itself: reference data and the security gate."""
+    if isinstance(event, Amend):
+        violations = validate_declaration(
+            event.declaration, ctx.reference, now.date(), km_per_month=ctx.km_per_month
+        )
+        if violations:
+            raise DeclarationInvalid(
+                f"the amended declaration breaks {len(violations)} rule(s)",
+                [Violation(v.code, "/declaration" + v.pointer, v.message) for v in violations],
+            )
+    office = getattr(event, "office", None)
+    if isinstance(office, str) and office not in ctx.reference.offices:
+        raise ActionInvalid(
+            f"unknown customs office {office!r}",
+            [Violation("office-unknown", "/office", f"unknown customs office {office!r}")],
+        )
+    # Only events that the transition table allows reach the security gate, so that a
+    # forbidden release reports the status problem, not a security one.
+    if isinstance(event, Release) and movement.status is MovementStatus.ACCEPTED:
+        violations = ctx.security.check(movement, event.security_reference)
+        if violations:
+            raise ActionInvalid("the security is not accepted", violations)
+
+
+def _actor_of(event: MovementEvent, state: str) -> str:
+    office = getattr(event, "office", None)
+    return office if isinstance(office, str) else f"node:{state}"
+
+
+def _messages(
+    ctx: TransitContext, before: Movement, after: Movement, event: MovementEvent, now: datetime
+) -> list[OutboxMessage]:
+    notes = notifications_for(before, after, event, office_states(ctx.reference))
+    return [
+        OutboxMessage(
+            message_id=f"urn:uuid:{uuid.uuid4()}",
+            created_at=now,
+            to_state=n.to_state,
+            process=TRANSIT_PROCESS,
+            message_kind=n.message_kind.value,
+            movement_reference=after.reference,
+            payload={
+                "event": event.kind,
+                "event_payload": event.to_payload(),
+                "movement_version": after.version,
+                "status": after.status.value,
+                "from_state": ctx.state,
+            },
+        )
+        for n in notes
+    ]
+
+
+def get_movement(ctx: TransitContext, key: str) -> Movement:
+    """A movement by its reference or its registration number."""
+    with ctx.uow() as uow:
+        found = uow.movements.get(key) if "/" not in key else None
+        if found is None:
+            found = uow.movements.get_by_registration_number(key)
+    if found is None:
+        raise MovementNotFound(f"no movement {key!r} at the {ctx.state} node")
+    return found
+
+
+def list_movements(ctx: TransitContext, flt: MovementFilter, *, offset: int, limit: int) -> Page:
+    with ctx.uow() as uow:
+        return uow.movements.search(flt, offset=offset, limit=limit)
+
+
+WORKLISTS: dict[str, tuple[str, tuple[MovementStatus, ...]]] = {
+    "expected-arrivals": (
+        "destination",
+        (MovementStatus.RELEASED, MovementStatus.IN_PASSAGE, MovementStatus.OVERDUE),
+    ),
+    "expected-passages": ("intermediate", (MovementStatus.RELEASED, MovementStatus.IN_PASSAGE)),
+    "awaiting-release": ("departure", (MovementStatus.LODGED, MovementStatus.ACCEPTED)),
+    "arrived": ("destination", (MovementStatus.ARRIVED,)),
+    "overdue": ("departure", (MovementStatus.OVERDUE, MovementStatus.UNDER_ENQUIRY)),
+}
+"""Office worklists: which role of the office and which statuses each shows."""
+
+
+def worklist(ctx: TransitContext, office: str, kind: str, *, limit: int = 200) -> list[Movement]:
+    role, statuses = WORKLISTS[kind]
+    with ctx.uow() as uow:
+        found = uow.movements.concerning_office(office, role, statuses, limit=limit)
+    if kind == "expected-passages":
+        # A passage already recorded at this office is no longer expected there.
+        found = [m for m in found if office not in m.passed_offices]
+    return found
+
+
+def mark_overdue_movements(ctx: TransitContext, *, limit: int = 500) -> list[str]:
+    """Mark every released movement past its time limit as overdue; returns their references."""
+    now = ctx.clock.now()
+    with ctx.uow() as uow:
+        candidates = [
+            m.reference for m in uow.movements.overdue_candidates(now.date(), limit=limit)
+        ]
+    marked: list[str] = []
+    for reference in candidates:
+        try:
+            act(ctx, reference, MarkOverdue(now), actor=f"node:{ctx.state}")
+        except (DomainError, MovementBusy):
+            continue  # changed meanwhile (arrived, extended): nothing to mark
+        marked.append(reference)
+    return marked
+
+
+def event_log(ctx: TransitContext, reference: str) -> tuple[list[EventRecord], ChainVerdict]:
+    with ctx.uow() as uow:
+        records = uow.events.records(reference)
+    if not records:
+        raise MovementNotFound(f"no movement {reference!r} at the {ctx.state} node")
+    return records, audit.verify_chain(records, movement_reference=reference)
+
+
+def verify_all(ctx: TransitContext) -> dict[str, ChainVerdict]:
+    """Verify the event log of every movement of the node."""
+    with ctx.uow() as uow:
+        references = uow.events.references()
+        return {
+            ref: audit.verify_chain(uow.events.records(ref), movement_reference=ref)
+            for ref in references
+        }

@@ -1,0 +1,1 @@
+"""Demo traffic for the embedded set-up."""

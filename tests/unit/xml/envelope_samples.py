@@ -1,0 +1,262 @@
+"""Realistic envelopes for every catalogued message, with every optional field filled in."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from silkway.domain.envelope import (
+    Action,
+    Address,
+    EDocHeader,
+    Envelope,
+    EnvelopeHeader,
+    MessageBody,
+)
+from silkway.domain.processes import (
+    CATALOGUE,
+    PROCEDURE_TRANSIT_CONTROL,
+    PROCESS,
+    PROCESS_VERSION,
+    STRUCTURES,
+    FieldSpec,
+)
+
+ALMATY = timezone(timedelta(hours=5))
+RELEASED = datetime(2026, 3, 2, 9, 15, 30, 250000, tzinfo=ALMATY)
+MOVEMENT = "SW26KZ000000000426"
+KZ_DEPARTURE = {"OfficeCode": "55201", "CountryCode": "KZ"}
+BY_DESTINATION = {"OfficeCode": "06611", "CountryCode": "BY"}
+RU_INTERMEDIATE = {"OfficeCode": "10502020", "CountryCode": "RU"}
+SEALS = (
+    {"SealKindCode": "navigation", "SealId": "KZ-NS-0001734"},
+    {"SealKindCode": "customs", "SealId": "55201-0042"},
+)
+GOODS = {
+    "GoodsItemQuantity": 3,
+    "PackageQuantity": 120,
+    "GrossMassKg": Decimal("18250.500"),
+    "CustomsValue": {"Amount": Decimal("412000.00"), "CurrencyCode": "USD"},
+    "CommodityCode": ("8471300000", "8517130000", "8528720000"),
+}
+
+BODIES: dict[str, dict[str, Any]] = {
+    "R.006": {
+        "RelatedEDocId": UUID("3f1c2a64-3d0b-4b8e-9a51-0f7c3c1d2e11"),
+        "ProcessingResultCode": "rejected",
+        "ProcessingDateTime": RELEASED + timedelta(seconds=4),
+        "Error": (
+            {
+                "ErrorCode": "schema-invalid",
+                "ErrorDescription": "TimeLimitDate is missing",
+                "Pointer": "/TimeLimitDate",
+            },
+            {"ErrorCode": "signature-stale", "ErrorDescription": "signed 2 hours ago"},
+        ),
+    },
+    "R.CA.CP.01.001": {
+        "MovementReference": MOVEMENT,
+        "RegistrationNumber": "55201/020326/0000042",
+        "ReleaseDateTime": RELEASED,
+        "TimeLimitDate": date(2026, 3, 16),
+        "DepartureOffice": KZ_DEPARTURE,
+        "DestinationOffice": BY_DESTINATION,
+        "IntermediateOffice": (RU_INTERMEDIATE,),
+        "RouteCountryCode": ("KZ", "RU", "BY"),
+        "TransportMeans": (
+            {"TransportModeCode": "road", "TransportMeansId": "123ABC02", "CountryCode": "KZ"},
+            {"TransportModeCode": "road", "TransportMeansId": "45XY02"},
+        ),
+        "Declarant": {
+            "Name": "ТОО «Жол Транзит»",
+            "TaxpayerId": "180340021234",
+            "CountryCode": "KZ",
+        },
+        "GoodsSummary": GOODS,
+        "Seal": SEALS,
+        "Security": (
+            {
+                "SecurityMethodCode": "surety",
+                "SecurityScopeCode": "general",
+                "ReferenceNumber": "26KZ0000000004212",
+                "CertificateNumber": "KZ/2026/000731",
+                "SecuredAmount": {"Amount": Decimal("98410.25"), "CurrencyCode": "EUR"},
+            },
+        ),
+    },
+    "R.SW.CP.01.901": {
+        "MovementReference": MOVEMENT,
+        "RegistrationNumber": "55201/020326/0000042",
+        "DepartureOffice": KZ_DEPARTURE,
+        "DestinationOffice": BY_DESTINATION,
+        "ExpectedArrivalDateTime": RELEASED + timedelta(days=9),
+        "TimeLimitDate": date(2026, 3, 16),
+        "GoodsSummary": GOODS,
+        "Seal": SEALS,
+    },
+    "R.SW.CP.01.902": {
+        "MovementReference": MOVEMENT,
+        "DepartureOffice": KZ_DEPARTURE,
+        "IntermediateOffice": RU_INTERMEDIATE,
+        "ExpectedPassageDateTime": RELEASED + timedelta(days=2),
+        "TimeLimitDate": date(2026, 3, 16),
+        "Seal": SEALS,
+    },
+    "R.SW.CP.01.903": {
+        "MovementReference": MOVEMENT,
+        "IntermediateOffice": RU_INTERMEDIATE,
+        "PassageDateTime": datetime(2026, 3, 4, 6, 40, tzinfo=UTC),
+        "SealsIntactIndicator": True,
+        "Remarks": "Пломбы не нарушены",
+    },
+    "R.SW.CP.01.904": {
+        "MovementReference": MOVEMENT,
+        "DestinationOffice": BY_DESTINATION,
+        "ArrivalDateTime": datetime(2026, 3, 10, 14, 5, tzinfo=UTC),
+        "SealsIntactIndicator": False,
+        "Remarks": "Seal 55201-0042 found broken",
+    },
+    "R.SW.CP.01.905": {
+        "MovementReference": MOVEMENT,
+        "DestinationOffice": BY_DESTINATION,
+        "CompletionDateTime": datetime(2026, 3, 10, 16, 0, tzinfo=UTC),
+        "CompletionKindCode": "partial",
+        "DeliveredGoodsItemQuantity": 2,
+        "DeliveredGrossMassKg": Decimal(12100),
+        "Discrepancy": ("Item 3 missing", "Packages short by 40"),
+    },
+    "R.SW.CP.01.906": {
+        "MovementReference": MOVEMENT,
+        "ReportingOffice": RU_INTERMEDIATE,
+        "IncidentCode": "03",
+        "IncidentDateTime": datetime(2026, 3, 5, 2, 11, 9, 123000, tzinfo=UTC),
+        "Location": {"Latitude": Decimal("54.0912"), "Longitude": Decimal("61.5703")},
+        "SealId": "KZ-NS-0001734",
+        "NewTransportMeansId": "77KK777",
+        "Description": "Deviation of 63 km from the declared route",
+    },
+    "R.SW.CP.01.907": {
+        "MovementReference": MOVEMENT,
+        "DecidingOffice": RU_INTERMEDIATE,
+        "DecisionDateTime": datetime(2026, 3, 12, 8, 0, tzinfo=UTC),
+        "PreviousTimeLimitDate": date(2026, 3, 16),
+        "NewTimeLimitDate": date(2026, 3, 23),
+        "Reason": "Road closed at Troitsk",
+    },
+    "R.SW.CP.01.908": {
+        "MovementReference": MOVEMENT,
+        "PreviousDestinationOffice": BY_DESTINATION,
+        "NewDestinationOffice": {"OfficeCode": "06512", "CountryCode": "BY"},
+        "DecisionDateTime": datetime(2026, 3, 9, 11, 30, tzinfo=UTC),
+        "NewTimeLimitDate": date(2026, 3, 18),
+        "Reason": "Consignee changed warehouse",
+    },
+    "R.SW.CP.01.909": {
+        "MovementReference": MOVEMENT,
+        "EnquiringOffice": KZ_DEPARTURE,
+        "EnquiryDateTime": datetime(2026, 4, 20, 9, 0, tzinfo=ALMATY),
+        "EnquiryReasonCode": "no-arrival",
+        "Question": "Has the movement arrived?",
+    },
+    "R.SW.CP.01.910": {
+        "MovementReference": MOVEMENT,
+        "RespondingOffice": BY_DESTINATION,
+        "AnswerDateTime": datetime(2026, 4, 21, 10, 0, tzinfo=UTC),
+        "AnswerCode": "arrived",
+        "ArrivalDateTime": datetime(2026, 3, 10, 14, 5, tzinfo=UTC),
+        "Remarks": "Arrival recorded late",
+    },
+    "R.SW.CP.01.911": {
+        "MovementReference": MOVEMENT,
+        "RegistrationNumber": "55201/020326/0000042",
+        "DepartureOffice": KZ_DEPARTURE,
+        "NonDeliveryEstablishedDate": date(2026, 5, 4),
+        "PayableCountryCode": "KZ",
+        "Duty": (
+            {
+                "DutyKindCode": "import-duty",
+                "PayableAmount": {"Amount": Decimal("21340.00"), "CurrencyCode": "KZT"},
+            },
+            {
+                "DutyKindCode": "vat",
+                "PayableAmount": {"Amount": Decimal("7.5"), "CurrencyCode": "KZT"},
+            },
+        ),
+        "Debtor": (
+            {
+                "DebtorRoleCode": "declarant",
+                "Name": "ТОО «Жол Транзит»",
+                "TaxpayerId": "180340021234",
+            },
+            {"DebtorRoleCode": "guarantor", "Name": "Kazakh Surety JSC"},
+        ),
+        "SecurityReferenceNumber": ("26KZ0000000004212",),
+    },
+}
+
+
+def _strip(specs: tuple[FieldSpec, ...], values: Mapping[str, Any]) -> dict[str, Any]:
+    kept: dict[str, Any] = {}
+    for spec in specs:
+        if not spec.required or spec.name not in values:
+            continue
+        value = values[spec.name]
+        if spec.fields:
+            value = (
+                tuple(_strip(spec.fields, item) for item in value)
+                if spec.repeated
+                else _strip(spec.fields, value)
+            )
+        kept[spec.name] = value
+    return kept
+
+
+def minimal_body(structure: str) -> dict[str, Any]:
+    """The sample body of ``structure`` with every optional field left out."""
+    return _strip(STRUCTURES[structure].fields, BODIES[structure])
+
+
+def uuid_n(n: int) -> UUID:
+    return UUID(int=0x5117_0000_0000_4000_8000_0000_0000_0000 + n)
+
+
+def envelope_for(
+    message: str,
+    body: Mapping[str, Any] | None = None,
+    *,
+    sender: str = "KZ",
+    receiver: str = "BY",
+) -> Envelope:
+    """A well-formed envelope carrying ``message`` from ``sender`` to ``receiver``."""
+    entry = CATALOGUE[message]
+    transaction = entry.transaction or "P.CP.01.TRN.001"
+    relates_to = None if entry.transaction else uuid_n(99)
+    return Envelope(
+        EnvelopeHeader(
+            to=Address.for_role(receiver, entry.receiver_roles[0]),
+            reply_to=Address.for_role(sender, entry.sender_roles[0]),
+            action=Action(
+                PROCESS, PROCESS_VERSION, PROCEDURE_TRANSIT_CONTROL, transaction, message
+            ),
+            message_id=uuid_n(1),
+            procedure_id=uuid_n(2),
+            conversation_id=uuid_n(3),
+            relates_to=relates_to,
+        ),
+        EDocHeader(
+            inf_envelope_code=message,
+            edoc_code=entry.structure,
+            edoc_id=uuid_n(4),
+            edoc_datetime=RELEASED,
+            language_code="ru",
+            edoc_ref_id=uuid_n(5) if relates_to else None,
+        ),
+        MessageBody(entry.structure, BODIES[entry.structure] if body is None else body),
+    )
+
+
+def release_notification() -> Envelope:
+    return envelope_for("P.CP.01.MSG.010")
