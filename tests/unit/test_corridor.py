@@ -243,6 +243,12 @@ def test_bad_routes_are_refused(route: list[tuple[float, ...]], code: str) -> No
     assert caught.value.violations[0].code == code
 
 
+def test_a_bad_waypoint_is_named() -> None:
+    with pytest.raises(GeometryInvalid) as caught:
+        CorridorGeometry([(10.0, 20.0), (11.0, 20.0), (12.0, 200.0)])
+    assert caught.value.violations[0].pointer == "/waypoints/2/lon"
+
+
 def test_chunk_size_must_be_positive() -> None:
     with pytest.raises(GeometryInvalid):
         CorridorGeometry(WESTERN_ROAD, chunk_cells=0)

@@ -27,7 +27,6 @@ its end is visible only against an anchored copy of the last hash: pass it as ``
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
@@ -135,10 +134,12 @@ def append(
         )
     seq = 1 if prev is None else prev.seq + 1
     prev_hash = GENESIS_HASH if prev is None else prev.hash
-    # A private copy: a caller changing its dict later must not silently break the chain.
-    own_payload: dict[str, JSON] = copy.deepcopy(dict(payload))
     at_utc = datetime.fromisoformat(iso_utc(at))
-    digest = record_hash(prev_hash, movement_reference, seq, kind, own_payload, at_utc, actor)
+    data = canonical_bytes(prev_hash, movement_reference, seq, kind, payload, at_utc, actor)
+    digest = hashlib.sha256(data).hexdigest()
+    # A private copy, read back from the hashed bytes: a caller changing its dict later cannot
+    # silently break the chain, and the stored payload is exactly what was hashed.
+    own_payload: dict[str, JSON] = json.loads(data)["payload"]
     return EventRecord(
         movement_reference=movement_reference,
         seq=seq,

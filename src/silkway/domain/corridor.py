@@ -185,7 +185,7 @@ class _Arcs(NamedTuple):
 
 
 _DEGENERATE_ARC_RAD = 1e-14
-"""Arcs shorter than this (about 60 nm) are treated as a single point."""
+"""Arcs shorter than this (about 64 nanometres) are treated as a single point."""
 
 
 def _cross(
@@ -349,6 +349,14 @@ def _route_points(route: Corridor | Iterable[tuple[float, float]]) -> list[tuple
     return points
 
 
+def _waypoint_pointer(pointer: str) -> str:
+    """``/lats/3`` as ``/waypoints/3/lat``: errors point into the route as it was given."""
+    parts = pointer.strip("/").split("/")
+    if len(parts) == 2 and parts[0] in ("lats", "lons"):
+        return f"/waypoints/{parts[1]}/{parts[0][:-1]}"
+    return "/waypoints"
+
+
 class CorridorGeometry:
     """A declared route as great-circle legs, ready for batched distance and chainage queries."""
 
@@ -375,7 +383,16 @@ class CorridorGeometry:
                 "chunk_cells must be positive",
                 [Violation("chunk-invalid", "/chunk_cells", "must be at least 1")],
             )
-        lat, lon = checked_coordinates([p[0] for p in points], [p[1] for p in points])
+        try:
+            lat, lon = checked_coordinates([p[0] for p in points], [p[1] for p in points])
+        except GeometryInvalid as exc:
+            raise GeometryInvalid(
+                f"waypoints: {exc.message}",
+                [
+                    Violation(v.code, _waypoint_pointer(v.pointer), v.message)
+                    for v in exc.violations
+                ],
+            ) from exc
         arcs = _arcs(lat[:-1], lon[:-1], lat[1:], lon[1:])
         legs_km = arcs.angle * EARTH_RADIUS_KM
         too_long = np.flatnonzero(legs_km > MAX_SEGMENT_KM)

@@ -26,11 +26,13 @@ declaration_app = typer.Typer(help="Transit declarations.", no_args_is_help=True
 movement_app = typer.Typer(help="Transit movements.", no_args_is_help=True)
 audit_app = typer.Typer(help="The tamper-evident event log.", no_args_is_help=True)
 codes_app = typer.Typer(help="Identifiers and their check characters.", no_args_is_help=True)
+devices_app = typer.Typer(help="Navigation-seal device protocols.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(declaration_app, name="declaration")
 app.add_typer(movement_app, name="movement")
 app.add_typer(audit_app, name="audit")
 app.add_typer(codes_app, name="codes")
+app.add_typer(devices_app, name="devices")
 
 StateOption = Annotated[str, typer.Option("--node", "--state", help="Node: AM BY KZ KG RU EEC.")]
 UrlOption = Annotated[
@@ -289,6 +291,29 @@ def codes_check(value: Annotated[str, typer.Argument(help="The code to check.")]
     _emit(result.as_dict())
     if not result.valid:
         raise typer.Exit(1)
+
+
+@devices_app.command("decode")
+def devices_decode(
+    payload: Annotated[str, typer.Argument(help="Hex (egts, teltonika) or text lines (wialon).")],
+    protocol: Annotated[str, typer.Option(help="egts, wialon or teltonika.")],
+) -> None:
+    """Decode one captured payload into position records (JSON), or say why it is refused."""
+    from silkway.adapters.devices import DecodeError, decode
+
+    try:
+        records = decode(protocol, payload)
+    except DecodeError as exc:
+        _emit(
+            {
+                "error": "decode-failed",
+                "protocol": exc.protocol,
+                "reason": exc.reason,
+                "code": exc.code,
+            }
+        )
+        raise typer.Exit(1) from None
+    _emit(records)
 
 
 def main() -> None:

@@ -103,11 +103,23 @@ def lodge_declaration(
     digest = declaration_hash(declaration)
     declarant = declaration.declarant.identification
     for _attempt in range(3):
+        # Optimistic: most lodgings are new, so insert first and let the unique key on
+        # (declarant, LRN) catch a repeat; only then read what was stored before.
         try:
-            return _lodge_once(ctx, declaration, digest, declarant, now, actor)
+            return Lodged(_register(ctx, declaration, digest, declarant, now, actor), created=True)
         except DuplicateKey:
-            # A concurrent lodging of the same LRN won the unique constraint: read its result.
-            continue
+            pass
+        with ctx.uow() as uow:
+            earlier = uow.movements.find_lodged(declarant, declaration.lrn)
+        if earlier is None:
+            continue  # the other lodging was rolled back meanwhile: try again
+        if earlier.request_hash != digest:
+            raise LrnConflict(
+                f"LRN {declaration.lrn!r} was already used by declarant {declarant} for"
+                f" another declaration ({earlier.movement.reference})",
+                [Violation("lrn-conflict", "/lrn", "LRN already used for other content")],
+            )
+        return Lodged(earlier.movement, created=False)
     raise MovementBusy("the declaration could not be registered; try again")
 
 
@@ -125,24 +137,15 @@ def _departure_here(ctx: TransitContext, declaration: TransitDeclaration) -> lis
     return []
 
 
-def _lodge_once(
+def _register(
     ctx: TransitContext,
     declaration: TransitDeclaration,
     digest: str,
     declarant: str,
     now: datetime,
     actor: str | None,
-) -> Lodged:
+) -> Movement:
     with ctx.uow() as uow:
-        earlier = uow.movements.find_lodged(declarant, declaration.lrn)
-        if earlier is not None:
-            if earlier.request_hash != digest:
-                raise LrnConflict(
-                    f"LRN {declaration.lrn!r} was already used by declarant {declarant} for"
-                    f" another declaration ({earlier.movement.reference})",
-                    [Violation("lrn-conflict", "/lrn", "LRN already used for other content")],
-                )
-            return Lodged(earlier.movement, created=False)
         office = declaration.departure_office
         serial = uow.counters.next(f"registration:{office}:{now:%d%m%y}")
         registration = make_registration_number(office, now.date(), serial)
@@ -156,7 +159,7 @@ def _lodge_once(
             audit.append(None, reference, lodged.kind, lodged.to_payload(), now, actor or office)
         )
         uow.commit()
-        return Lodged(movement, created=True)
+        return movement
 
 
 def act(

@@ -32,3 +32,10 @@ def check(engine: Engine) -> None:
     with engine.connect() as connection:
         cfg.attributes["connection"] = connection
         command.check(cfg)
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    cfg = alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.downgrade(cfg, revision)

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, time
 from types import TracebackType
 from typing import Any, Self
 
-from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from silkway.adapters.db.snapshot import movement_from_snapshot, movement_to_snapshot
@@ -32,6 +32,48 @@ from silkway.services.ports import (
     Page,
     StoredDeclaration,
 )
+
+# Statements built once: SQLAlchemy then reuses their compiled form, and per-call work is only
+# binding parameters (building ``insert(...).values(...)`` on every call costs more than the
+# SQLite write itself).
+_INSERT_MOVEMENT = insert(movements)
+_INSERT_OFFICES = insert(movement_offices)
+_DELETE_OFFICES = movement_offices.delete().where(
+    movement_offices.c.movement_reference == bindparam("ref")
+)
+_SAVE_MOVEMENT = (
+    update(movements)
+    .where(movements.c.reference == bindparam("ref"), movements.c.version == bindparam("expected"))
+    .values(
+        status=bindparam("status"),
+        destination_office=bindparam("destination_office"),
+        time_limit=bindparam("time_limit"),
+        updated_at=bindparam("updated_at"),
+        version=bindparam("version"),
+        snapshot=bindparam("snapshot", type_=movements.c.snapshot.type),
+    )
+)
+_BY_REFERENCE = select(movements.c.snapshot).where(movements.c.reference == bindparam("key"))
+_BY_REGISTRATION = select(movements.c.snapshot).where(
+    movements.c.registration_number == bindparam("key")
+)
+_BY_LRN = select(movements.c.snapshot, movements.c.request_hash).where(
+    movements.c.declarant_id == bindparam("declarant"), movements.c.lrn == bindparam("lrn")
+)
+_LAST_EVENT = (
+    select(movement_events)
+    .where(movement_events.c.movement_reference == bindparam("ref"))
+    .order_by(movement_events.c.seq.desc())
+    .limit(1)
+)
+_INSERT_EVENT = insert(movement_events)
+_BUMP_COUNTER = (
+    update(counters)
+    .where(counters.c.name == bindparam("counter"))
+    .values(value=counters.c.value + 1)
+    .returning(counters.c.value)
+)
+_NEW_COUNTER = insert(counters)
 
 
 def _aware(value: datetime) -> datetime:
@@ -89,55 +131,44 @@ class SqlMovementRepository:
 
     def _insert(self, movement: Movement, declarant_id: str, lrn: str, request_hash: str) -> None:
         self._conn.execute(
-            insert(movements).values(
-                reference=movement.reference,
-                registration_number=movement.registration_number,
-                declarant_id=declarant_id,
-                lrn=lrn,
-                request_hash=request_hash,
-                state=movement.state,
-                departure_office=movement.declaration.departure_office,
-                lodged_at=movement.lodged_at,
+            _INSERT_MOVEMENT,
+            {
+                "reference": movement.reference,
+                "registration_number": movement.registration_number,
+                "declarant_id": declarant_id,
+                "lrn": lrn,
+                "request_hash": request_hash,
+                "state": movement.state,
+                "departure_office": movement.declaration.departure_office,
+                "lodged_at": movement.lodged_at,
                 **self._row_values(movement),
-            )
+            },
         )
-        self._conn.execute(insert(movement_offices), _office_rows(movement))
+        self._conn.execute(_INSERT_OFFICES, _office_rows(movement))
 
     def save(self, movement: Movement, *, expected_version: int) -> None:
         result = self._conn.execute(
-            update(movements)
-            .where(
-                movements.c.reference == movement.reference,
-                movements.c.version == expected_version,
-            )
-            .values(**self._row_values(movement))
+            _SAVE_MOVEMENT,
+            {"ref": movement.reference, "expected": expected_version, **self._row_values(movement)},
         )
         if result.rowcount != 1:
             raise ConcurrentUpdate(movement.reference)
         # Change of destination or an unplanned office changes which worklists show it.
-        self._conn.execute(
-            movement_offices.delete().where(
-                movement_offices.c.movement_reference == movement.reference
-            )
-        )
-        self._conn.execute(insert(movement_offices), _office_rows(movement))
+        self._conn.execute(_DELETE_OFFICES, {"ref": movement.reference})
+        self._conn.execute(_INSERT_OFFICES, _office_rows(movement))
 
-    def _one(self, *where: Any) -> Movement | None:
-        row = self._conn.execute(select(movements.c.snapshot).where(*where)).first()
+    def _one(self, statement: Any, key: str) -> Movement | None:
+        row = self._conn.execute(statement, {"key": key}).first()
         return None if row is None else movement_from_snapshot(row.snapshot)
 
     def get(self, reference: str) -> Movement | None:
-        return self._one(movements.c.reference == reference)
+        return self._one(_BY_REFERENCE, reference)
 
     def get_by_registration_number(self, number: str) -> Movement | None:
-        return self._one(movements.c.registration_number == number)
+        return self._one(_BY_REGISTRATION, number)
 
     def find_lodged(self, declarant_id: str, lrn: str) -> StoredDeclaration | None:
-        row = self._conn.execute(
-            select(movements.c.snapshot, movements.c.request_hash).where(
-                movements.c.declarant_id == declarant_id, movements.c.lrn == lrn
-            )
-        ).first()
+        row = self._conn.execute(_BY_LRN, {"declarant": declarant_id, "lrn": lrn}).first()
         if row is None:
             return None
         return StoredDeclaration(movement_from_snapshot(row.snapshot), row.request_hash)
@@ -230,26 +261,22 @@ class SqlEventLogRepository:
         self._conn = conn
 
     def last(self, reference: str) -> EventRecord | None:
-        row = self._conn.execute(
-            select(movement_events)
-            .where(movement_events.c.movement_reference == reference)
-            .order_by(movement_events.c.seq.desc())
-            .limit(1)
-        ).first()
+        row = self._conn.execute(_LAST_EVENT, {"ref": reference}).first()
         return None if row is None else _record_from_row(row)
 
     def append(self, record: EventRecord) -> None:
         self._conn.execute(
-            insert(movement_events).values(
-                movement_reference=record.movement_reference,
-                seq=record.seq,
-                kind=record.kind,
-                payload=record.payload,
-                at=record.at,
-                actor=record.actor,
-                prev_hash=record.prev_hash,
-                hash=record.hash,
-            )
+            _INSERT_EVENT,
+            {
+                "movement_reference": record.movement_reference,
+                "seq": record.seq,
+                "kind": record.kind,
+                "payload": record.payload,
+                "at": record.at,
+                "actor": record.actor,
+                "prev_hash": record.prev_hash,
+                "hash": record.hash,
+            },
         )
 
     def records(self, reference: str) -> list[EventRecord]:
@@ -325,17 +352,12 @@ class SqlCounterRepository:
         # One guarded UPDATE; the INSERT only happens the first time a counter is used, and a
         # racing first INSERT loses on the primary key and retries the UPDATE.
         for _ in range(2):
-            row = self._conn.execute(
-                update(counters)
-                .where(counters.c.name == name)
-                .values(value=counters.c.value + 1)
-                .returning(counters.c.value)
-            ).first()
+            row = self._conn.execute(_BUMP_COUNTER, {"counter": name}).first()
             if row is not None:
                 return int(row[0])
             try:
                 with self._conn.begin_nested():
-                    self._conn.execute(insert(counters).values(name=name, value=1))
+                    self._conn.execute(_NEW_COUNTER, {"name": name, "value": 1})
                 return 1
             except IntegrityError:
                 continue

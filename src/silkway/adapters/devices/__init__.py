@@ -56,7 +56,8 @@ def _decode_egts(data: bytes, now: datetime | None) -> list[Position]:
     device_id: str | None = None
     for frame in frames:
         packet = egts.decode_packet(frame, device_id=device_id, now=now)
-        for record in packet.rejected:
+        if packet.rejected:
+            record = packet.rejected[0]
             raise DecodeError("egts", f"record {record.rn}: {record.reason}", record.result)
         identity = packet.identity
         if identity is not None and device_id is None:

@@ -1,0 +1,148 @@
+"""The silkway command line against real node databases (SQLite files)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from silkway.adapters.devices.egts import encode_packet, encode_pos_data, encode_record
+from silkway.entrypoints.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("SILKWAY_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("SILKWAY_DATABASE_URL", raising=False)
+    return tmp_path
+
+
+def invoke(*args: str, input: str | None = None) -> tuple[int, Any]:
+    result = runner.invoke(app, list(args), input=input)
+    try:
+        return result.exit_code, json.loads(result.stdout)
+    except json.JSONDecodeError:
+        return result.exit_code, result.stdout
+
+
+def test_codes_check_known_mrns() -> None:
+    assert invoke("codes", "check", "24GB000246J8NY33L7") == (
+        0,
+        {"kind": "mrn", "valid": True, "reason": None},
+    )
+    code, out = invoke("codes", "check", "27WF9X1FQ9RCKN0TM3")
+    assert code == 1
+    assert out["kind"] == "mrn"
+    assert out["valid"] is False
+    assert out["reason"]
+
+
+def test_lodge_show_and_verify(tmp_path: Path) -> None:
+    code, example = invoke("declaration", "example", "western-road")
+    assert code == 0
+    file = tmp_path / "decl.json"
+    file.write_text(json.dumps(example))
+    code, lodged = invoke("declaration", "lodge", str(file), "--node", "KZ")
+    assert code == 0, lodged
+    assert lodged["created"] is True
+    code, check = invoke("codes", "check", lodged["reference"])
+    assert (code, check["kind"], check["valid"]) == (0, "movement_reference", True)
+
+    code, shown = invoke("movement", "show", lodged["reference"])
+    assert code == 0
+    assert shown["registration_number"] == lodged["registration_number"]
+    assert shown["log_verified"] is True
+    code, by_number = invoke("movement", "show", lodged["registration_number"])
+    assert by_number["reference"] == lodged["reference"]
+
+    code, verdict = invoke("audit", "verify", "--node", "KZ")
+    assert (code, verdict) == (0, {"checked": 1, "failed": 0, "ok": True})
+
+
+def test_audit_verify_names_the_tampered_record(tmp_path: Path) -> None:
+    _, example = invoke("declaration", "example", "western-road")
+    (tmp_path / "d.json").write_text(json.dumps(example))
+    _, lodged = invoke("declaration", "lodge", str(tmp_path / "d.json"), "--node", "KZ")
+    with sqlite3.connect(tmp_path / "nodes" / "kz.sqlite") as conn:
+        conn.execute("UPDATE movement_events SET kind = 'forged' WHERE seq = 1")
+    result = runner.invoke(app, ["audit", "verify", "--node", "KZ"])
+    assert result.exit_code == 2
+    assert '"first_bad_seq": 1' in result.stdout
+    assert lodged["reference"] in result.stdout
+
+
+def test_lodging_bad_input_says_why_and_stores_nothing(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"lrn": 5}')
+    code, out = invoke("declaration", "lodge", str(bad), "--node", "KZ")
+    assert code == 1
+    assert out["error"] == "declaration-malformed"
+    assert any(e["pointer"] == "/lrn" for e in out["errors"])
+    code, out = invoke("declaration", "lodge", str(tmp_path / "missing.json"), "--node", "KZ")
+    assert (code, out["error"]) == (1, "file-unreadable")
+    code, out = invoke("declaration", "lodge", str(bad), "--node", "XX")
+    assert code == 1
+    assert invoke("audit", "verify", "--node", "KZ")[1]["checked"] == 0
+
+
+def test_lodging_at_the_wrong_node_is_refused(tmp_path: Path) -> None:
+    _, example = invoke("declaration", "example", "western-road")
+    (tmp_path / "d.json").write_text(json.dumps(example))
+    code, out = invoke("declaration", "lodge", str(tmp_path / "d.json"), "--node", "BY")
+    assert code == 1
+    assert out["error"] == "declaration-invalid"
+    assert out["errors"][0]["code"] == "departure-office-other-node"
+
+
+def test_every_example_lodges_at_its_departure_node(tmp_path: Path) -> None:
+    from silkway.examples import example_declaration, example_names
+    from silkway.reference import load_reference
+
+    offices = load_reference().offices
+    assert len(example_names()) >= 6
+    for name in example_names():
+        decl = example_declaration(name)
+        file = tmp_path / f"{name}.json"
+        file.write_text(decl.model_dump_json())
+        state = offices[decl.departure_office].state
+        code, out = invoke("declaration", "lodge", str(file), "--node", state)
+        assert code == 0, (name, out)
+
+
+def test_devices_decode_egts() -> None:
+    at = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
+    frame = encode_packet(
+        7, [encode_record(1, [encode_pos_data(at, 52.08, 23.66, speed_kmh=61.5, course=300)])]
+    )
+    code, out = invoke("devices", "decode", "--protocol", "egts", frame.hex())
+    assert code == 0, out
+    assert out[0]["time"] == "2026-12-01T09:30:00.000Z"
+    assert abs(out[0]["lat"] - 52.08) < 1e-6
+    assert abs(out[0]["lon"] - 23.66) < 1e-6
+    assert out[0]["course"] == 300
+    broken = frame[:-1] + bytes([frame[-1] ^ 0xFF])
+    code, out = invoke("devices", "decode", "--protocol", "egts", broken.hex())
+    assert code == 1
+    assert out["error"] == "decode-failed"
+    assert "checksum" in out["reason"]
+    assert out["code"] == 138  # EGTS_PC_DATACRC_ERROR
+
+
+def test_db_upgrade_all_nodes(data_dir: Path) -> None:
+    result = runner.invoke(app, ["db", "upgrade"])
+    assert result.exit_code == 0
+    assert sorted(p.name for p in (data_dir / "nodes").iterdir() if p.suffix == ".sqlite") == [
+        "am.sqlite",
+        "by.sqlite",
+        "eec.sqlite",
+        "kg.sqlite",
+        "kz.sqlite",
+        "ru.sqlite",
+    ]

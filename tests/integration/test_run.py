@@ -1,0 +1,78 @@
+"""``silkway run`` (what ``make run`` starts): the embedded Union serves every node."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx2 as httpx
+import pytest
+
+from silkway.examples import example_declaration
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def union(tmp_path: Path) -> Iterator[str]:
+    port = _free_port()
+    env = {**os.environ, "SILKWAY_DATA_DIR": str(tmp_path), "SILKWAY_PORT": str(port)}
+    env.pop("SILKWAY_DATABASE_URL", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from silkway.entrypoints.cli import main; main()", "run"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise AssertionError(
+                    f"silkway run exited: {proc.stdout.read() if proc.stdout else ''}"
+                )
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        else:
+            raise AssertionError("silkway run did not answer within 60 s")
+        yield base
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=20)  # also closes the pipe
+
+
+def test_run_serves_every_node_and_lodges(union: str) -> None:
+    page = httpx.get(f"{union}/").text
+    for state in ("am", "by", "kz", "kg", "ru", "eec"):
+        assert f"/nodes/{state}/api/v1" in page
+    decl = example_declaration("western-road").model_copy(update={"lrn": "RUN-SMOKE-1"})
+    r = httpx.post(
+        f"{union}/nodes/kz/api/v1/declarations",
+        content=decl.model_dump_json(),
+        headers={"content-type": "application/json"},
+    )
+    assert r.status_code == 201, r.text
+    ref = r.json()["reference"]
+    assert httpx.get(f"{union}/nodes/kz/api/v1/movements/{ref}").json()["status"] in (
+        "lodged",
+        "accepted",
+        "released",
+        "in_passage",
+        "arrived",
+        "completed",
+    )
+    assert httpx.get(f"{union}/nodes/by/docs").status_code == 200
