@@ -26,6 +26,7 @@ class Node:
     engine: Engine
     transit: TransitContext = field(repr=False)
     settings: Settings = field(repr=False)
+    # Capability contexts (guarantees, seals, exchange) are added here, each built in build_node.
 
     @property
     def reference(self) -> ReferenceData:

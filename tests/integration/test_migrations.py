@@ -9,7 +9,7 @@ from sqlalchemy import inspect
 
 from silkway.adapters.db import migrate
 from silkway.adapters.db.engine import make_engine
-from silkway.adapters.db.tables import metadata
+from silkway.adapters.db.schema import metadata
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

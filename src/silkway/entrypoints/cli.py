@@ -14,6 +14,9 @@ from silkway.domain.codes import identify
 from silkway.domain.declaration import TransitDeclaration
 from silkway.domain.errors import DomainError
 from silkway.domain.reference import NODE_CODES
+from silkway.entrypoints.cli_exchange import conformance_app, exchange_app
+from silkway.entrypoints.cli_guarantees import claims_app, guarantee_app
+from silkway.entrypoints.cli_seals import seal_app
 from silkway.settings import Settings
 
 app = typer.Typer(
@@ -33,6 +36,11 @@ app.add_typer(movement_app, name="movement")
 app.add_typer(audit_app, name="audit")
 app.add_typer(codes_app, name="codes")
 app.add_typer(devices_app, name="devices")
+app.add_typer(guarantee_app, name="guarantee")
+app.add_typer(claims_app, name="claims")
+app.add_typer(seal_app, name="seals")
+app.add_typer(exchange_app, name="messages")
+app.add_typer(conformance_app, name="conformance")
 
 StateOption = Annotated[str, typer.Option("--node", "--state", help="Node: AM BY KZ KG RU EEC.")]
 UrlOption = Annotated[

@@ -14,6 +14,9 @@ from typing import Any, Protocol, Self
 from silkway.domain.audit import EventRecord
 from silkway.domain.errors import Violation
 from silkway.domain.movement import Movement, MovementStatus
+from silkway.services.exchange_ports import ExchangeRepository
+from silkway.services.guarantee_ports import GuaranteeRepository
+from silkway.services.seal_ports import SealRepository
 
 
 class Clock(Protocol):
@@ -23,12 +26,22 @@ class Clock(Protocol):
 
 
 class SecurityGate(Protocol):
-    """Checks the security a movement quotes before release.
+    """The security behind a movement: checked (and locked) at release, settled afterwards.
 
-    The foundation ships a format check; the guarantee ledger replaces it with a real lock.
+    Both calls run inside the movement's own transaction, so a refused release locks nothing
+    and a settlement is never lost. The foundation ships a format check; the guarantee ledger
+    replaces it with a real two-phase lock.
     """
 
-    def check(self, movement: Movement, security_reference: str) -> list[Violation]: ...
+    def reserve(
+        self, uow: UnitOfWork, movement: Movement, security_reference: str, now: datetime
+    ) -> list[Violation]:
+        """At release (``movement`` is already released): any violation refuses the release."""
+        ...
+
+    def settle(self, uow: UnitOfWork, before: Movement, after: Movement, now: datetime) -> None:
+        """After any other change: credit, void or post what release locked, as the change says."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +138,9 @@ class UnitOfWork(Protocol):
     events: EventLogRepository
     outbox: OutboxRepository
     counters: CounterRepository
+    guarantees: GuaranteeRepository
+    seals: SealRepository
+    exchange: ExchangeRepository
 
     def __enter__(self) -> Self: ...
 

@@ -7,16 +7,28 @@ with a gate that locks the duties at risk against the guarantee.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from silkway.domain.codes import validate_grn
 from silkway.domain.declaration import SecurityKind
 from silkway.domain.errors import Violation
 from silkway.domain.movement import Movement
+from silkway.services.ports import UnitOfWork
 
 
 class QuotedSecurityGate:
     """Accepts a security reference that the declaration quotes and that is well formed."""
 
-    def check(self, movement: Movement, security_reference: str) -> list[Violation]:
+    def reserve(
+        self, uow: UnitOfWork, movement: Movement, security_reference: str, now: datetime
+    ) -> list[Violation]:
+        return self.check(movement, security_reference)
+
+    def settle(self, uow: UnitOfWork, before: Movement, after: Movement, now: datetime) -> None:
+        """Nothing was locked, so there is nothing to settle."""
+
+    @staticmethod
+    def check(movement: Movement, security_reference: str) -> list[Violation]:
         quoted = {s.reference: s for s in movement.declaration.security}
         security = quoted.get(security_reference)
         if security is None:

@@ -171,8 +171,14 @@ def act(
         before = uow.movements.get(reference)
         if before is None:
             raise MovementNotFound(f"no movement {reference!r} at the {ctx.state} node")
-        _pre_checks(ctx, before, event, now)
+        _pre_checks(ctx, event, now)
         after = apply(before, event, now, is_destination_office=destination_offices(ctx.reference))
+        if isinstance(event, Release):
+            violations = ctx.security.reserve(uow, after, event.security_reference, now)
+            if violations:
+                raise ActionInvalid("the security is not accepted", violations)
+        else:
+            ctx.security.settle(uow, before, after, now)
         try:
             uow.movements.save(after, expected_version=before.version)
         except ConcurrentUpdate:
@@ -195,10 +201,8 @@ def act(
         return after
 
 
-def _pre_checks(
-    ctx: TransitContext, movement: Movement, event: MovementEvent, now: datetime
-) -> None:
-    """Checks that need more than the movement itself: reference data and the security gate."""
+def _pre_checks(ctx: TransitContext, event: MovementEvent, now: datetime) -> None:
+    """Checks that need reference data, which the pure domain does not hold."""
     if isinstance(event, Amend):
         violations = validate_declaration(
             event.declaration, ctx.reference, now.date(), km_per_month=ctx.km_per_month
@@ -214,12 +218,6 @@ def _pre_checks(
             f"unknown customs office {office!r}",
             [Violation("office-unknown", "/office", f"unknown customs office {office!r}")],
         )
-    # Only events that the transition table allows reach the security gate, so that a
-    # forbidden release reports the status problem, not a security one.
-    if isinstance(event, Release) and movement.status is MovementStatus.ACCEPTED:
-        violations = ctx.security.check(movement, event.security_reference)
-        if violations:
-            raise ActionInvalid("the security is not accepted", violations)
 
 
 def _actor_of(event: MovementEvent, state: str) -> str:

@@ -10,6 +10,9 @@ from typing import Any, Self
 from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from silkway.adapters.db.exchange_repository import SqlExchangeRepository
+from silkway.adapters.db.guarantee_repository import SqlGuaranteeRepository
+from silkway.adapters.db.seal_repository import SqlSealRepository
 from silkway.adapters.db.snapshot import movement_from_snapshot, movement_to_snapshot
 from silkway.adapters.db.tables import (
     counters,
@@ -20,6 +23,8 @@ from silkway.adapters.db.tables import (
 )
 from silkway.domain.audit import EventRecord
 from silkway.domain.movement import Movement, MovementStatus
+from silkway.services.exchange_ports import ExchangeRepository
+from silkway.services.guarantee_ports import GuaranteeRepository
 from silkway.services.ports import (
     ConcurrentUpdate,
     CounterRepository,
@@ -32,6 +37,7 @@ from silkway.services.ports import (
     Page,
     StoredDeclaration,
 )
+from silkway.services.seal_ports import SealRepository
 
 # Statements built once: SQLAlchemy then reuses their compiled form, and per-call work is only
 # binding parameters (building ``insert(...).values(...)`` on every call costs more than the
@@ -371,6 +377,9 @@ class SqlUnitOfWork:
     events: EventLogRepository
     outbox: OutboxRepository
     counters: CounterRepository
+    guarantees: GuaranteeRepository
+    seals: SealRepository
+    exchange: ExchangeRepository
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -384,6 +393,9 @@ class SqlUnitOfWork:
         self.events = SqlEventLogRepository(conn)
         self.outbox = SqlOutboxRepository(conn)
         self.counters = SqlCounterRepository(conn)
+        self.guarantees = SqlGuaranteeRepository(conn)
+        self.seals = SqlSealRepository(conn)
+        self.exchange = SqlExchangeRepository(conn)
         return self
 
     def __exit__(

@@ -9,9 +9,12 @@ from fastapi.responses import HTMLResponse
 
 from silkway import __version__
 from silkway.bootstrap import Node
+from silkway.entrypoints.api.exchange import build_exchange_router
+from silkway.entrypoints.api.guarantees import build_guarantee_router
 from silkway.entrypoints.api.landing import landing_page
 from silkway.entrypoints.api.problems import BodySizeLimit, install_problem_handlers
 from silkway.entrypoints.api.routes import build_router
+from silkway.entrypoints.api.seals import build_seal_router
 
 MAX_BODY_BYTES = 1 << 20
 """The largest request body a node accepts (a 999-item declaration fits easily)."""
@@ -27,6 +30,9 @@ def create_node_app(node: Node, *, root_path: str = "") -> FastAPI:
     )
     install_problem_handlers(app)
     app.include_router(build_router(node.transit))
+    app.include_router(build_guarantee_router(node))
+    app.include_router(build_seal_router(node))
+    app.include_router(build_exchange_router(node))
 
     @app.get("/health", tags=["health"])
     def health() -> dict[str, str]:

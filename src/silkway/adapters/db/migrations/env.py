@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection, create_engine
 
-from silkway.adapters.db.tables import metadata
+from silkway.adapters.db.schema import metadata
 
 config = context.config
 

@@ -1,0 +1,1 @@
+"""Bus adapters: in-process (embedded) and NATS JetStream (production)."""

@@ -1,0 +1,11 @@
+"""API routes of the node for Guarantees, under ``/api/v1``."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from silkway.bootstrap import Node
+
+
+def build_guarantee_router(node: Node) -> APIRouter:
+    return APIRouter(prefix="/api/v1")

@@ -1,0 +1,77 @@
+"""The bus between nodes, as the exchange services see it.
+
+Delivery is at least once: a message may arrive again (after a crash, a lost ack, a server
+restart), so handlers are idempotent by message id. Publishing with the same ``message_id``
+twice within the bus's de-duplication window stores it once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    subject: str
+    data: bytes
+    message_id: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    attempt: int = 1
+    """1 for the first delivery, 2 for the first redelivery, and so on."""
+
+
+Handler = Callable[[Delivery], Awaitable[None]]
+"""Returns normally to acknowledge; raises :class:`RetryLater` to have the message redelivered."""
+
+DeadLetterHandler = Callable[[Delivery, str], Awaitable[None]]
+"""Called with the reason when a message is given up on (too many attempts)."""
+
+
+class RetryLater(Exception):
+    """A transient failure (database busy, peer not ready): redeliver later, with backoff."""
+
+
+class BusUnavailable(Exception):
+    """The bus could not take the message now; the outbox keeps it and tries again."""
+
+
+class Subscription(Protocol):
+    async def stop(self) -> None: ...
+
+
+class Bus(Protocol):
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def publish(
+        self,
+        subject: str,
+        data: bytes,
+        *,
+        message_id: str,
+        headers: Mapping[str, str] | None = None,
+    ) -> None: ...
+
+    async def subscribe(
+        self,
+        durable: str,
+        subject: str,
+        handler: Handler,
+        *,
+        on_dead_letter: DeadLetterHandler,
+        max_attempts: int = 5,
+    ) -> Subscription:
+        """Deliver every message on ``subject`` (wildcards allowed) to ``handler``.
+
+        ``durable`` names the consumer: a node that restarts with the same name resumes where it
+        left off and gets every unacknowledged message again.
+        """
+        ...
+
+
+def subject_for(to_state: str, process: str) -> str:
+    """The subject a node listens on for a process: ``silkway.{STATE}.{P_CP_01}``."""
+    return f"silkway.{to_state}.{process.replace('.', '_')}"
