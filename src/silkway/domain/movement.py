@@ -801,8 +801,14 @@ def notifications_for(
     after: Movement,
     event: MovementEvent,
     office_state: OfficeState,
+    *,
+    sender: str | None = None,
 ) -> list[Notification]:
     """The messages owed to other member states once ``event`` turned ``before`` into ``after``.
+
+    ``sender`` is the state whose node records the event; when omitted it is inferred as below
+    (a node keying in an event for an office of another state, e.g. from a paper document,
+    passes its own state so that nobody is left out).
 
     The sender is the state that records the event: the state of the event's office for release,
     passage, arrival, an incident at an office and an enquiry answer; the state of the office of
@@ -812,7 +818,8 @@ def notifications_for(
     so that they close their copies; an answer "not delivered" goes to the departure state.
     """
     departure = office_state(after.declaration.departure_office) or after.state
-    sender = _sender(before, event, office_state, departure)
+    if sender is None:
+        sender = _sender(before, event, office_state, departure)
     route = _route_states(after, office_state)
     planned: list[tuple[str | None, MessageKind]] = []
     match event:

@@ -138,6 +138,20 @@ def _amount(name: str, *, required: bool = True) -> FieldSpec:
     )
 
 
+def _party(name: str) -> FieldSpec:
+    return FieldSpec(
+        name,
+        FieldKind.GROUP,
+        required=False,
+        fields=(
+            FieldSpec("Name", FieldKind.TEXT),
+            FieldSpec("Identification", FieldKind.CODE),
+            FieldSpec("CountryCode", FieldKind.CODE),
+            FieldSpec("Address", FieldKind.TEXT, required=False),
+        ),
+    )
+
+
 _MOVEMENT_REFERENCE = FieldSpec("MovementReference", FieldKind.CODE)
 _REGISTRATION_NUMBER = FieldSpec("RegistrationNumber", FieldKind.CODE)
 _TIME_LIMIT = FieldSpec("TimeLimitDate", FieldKind.DATE)
@@ -244,16 +258,65 @@ STRUCTURES: Final[MappingProxyType[str, StructureSpec]] = MappingProxyType(
                             FieldSpec(
                                 "SecurityMethodCode",
                                 FieldKind.CODE,
+                                required=False,
                                 choices=("cash", "bank-guarantee", "surety", "pledge"),
                             ),
                             FieldSpec(
-                                "SecurityScopeCode", FieldKind.CODE, choices=("single", "general")
+                                "SecurityScopeCode",
+                                FieldKind.CODE,
+                                required=False,
+                                choices=("single", "general"),
                             ),
                             FieldSpec("ReferenceNumber", FieldKind.CODE),
                             FieldSpec("CertificateNumber", FieldKind.CODE, required=False),
-                            _amount("SecuredAmount"),
+                            _amount("SecuredAmount", required=False),
+                            FieldSpec(
+                                "SecurityKindCode",
+                                FieldKind.CODE,
+                                required=False,
+                                choices=("GRN", "CERTIFICATE", "EXEMPT"),
+                            ),
                         ),
                     ),
+                    # The declaration itself, so that every state on the route holds the one
+                    # declaration lodged at departure (Silkway's extension; all optional).
+                    FieldSpec("LocalReferenceNumber", FieldKind.CODE, required=False),
+                    FieldSpec("BorderPointCode", FieldKind.CODE, required=False, repeated=True),
+                    FieldSpec("CorridorCode", FieldKind.CODE, required=False),
+                    FieldSpec("PlaceOfDelivery", FieldKind.TEXT, required=False),
+                    _party("DeclarantDetails"),
+                    _party("Carrier"),
+                    _party("Consignor"),
+                    _party("Consignee"),
+                    FieldSpec(
+                        "GoodsItem",
+                        FieldKind.GROUP,
+                        required=False,
+                        repeated=True,
+                        fields=(
+                            FieldSpec("ItemNumber", FieldKind.INTEGER),
+                            FieldSpec("CommodityCode", FieldKind.CODE),
+                            FieldSpec("Description", FieldKind.TEXT),
+                            FieldSpec("GrossMassKg", FieldKind.DECIMAL),
+                            FieldSpec("NetMassKg", FieldKind.DECIMAL, required=False),
+                            FieldSpec("PackageQuantity", FieldKind.INTEGER),
+                            FieldSpec("PackageKindCode", FieldKind.CODE),
+                            _amount("Value"),
+                            FieldSpec("SupplementaryQuantity", FieldKind.DECIMAL, required=False),
+                        ),
+                    ),
+                    FieldSpec(
+                        "TransportDocument",
+                        FieldKind.GROUP,
+                        required=False,
+                        repeated=True,
+                        fields=(
+                            FieldSpec("DocumentKindCode", FieldKind.CODE),
+                            FieldSpec("DocumentNumber", FieldKind.CODE),
+                            FieldSpec("IssueDate", FieldKind.DATE, required=False),
+                        ),
+                    ),
+                    FieldSpec("SealCount", FieldKind.INTEGER, required=False),
                 ),
             ),
             StructureSpec(
@@ -332,7 +395,12 @@ STRUCTURES: Final[MappingProxyType[str, StructureSpec]] = MappingProxyType(
                     FieldSpec(
                         "IncidentCode",
                         FieldKind.CODE,
-                        choices=("01", "02", "03", "04", "05", "06", "07"),
+                        # 01-07: navigation-seal incidents (DOMAIN.md §5); the rest are the
+                        # transit incidents a customs office records (NCTS IE182 kinds).
+                        choices=(
+                            *("01", "02", "03", "04", "05", "06", "07"),
+                            *("transshipment", "accident", "seal-replaced", "other"),
+                        ),
                     ),
                     FieldSpec("IncidentDateTime", FieldKind.DATETIME),
                     FieldSpec(
@@ -536,8 +604,8 @@ CATALOGUE: Final[MappingProxyType[str, MessageType]] = MappingProxyType(
                 "P.CP.01.MSG.905",
                 "Completion of the customs transit procedure",
                 "R.SW.CP.01.905",
-                (_DESTINATION,),
-                (_DEPARTURE, _CERTIFICATE),
+                (_DESTINATION, _DEPARTURE),
+                (_DEPARTURE, _CERTIFICATE, _DESTINATION, _INFORMED, _FOREIGN_INTERMEDIATE),
                 "P.CP.01.TRN.905",
                 official=False,
             ),
@@ -545,8 +613,8 @@ CATALOGUE: Final[MappingProxyType[str, MessageType]] = MappingProxyType(
                 "P.CP.01.MSG.906",
                 "Incident during transit",
                 "R.SW.CP.01.906",
-                (_UNPLANNED, _INTERMEDIATE, _FOREIGN_INTERMEDIATE),
-                (_DEPARTURE, _DESTINATION),
+                (_UNPLANNED, _INTERMEDIATE, _FOREIGN_INTERMEDIATE, _DEPARTURE, _DESTINATION),
+                (_DEPARTURE, _DESTINATION, _INFORMED, _FOREIGN_INTERMEDIATE),
                 "P.CP.01.TRN.906",
                 official=False,
             ),
@@ -554,8 +622,8 @@ CATALOGUE: Final[MappingProxyType[str, MessageType]] = MappingProxyType(
                 "P.CP.01.MSG.907",
                 "Extension of the transit time limit",
                 "R.SW.CP.01.907",
-                (_UNPLANNED, _INTERMEDIATE, _FOREIGN_INTERMEDIATE),
-                (_DEPARTURE, _DESTINATION),
+                (_UNPLANNED, _INTERMEDIATE, _FOREIGN_INTERMEDIATE, _DEPARTURE),
+                (_DEPARTURE, _DESTINATION, _INFORMED, _FOREIGN_INTERMEDIATE),
                 "P.CP.01.TRN.907",
                 official=False,
             ),
@@ -563,8 +631,8 @@ CATALOGUE: Final[MappingProxyType[str, MessageType]] = MappingProxyType(
                 "P.CP.01.MSG.908",
                 "Change of the customs office of destination",
                 "R.SW.CP.01.908",
-                (_DESTINATION,),
-                (_DEPARTURE,),
+                (_DESTINATION, _DEPARTURE),
+                (_DEPARTURE, _DESTINATION, _INFORMED, _FOREIGN_INTERMEDIATE),
                 "P.CP.01.TRN.908",
                 official=False,
             ),
@@ -591,7 +659,7 @@ CATALOGUE: Final[MappingProxyType[str, MessageType]] = MappingProxyType(
                 "Notice of duties payable for non-delivery",
                 "R.SW.CP.01.911",
                 (_DEPARTURE,),
-                (_DUTIES_PAYABLE, _CERTIFICATE),
+                (_DUTIES_PAYABLE, _CERTIFICATE, _INFORMED, _FOREIGN_INTERMEDIATE, _DESTINATION),
                 "P.CP.01.TRN.911",
                 official=False,
             ),

@@ -6,6 +6,7 @@ Adapters (SQLAlchemy, the bus, the real clock) implement them; tests may use fak
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from types import TracebackType
@@ -152,6 +153,10 @@ class UnitOfWork(Protocol):
     ) -> None: ...
 
     def commit(self) -> None: ...
+
+    def savepoint(self) -> AbstractContextManager[object]:
+        """A nested transaction: leaving it with an exception undoes only what it did."""
+        ...
 
 
 class ConcurrentUpdate(Exception):

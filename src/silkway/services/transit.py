@@ -12,15 +12,23 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from silkway.domain import audit
+from silkway.domain import audit, transit_messages
 from silkway.domain.audit import ChainVerdict, EventRecord
 from silkway.domain.codes import make_movement_reference, make_registration_number
 from silkway.domain.declaration import TransitDeclaration
 from silkway.domain.declaration_rules import validate_declaration
-from silkway.domain.errors import ActionInvalid, DeclarationInvalid, DomainError, Violation
+from silkway.domain.errors import (
+    ActionInvalid,
+    DeclarationInvalid,
+    DomainError,
+    ForbiddenTransition,
+    Violation,
+)
 from silkway.domain.movement import (
     Amend,
+    EventKind,
     MarkOverdue,
     Movement,
     MovementEvent,
@@ -31,7 +39,9 @@ from silkway.domain.movement import (
     notifications_for,
     office_states,
 )
+from silkway.domain.processes import CATALOGUE
 from silkway.domain.reference import ReferenceData
+from silkway.services import seal_activation
 from silkway.services.ports import (
     Clock,
     ConcurrentUpdate,
@@ -168,37 +178,78 @@ def act(
     """Apply one event to a movement: status change, log record and outbound messages at once."""
     now = ctx.clock.now()
     with ctx.uow() as uow:
-        before = uow.movements.get(reference)
-        if before is None:
-            raise MovementNotFound(f"no movement {reference!r} at the {ctx.state} node")
-        _pre_checks(ctx, event, now)
-        after = apply(before, event, now, is_destination_office=destination_offices(ctx.reference))
-        if isinstance(event, Release):
-            violations = ctx.security.reserve(uow, after, event.security_reference, now)
-            if violations:
-                raise ActionInvalid("the security is not accepted", violations)
-        else:
-            ctx.security.settle(uow, before, after, now)
-        try:
-            uow.movements.save(after, expected_version=before.version)
-        except ConcurrentUpdate:
-            raise MovementBusy(
-                f"movement {reference} changed while this action was applied; try again"
-            ) from None
-        previous = uow.events.last(reference)
-        uow.events.append(
-            audit.append(
-                previous,
-                reference,
-                event.kind,
-                event.to_payload(),
-                now,
-                actor or _actor_of(event, ctx.state),
-            )
-        )
-        uow.outbox.put(_messages(ctx, before, after, event, now))
+        after = apply_event(ctx, uow, reference, event, now, actor=actor)
         uow.commit()
         return after
+
+
+REPLICA_EVENTS = frozenset(
+    {EventKind.RECORD_PASSAGE, EventKind.RECORD_ARRIVAL, EventKind.RECORD_INCIDENT}
+)
+"""What a state on the route records on its copy of a movement registered elsewhere."""
+
+
+def apply_event(
+    ctx: TransitContext,
+    uow: UnitOfWork,
+    reference: str,
+    event: MovementEvent,
+    now: datetime,
+    *,
+    actor: str | None = None,
+) -> Movement:
+    """:func:`act` inside a transaction the caller owns (inbound messages use it too)."""
+    before = uow.movements.get(reference)
+    if before is None:
+        raise MovementNotFound(f"no movement {reference!r} at the {ctx.state} node")
+    _pre_checks(ctx, event, now)
+    replica = before.state != ctx.state
+    if replica:
+        _replica_checks(ctx, before, event)
+    after = apply(before, event, now, is_destination_office=destination_offices(ctx.reference))
+    # Only the node of departure holds the security; a copy elsewhere locks nothing.
+    if not replica and isinstance(event, Release):
+        violations = ctx.security.reserve(uow, after, event.security_reference, now)
+        if violations:
+            raise ActionInvalid("the security is not accepted", violations)
+    elif not replica:
+        ctx.security.settle(uow, before, after, now)
+    try:
+        uow.movements.save(after, expected_version=before.version)
+    except ConcurrentUpdate:
+        raise MovementBusy(
+            f"movement {reference} changed while this action was applied; try again"
+        ) from None
+    seal_activation.movement_changed(uow, ctx.reference, ctx.state, before, after, now)
+    previous = uow.events.last(reference)
+    uow.events.append(
+        audit.append(
+            previous,
+            reference,
+            event.kind,
+            event.to_payload(),
+            now,
+            actor or _actor_of(event, ctx.state),
+        )
+    )
+    uow.outbox.put(_messages(ctx, before, after, event, now))
+    return after
+
+
+def _replica_checks(ctx: TransitContext, movement: Movement, event: MovementEvent) -> None:
+    if event.kind not in REPLICA_EVENTS:
+        message = (
+            f"movement {movement.reference} is registered at the {movement.state} node;"
+            f" the {ctx.state} node records only passage, arrival and incidents on its copy"
+        )
+        raise ForbiddenTransition(
+            message, [Violation("movement-registered-elsewhere", "/", message)]
+        )
+    office = getattr(event, "office", None)
+    known = ctx.reference.offices.get(office) if isinstance(office, str) else None
+    if known is not None and known.state != ctx.state:
+        message = f"office {office} belongs to {known.state}, not to {ctx.state}"
+        raise ActionInvalid(message, [Violation("office-other-state", "/office", message)])
 
 
 def _pre_checks(ctx: TransitContext, event: MovementEvent, now: datetime) -> None:
@@ -228,25 +279,67 @@ def _actor_of(event: MovementEvent, state: str) -> str:
 def _messages(
     ctx: TransitContext, before: Movement, after: Movement, event: MovementEvent, now: datetime
 ) -> list[OutboxMessage]:
-    notes = notifications_for(before, after, event, office_states(ctx.reference))
+    office_state = office_states(ctx.reference)
+    notes = notifications_for(before, after, event, office_state, sender=ctx.state)
+    payload = event.to_payload()
     return [
-        OutboxMessage(
-            message_id=f"urn:uuid:{uuid.uuid4()}",
-            created_at=now,
-            to_state=n.to_state,
-            process=TRANSIT_PROCESS,
-            message_kind=n.message_kind.value,
-            movement_reference=after.reference,
-            payload={
-                "event": event.kind,
-                "event_payload": event.to_payload(),
-                "movement_version": after.version,
-                "status": after.status.value,
-                "from_state": ctx.state,
-            },
+        outbox_message(
+            ctx.state,
+            n.to_state,
+            n.message_kind.value,
+            after,
+            transit_messages.body_fields(
+                n.message_kind, before, after, payload, n.to_state, now, office_state
+            ),
+            now,
+            office_state,
         )
         for n in notes
+        if n.to_state != ctx.state
     ]
+
+
+def conversation_of(reference: str) -> str:
+    """Every message about one movement travels in one conversation."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"silkway:movement:{reference}"))
+
+
+def outbox_message(
+    sender: str,
+    to_state: str,
+    kind: str,
+    movement: Movement,
+    fields: dict[str, Any],
+    now: datetime,
+    office_state: transit_messages.OfficeState,
+    *,
+    relates_to: str | None = None,
+) -> OutboxMessage:
+    """An outbound P.CP.01 message about ``movement``, as the outbox keeps it until sent."""
+    code = transit_messages.MESSAGE_CODES[kind]
+    entry = CATALOGUE[code]
+    structure = entry.structure
+    sender_role, receiver_role = transit_messages.roles(
+        kind, sender, to_state, movement, office_state
+    )
+    return OutboxMessage(
+        message_id=f"urn:uuid:{uuid.uuid4()}",
+        created_at=now,
+        to_state=to_state,
+        process=TRANSIT_PROCESS,
+        message_kind=kind,
+        movement_reference=movement.reference,
+        payload={
+            "code": code,
+            "structure": structure,
+            "transaction": entry.transaction or "",
+            "sender_role": sender_role,
+            "receiver_role": receiver_role,
+            "conversation_id": conversation_of(movement.reference),
+            "relates_to": relates_to,
+            "fields": transit_messages.fields_to_json(structure, fields),
+        },
+    )
 
 
 def get_movement(ctx: TransitContext, key: str) -> Movement:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from datetime import UTC, date, datetime, time
 from types import TracebackType
 from typing import Any, Self
@@ -418,3 +419,8 @@ class SqlUnitOfWork:
         if self._conn is None:
             raise RuntimeError("unit of work is not open")
         self._conn.commit()
+
+    def savepoint(self) -> AbstractContextManager[object]:
+        if self._conn is None:
+            raise RuntimeError("unit of work is not open")
+        return self._conn.begin_nested()

@@ -1,0 +1,80 @@
+"""A small federation of real nodes for exchange tests: SQLite each, a shared key folder."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from silkway.adapters.clock import ManualClock
+from silkway.adapters.signing.keystore import KeyStore
+from silkway.adapters.signing.sealer import SignedXmlSealer
+from silkway.bootstrap import Node, build_node
+from silkway.services import exchange
+from silkway.services.security import QuotedSecurityGate
+from silkway.settings import Settings
+
+
+@dataclass
+class Federation:
+    nodes: dict[str, Node]
+    contexts: dict[str, exchange.ExchangeContext]
+    clock: ManualClock
+    keys: KeyStore
+    wire: list[tuple[str, bytes, str]] = field(default_factory=list)
+    receipts: list[tuple[str, exchange.Receipt]] = field(default_factory=list)
+
+    def send(self, subject: str, data: bytes, message_id: str) -> None:
+        self.wire.append((subject, data, message_id))
+
+    def pump(self, rounds: int = 10) -> int:
+        """Relay every outbox and deliver what was sent, until nothing moves."""
+        delivered = 0
+        for _ in range(rounds):
+            for ctx in self.contexts.values():
+                exchange.relay(ctx, self.send)
+            if not self.wire:
+                return delivered
+            batch, self.wire = self.wire, []
+            for subject, data, _message_id in batch:
+                to_state = subject.split(".")[1]
+                if to_state in self.contexts:
+                    self.receipts.append((to_state, exchange.receive(self.contexts[to_state], data)))
+                    delivered += 1
+        return delivered
+
+    def open_all(self, process: str = "P.CP.01") -> None:
+        """Mark the process in operation between every pair (as a passing interstate test would)."""
+        for state, node in self.nodes.items():
+            with node.transit.uow() as uow:
+                for other in self.nodes:
+                    if other != state:
+                        uow.exchange.set_partner(process, other, True, self.clock.now(), "test")
+                uow.commit()
+
+    def close(self) -> None:
+        for node in self.nodes.values():
+            node.dispose()
+
+
+def federation(folder: Path, states: tuple[str, ...], start: datetime) -> Iterator[Federation]:
+    clock = ManualClock(start)
+    keys = KeyStore(folder / "keys")
+    nodes = {
+        s: build_node(
+            s,
+            Settings(data_dir=folder),
+            clock=clock,
+            security=QuotedSecurityGate(),
+        )
+        for s in states
+    }
+    contexts = {
+        s: exchange.ExchangeContext(n.transit, SignedXmlSealer(s, keys)) for s, n in nodes.items()
+    }
+    fed = Federation(nodes, contexts, clock, keys)
+    try:
+        yield fed
+    finally:
+        fed.close()

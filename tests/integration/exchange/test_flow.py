@@ -1,0 +1,96 @@
+"""A declaration lodged at the Kazakh node travels KZ -> RU -> BY by signed messages only."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from silkway.domain.movement import Accept, MovementStatus, RecordArrival, RecordPassage, Release
+from silkway.examples import example_declaration
+from silkway.services import transit
+from tests.conftest import START
+from tests.integration.exchange.federation import Federation, federation
+
+
+@pytest.fixture
+def fed(tmp_path: Path) -> Iterator[Federation]:
+    yield from federation(tmp_path, ("KZ", "RU", "BY"), START)
+
+
+def lodge_and_release(fed: Federation) -> str:
+    kz = fed.nodes["KZ"].transit
+    decl = example_declaration("western-road", START.date())
+    m = transit.lodge_declaration(kz, decl).movement
+    transit.act(kz, m.reference, Accept())
+    transit.act(kz, m.reference, Release(decl.security[0].reference, decl.departure_office))
+    return m.reference
+
+
+def test_release_reaches_every_state_on_the_route(fed: Federation) -> None:
+    fed.open_all()
+    ref = lodge_and_release(fed)
+    fed.pump()
+    for state in ("RU", "BY"):
+        copy = transit.get_movement(fed.nodes[state].transit, ref)
+        assert copy.status is MovementStatus.RELEASED
+        assert copy.state == "KZ"
+        assert copy.declaration == transit.get_movement(fed.nodes["KZ"].transit, ref).declaration.model_copy(
+            update={"security": copy.declaration.security}
+        )
+    by = fed.nodes["BY"].transit
+    dest = transit.get_movement(by, ref).destination_office
+    assert [m.reference for m in transit.worklist(by, dest, "expected-arrivals")] == [ref]
+    # Every message was answered with a positive R.006.
+    with fed.nodes["KZ"].transit.uow() as uow:
+        views = uow.exchange.outbox_views(movement_reference=ref)
+    assert views
+    assert {v.channel for v in views} == {"bus"}
+    assert {v.outcome for v in views} == {"accepted"}
+
+
+def test_passage_arrival_and_completion_flow_back(fed: Federation) -> None:
+    fed.open_all()
+    ref = lodge_and_release(fed)
+    fed.pump()
+    ru, by, kz = (fed.nodes[s].transit for s in ("RU", "BY", "KZ"))
+    decl = transit.get_movement(kz, ref).declaration
+    ru_office = next(o for o in decl.intermediate_offices if kz.reference.offices[o].state == "RU")
+    transit.act(ru, ref, RecordPassage(ru_office))
+    fed.pump()
+    assert ru_office in transit.get_movement(kz, ref).passed_offices
+    transit.act(by, ref, RecordArrival(decl.destination_office))
+    fed.pump()
+    assert transit.get_movement(kz, ref).status is MovementStatus.COMPLETED
+    assert transit.get_movement(by, ref).status is MovementStatus.COMPLETED
+    assert transit.get_movement(ru, ref).status is MovementStatus.COMPLETED
+    for node in fed.nodes.values():
+        assert all(v.ok for v in transit.verify_all(node.transit).values())
+
+
+def test_a_copy_refuses_what_only_departure_may_do(fed: Federation) -> None:
+    fed.open_all()
+    ref = lodge_and_release(fed)
+    fed.pump()
+    from silkway.domain.errors import ActionInvalid, ForbiddenTransition
+    from silkway.domain.movement import Complete
+
+    by = fed.nodes["BY"].transit
+    with pytest.raises(ForbiddenTransition):
+        transit.act(by, ref, Complete())
+    ru_office = next(o for o in fed.nodes["KZ"].reference.offices_of("RU") if "intermediate" in o.roles)
+    with pytest.raises(ActionInvalid):
+        transit.act(by, ref, RecordPassage(ru_office.code))
+
+
+def test_without_a_passing_interstate_test_messages_go_on_paper(fed: Federation) -> None:
+    ref = lodge_and_release(fed)
+    fed.pump()
+    with pytest.raises(transit.MovementNotFound):
+        transit.get_movement(fed.nodes["BY"].transit, ref)
+    with fed.nodes["KZ"].transit.uow() as uow:
+        views = uow.exchange.outbox_views(movement_reference=ref)
+    assert views
+    assert {v.channel for v in views} == {"paper"}
+    assert all("not in operation" in (v.note or "") for v in views)
