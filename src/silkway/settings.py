@@ -25,6 +25,36 @@ class Settings(BaseSettings):
     """Transit time-limit ceiling: kilometres allowed per month (DOMAIN.md §3, unconfirmed)."""
     demo_traffic: bool = True
     """Whether ``silkway run`` lodges and drives demo movements."""
+    listeners: bool = True
+    """Whether ``silkway run`` and ``silkway node`` open the device ports (TCP, and MQTT if set)."""
+    listener_host: str = "127.0.0.1"
+    """Address the device TCP ports bind to (``0.0.0.0`` to take devices from the network)."""
+    egts_port: int = Field(default=5001, ge=0, le=65535)
+    wialon_port: int = Field(default=5002, ge=0, le=65535)
+    teltonika_port: int = Field(default=5003, ge=0, le=65535)
+    """Device TCP ports; 0 takes any free port (printed at start)."""
+    listener_node: str = "KZ"
+    """The node whose operator takes the TCP devices in the embedded set-up."""
+    listener_max_connections: int = Field(default=1000, ge=1)
+    """Device connections served at once, per protocol."""
+    listener_idle_timeout_s: float = Field(default=300.0, gt=0)
+    """A device connection silent for this long is closed."""
+    mqtt_url: str | None = None
+    """Broker seals publish to, ``mqtt://[user[:password]@]host[:port]``. Unset: no MQTT."""
+    mqtt_topic_prefix: str = "silkway"
+    """Topics are ``{prefix}/{STATE}/seals/{seal_id}/telemetry``."""
+    mqtt_client_id: str | None = None
+    """MQTT client id (keeps the broker session across restarts); default from the nodes served."""
+
+    keys_dir: Path | None = None
+    """Node signing keys and the trust list; default ``{data_dir}/keys``."""
+    bus_url: str | None = None
+    """``nats://host:port`` (comma-separated for a cluster) for production; unset: in-process."""
+    signature_max_age_s: int = Field(default=6 * 3600, ge=60)
+    """How old a signed envelope may be when it arrives."""
+
+    def key_folder(self) -> Path:
+        return self.keys_dir or self.data_dir / "keys"
 
     def node_database_url(self, state: str) -> str:
         if self.database_url:

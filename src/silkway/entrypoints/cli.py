@@ -14,7 +14,7 @@ from silkway.domain.codes import identify
 from silkway.domain.declaration import TransitDeclaration
 from silkway.domain.errors import DomainError
 from silkway.domain.reference import NODE_CODES
-from silkway.entrypoints.cli_exchange import conformance_app, exchange_app
+from silkway.entrypoints.cli_exchange import conformance_app, exchange_app, keys_app
 from silkway.entrypoints.cli_guarantees import claims_app, guarantee_app
 from silkway.entrypoints.cli_seals import seal_app
 from silkway.settings import Settings
@@ -41,6 +41,7 @@ app.add_typer(claims_app, name="claims")
 app.add_typer(seal_app, name="seals")
 app.add_typer(exchange_app, name="messages")
 app.add_typer(conformance_app, name="conformance")
+app.add_typer(keys_app, name="keys")
 
 StateOption = Annotated[str, typer.Option("--node", "--state", help="Node: AM BY KZ KG RU EEC.")]
 UrlOption = Annotated[

@@ -203,6 +203,10 @@ class EnvelopeSealer(Protocol):
         """
         ...
 
+    def seal_untrusted(self, envelope: Envelope, now: datetime) -> bytes:
+        """Seal with a throwaway key no trust list knows (interstate tests check refusal)."""
+        ...
+
     def peek(self, data: bytes) -> Envelope | None:
         """The envelope without trusting it (to answer a rejected message), or None."""
         ...

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -12,6 +13,7 @@ from silkway.adapters.signing.keystore import KeyStore
 from silkway.adapters.signing.sealer import SignedXmlSealer
 from silkway.bootstrap import Node, build_node
 from silkway.services import exchange
+from silkway.services.journal import journal_envelope
 from silkway.services.security import QuotedSecurityGate
 from silkway.settings import Settings
 
@@ -39,6 +41,8 @@ class Federation:
             batch, self.wire = self.wire, []
             for subject, data, _message_id in batch:
                 to_state = subject.split(".")[1]
+                if "EEC" in self.contexts:
+                    journal_envelope(self.contexts["EEC"], data)
                 if to_state in self.contexts:
                     self.receipts.append((to_state, exchange.receive(self.contexts[to_state], data)))
                     delivered += 1
@@ -58,6 +62,7 @@ class Federation:
             node.dispose()
 
 
+@contextmanager
 def federation(folder: Path, states: tuple[str, ...], start: datetime) -> Iterator[Federation]:
     clock = ManualClock(start)
     keys = KeyStore(folder / "keys")

@@ -16,7 +16,8 @@ from tests.integration.exchange.federation import Federation, federation
 
 @pytest.fixture
 def fed(tmp_path: Path) -> Iterator[Federation]:
-    yield from federation(tmp_path, ("KZ", "RU", "BY"), START)
+    with federation(tmp_path, ("KZ", "RU", "BY"), START) as f:
+        yield f
 
 
 def lodge_and_release(fed: Federation) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import secrets
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -82,7 +83,7 @@ class KeyStore:
     def create(self, state: str, now: datetime) -> Signer:
         """A new key for ``state``, valid from ``now``, added to the trust list."""
         key = Ed25519PrivateKey.generate()
-        key_id = f"{state}-{now:%Y%m%dT%H%M%S%f}"
+        key_id = f"{state}-{now:%Y%m%d}-{secrets.token_hex(4)}"
         self.folder.mkdir(parents=True, exist_ok=True)
         path = self._private_path(state, key_id)
         pem = key.private_bytes(

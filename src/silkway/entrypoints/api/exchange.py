@@ -1,11 +1,209 @@
-"""API routes of the node for Interstate exchange, under ``/api/v1``."""
+"""API routes of the node for the interstate exchange, under ``/api/v1``.
+
+Every node: its outbound messages and what became of them (bus or paper, R.006 outcome), its
+inbox, dead letters (and retrying one), and where each process is in operation. The
+Commission's node also answers for the integration journal and the register of processes.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel
 
 from silkway.bootstrap import Node
+from silkway.domain.errors import DomainError
+from silkway.entrypoints.api.problems import ApiProblem
+from silkway.services import exchange, register
+
+MessageId = Annotated[str, Path(pattern=r"^urn:uuid:[0-9a-f-]{36}$")]
+StateQuery = Annotated[str | None, Query(pattern=r"^(AM|BY|KZ|KG|RU|EEC)$")]
+
+
+class MessageOut(BaseModel):
+    message_id: str
+    created_at: datetime
+    to_state: str
+    process: str
+    message_kind: str
+    movement_reference: str | None
+    published_at: datetime | None
+    attempts: int
+    last_error: str | None
+    channel: str | None
+    outcome: str | None
+    errors: list[dict[str, Any]]
+    note: str | None
+
+
+class InboxOut(BaseModel):
+    message_id: str
+    received_at: datetime
+    message_code: str
+    from_state: str
+    movement_reference: str | None
+    relates_to: str | None
+    outcome: str
+    errors: list[dict[str, Any]]
+
+
+class DeadLetterOut(BaseModel):
+    id: int
+    message_id: str | None
+    subject: str
+    reason: str
+    attempts: int
+    created_at: datetime
+    retried_at: datetime | None
+    resolved: bool
+
+
+class JournalOut(BaseModel):
+    track_id: str
+    message_id: str
+    accept_time: datetime
+    message_code: str
+    process: str
+    from_state: str
+    to_state: str
+    conversation_id: str
+    relates_to: str | None
+    sent_at: datetime
+    outcome: str | None
+    answered_at: datetime | None
+    latency_ms: int | None
+
+
+class ConformanceOut(BaseModel):
+    run_id: str
+    process: str
+    from_state: str
+    to_state: str
+    scenario: str
+    passed: bool
+    detail: str
+    at: datetime
 
 
 def build_exchange_router(node: Node) -> APIRouter:
-    return APIRouter(prefix="/api/v1")
+    router = APIRouter(prefix="/api/v1", tags=["exchange"])
+    uow = node.transit.uow
+
+    @router.get("/messages", response_model=list[MessageOut], summary="Outbound messages")
+    def messages(
+        movement: Annotated[str | None, Query(max_length=24)] = None,
+        channel: Annotated[str | None, Query(pattern="^(bus|paper|pending)$")] = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> list[MessageOut]:
+        with uow() as u:
+            views = u.exchange.outbox_views(
+                movement_reference=movement, channel=channel, limit=limit, offset=offset
+            )
+        return [MessageOut.model_validate(v, from_attributes=True) for v in views]
+
+    @router.get("/messages/{message_id}", response_model=MessageOut)
+    def message(message_id: MessageId) -> MessageOut:
+        with uow() as u:
+            views = u.exchange.outbox_views(message_id=message_id, limit=1)
+        if not views:
+            raise ApiProblem(404, "message-not-found", "Message not found", message_id)
+        return MessageOut.model_validate(views[0], from_attributes=True)
+
+    @router.get("/inbox", response_model=list[InboxOut], summary="Inbound envelopes processed")
+    def inbox(
+        relates_to: Annotated[str | None, Query(max_length=45)] = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> list[InboxOut]:
+        with uow() as u:
+            entries = u.exchange.inbox(relates_to=relates_to, limit=limit, offset=offset)
+        return [InboxOut.model_validate(e, from_attributes=True) for e in entries]
+
+    @router.get("/dead-letters", response_model=list[DeadLetterOut])
+    def dead_letters(include_resolved: bool = False) -> list[DeadLetterOut]:
+        with uow() as u:
+            letters = u.exchange.dead_letters(include_resolved=include_resolved)
+        return [DeadLetterOut.model_validate(d, from_attributes=True) for d in letters]
+
+    @router.post("/dead-letters/{dead_letter_id}/retry", summary="Process a dead letter again")
+    def retry(dead_letter_id: Annotated[int, Path(ge=1)]) -> dict[str, Any]:
+        try:
+            receipt = exchange.retry_dead_letter(node.exchange, dead_letter_id)
+        except DomainError as exc:
+            raise ApiProblem(404, exc.code, "Dead letter not found", exc.message) from exc
+        return {
+            "outcome": receipt.outcome,
+            "message_id": receipt.message_id,
+            "errors": receipt.errors,
+        }
+
+    @router.get("/partners", summary="Where each process is in operation, as measured")
+    def partner_status(
+        process: Annotated[str, Query(pattern=r"^P\.[A-Z]{2}\.\d{2}$")] = "P.CP.01",
+    ) -> dict[str, bool]:
+        with uow() as u:
+            return u.exchange.partners(process)
+
+    @router.get("/journal", response_model=list[JournalOut], summary="Integration journal (EEC)")
+    def journal(
+        conversation: Annotated[str | None, Query(max_length=36)] = None,
+        process: Annotated[str | None, Query(max_length=16)] = None,
+        from_state: StateQuery = None,
+        to_state: StateQuery = None,
+        outcome: Annotated[str | None, Query(pattern="^(accepted|rejected|unanswered)$")] = None,
+        min_latency_ms: Annotated[int | None, Query(ge=0)] = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> list[JournalOut]:
+        with uow() as u:
+            entries = u.exchange.journal(
+                conversation_id=conversation,
+                process=process,
+                from_state=from_state,
+                to_state=to_state,
+                outcome=outcome,
+                min_latency_ms=min_latency_ms,
+                limit=limit,
+                offset=offset,
+            )
+        return [JournalOut.model_validate(e, from_attributes=True) for e in entries]
+
+    @router.get("/register", summary="Common processes: approved vs in operation (EEC)")
+    def register_headline() -> dict[str, Any]:
+        with uow() as u:
+            return register.headline(u)
+
+    @router.post(
+        "/register/import",
+        summary="Import the register of processes from CSV (EEC)",
+        openapi_extra={"requestBody": {"content": {"text/csv": {"schema": {"type": "string"}}}}},
+    )
+    async def register_import(request: Request) -> dict[str, int]:
+        raw = await request.body()
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ApiProblem(400, "encoding-invalid", "Not UTF-8", str(exc)) from exc
+
+        def run() -> dict[str, int]:
+            now = node.transit.clock.now()
+            with uow() as u:
+                report = register.import_register(u, text, now, source="api import")
+                u.commit()
+            return {"processes": report.processes, "stages": report.stages}
+
+        return await run_in_threadpool(run)
+
+    @router.get("/conformance", response_model=list[ConformanceOut], summary="Latest test results")
+    def conformance(
+        process: Annotated[str | None, Query(max_length=16)] = None,
+    ) -> list[ConformanceOut]:
+        with uow() as u:
+            results = u.exchange.conformance_latest(process)
+        return [ConformanceOut.model_validate(r, from_attributes=True) for r in results]
+
+    return router
