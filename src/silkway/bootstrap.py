@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from sqlalchemy import Engine
 
@@ -10,10 +11,15 @@ from silkway.adapters.clock import SystemClock
 from silkway.adapters.db.engine import make_engine
 from silkway.adapters.db.migrate import upgrade
 from silkway.adapters.db.repositories import SqlUnitOfWork
+from silkway.adapters.signing.keystore import KeyStore
+from silkway.adapters.signing.sealer import SignedXmlSealer
 from silkway.domain.reference import NODE_CODES, ReferenceData
 from silkway.reference import load_reference
+from silkway.services.exchange import ExchangeContext
+from silkway.services.guarantee_gate import GuaranteeGate
+from silkway.services.guarantees import GuaranteeContext
 from silkway.services.ports import Clock, SecurityGate
-from silkway.services.security import QuotedSecurityGate
+from silkway.services.seals import SealContext
 from silkway.services.transit import TransitContext
 from silkway.settings import Settings
 
@@ -26,6 +32,9 @@ class Node:
     engine: Engine
     transit: TransitContext = field(repr=False)
     settings: Settings = field(repr=False)
+    seals: SealContext = field(repr=False)
+    guarantees: GuaranteeContext = field(repr=False)
+    exchange: ExchangeContext = field(repr=False)
     # Capability contexts (guarantees, seals, exchange) are added here, each built in build_node.
 
     @property
@@ -33,6 +42,7 @@ class Node:
         return self.transit.reference
 
     def dispose(self) -> None:
+        self.guarantees.close()
         self.engine.dispose()
 
 
@@ -52,15 +62,35 @@ def build_node(
     engine = make_engine(database_url or settings.node_database_url(state))
     if migrate:
         upgrade(engine)
+    clock = clock or SystemClock()
+    guarantees = GuaranteeContext(
+        state=state, reference=load_reference(), clock=clock, uow=lambda: SqlUnitOfWork(engine)
+    )
     transit = TransitContext(
         state=state,
         reference=load_reference(),
         clock=clock or SystemClock(),
-        security=security or QuotedSecurityGate(),
+        security=security or GuaranteeGate(guarantees),
         uow=lambda: SqlUnitOfWork(engine),
         km_per_month=float(settings.km_per_month),
     )
-    return Node(state=state, engine=engine, transit=transit, settings=settings)
+    seals = SealContext(
+        state=state, reference=transit.reference, clock=transit.clock, uow=transit.uow
+    )
+    sealer = SignedXmlSealer(
+        state,
+        KeyStore(settings.key_folder()),
+        max_age=timedelta(seconds=settings.signature_max_age_s),
+    )
+    return Node(
+        state=state,
+        engine=engine,
+        transit=transit,
+        settings=settings,
+        seals=seals,
+        guarantees=guarantees,
+        exchange=ExchangeContext(transit, sealer),
+    )
 
 
 def build_union(settings: Settings | None = None, *, clock: Clock | None = None) -> dict[str, Node]:

@@ -85,11 +85,17 @@ def node(
     database_url: UrlOption = None,
     host: Annotated[str | None, typer.Option(help="Listen address.")] = None,
     port: Annotated[int | None, typer.Option(help="Listen port.")] = None,
+    bus: Annotated[
+        str | None,
+        typer.Option(help="NATS URL(s), comma-separated, e.g. nats://127.0.0.1:4222."),
+    ] = None,
 ) -> None:
     """Start one national node (production: its own PostgreSQL via SILKWAY_DATABASE_URL)."""
     from silkway.entrypoints.serve import serve_node
 
     settings = Settings()
+    if bus:
+        settings = settings.model_copy(update={"bus_url": bus})
     serve_node(
         _check_state(state),
         settings,

@@ -3,19 +3,27 @@
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Mapping
 
 import uvicorn
 
-from silkway.bootstrap import build_node, build_union
+from silkway.adapters.bus.inproc import InProcessBus
+from silkway.adapters.bus.nats import NatsBus
+from silkway.bootstrap import Node, build_node, build_union
+from silkway.domain.reference import COMMISSION, MEMBER_STATES
 from silkway.entrypoints.api.app import create_node_app, create_union_app
+from silkway.entrypoints.exchange_runtime import ExchangeRuntime
+from silkway.entrypoints.listeners import start_device_listeners
+from silkway.services.bus_ports import Bus
+from silkway.services.register import import_register, shipped_register
 from silkway.settings import Settings
+from silkway.sim.demo import DemoTraffic
 
 log = logging.getLogger("silkway")
 
 
 def serve_union(settings: Settings, *, host: str, port: int, demo: bool) -> None:
-    from silkway.sim.demo import DemoTraffic
-
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     nodes = build_union(settings)
     app = create_union_app(nodes)
@@ -28,15 +36,52 @@ def serve_union(settings: Settings, *, host: str, port: int, demo: bool) -> None
             f"(docs {base}/nodes/{state.lower()}/docs)",
             flush=True,
         )
-    if traffic:
-        traffic.start()
+    # A device port already taken does not stop the demo; it is reported beside the others.
+    listeners = start_device_listeners(settings, nodes, strict=False)
+    runtime = start_exchange(settings, nodes)
+    # Interstate tests first (measured, not assumed), then the demo traffic that relies on them.
+    warm_up = threading.Thread(
+        target=_measure_then_drive, args=(runtime, traffic), name="silkway-warm-up", daemon=True
+    )
+    warm_up.start()
     try:
         uvicorn.run(app, host=host, port=port, log_level="warning")
     finally:
+        runtime.stop()
+        if listeners:
+            listeners.stop()
         if traffic:
             traffic.stop()
         for n in nodes.values():
             n.dispose()
+
+
+def start_exchange(settings: Settings, nodes: Mapping[str, Node]) -> ExchangeRuntime:
+    """The exchange of the nodes in this process, on NATS when configured, else in-process."""
+    bus: Bus = NatsBus(settings.bus_url.split(",")) if settings.bus_url else InProcessBus()
+    members = {s: n.exchange for s, n in nodes.items() if s in MEMBER_STATES}
+    eec = nodes.get(COMMISSION)
+    runtime = ExchangeRuntime(members, bus, journal=eec.exchange if eec else None)
+    runtime.start()
+    if eec is not None:
+        with eec.transit.uow() as uow:
+            if not uow.exchange.processes():
+                import_register(uow, shipped_register(), eec.transit.clock.now(), source="shipped")
+                uow.commit()
+    print(f"  exchange: {'NATS ' + settings.bus_url if settings.bus_url else 'in-process bus'}")
+    return runtime
+
+
+def _measure_then_drive(runtime: ExchangeRuntime, traffic: DemoTraffic | None) -> None:
+    try:
+        results = runtime.conformance_all()
+    except Exception:  # a failed test run must not take the server down; the register shows it
+        log.exception("interstate tests failed to run")
+    else:
+        passed = sum(all(o.passed for o in v) for v in results.values())
+        log.info("interstate tests: %d of %d directions pass P.CP.01", passed, len(results))
+    if traffic is not None:
+        traffic.start()
 
 
 def serve_node(
@@ -50,7 +95,12 @@ def serve_node(
         f"(docs http://{host}:{port}/docs)",
         flush=True,
     )
+    listeners = start_device_listeners(settings, {node.state: node}, strict=True)
+    runtime = start_exchange(settings, {node.state: node})
     try:
         uvicorn.run(app, host=host, port=port, log_level="warning")
     finally:
+        runtime.stop()
+        if listeners:
+            listeners.stop()
         node.dispose()

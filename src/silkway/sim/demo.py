@@ -1,7 +1,11 @@
 """Demo traffic: lodges the example declarations and drives them along their lifecycle.
 
-Until nodes exchange messages, every step is recorded at the node of departure, which holds the
-movement; the acting office of each step is the real one (border, destination) all the same.
+Each step is recorded where it would be in life: acceptance and release at the node of
+departure, passage and arrival by the node of the office concerned, on the copy the release
+notification brought it. Where the exchange with a state is not in operation, the node of
+departure keys those steps in itself, as it would from the paper documents.
+Before the first step, the guarantees the examples quote are registered at their departure
+nodes (a demo guarantor, the declarant as holder), so that releases lock real amounts.
 """
 
 from __future__ import annotations
@@ -9,10 +13,14 @@ from __future__ import annotations
 import logging
 import random
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from functools import partial
 
 from silkway.bootstrap import Node
+from silkway.domain.declaration import SecurityKind
 from silkway.domain.errors import DomainError
+from silkway.domain.guarantee import GuaranteeMethod, GuaranteeScope, GuarantorKind, Holder
 from silkway.domain.movement import (
     Accept,
     Complete,
@@ -22,32 +30,97 @@ from silkway.domain.movement import (
     RecordArrival,
     RecordPassage,
     Release,
+    office_states,
 )
 from silkway.examples import example_declaration, example_names
-from silkway.services import transit
+from silkway.services import guarantees, transit
 from silkway.services.ports import MovementFilter
 
 log = logging.getLogger("silkway.demo")
 
 
-def next_step(m: Movement) -> MovementEvent | None:
-    """The next event of an uneventful journey, or None when the movement is done."""
+def next_step(
+    m: Movement,
+    here: str,
+    office_state: Callable[[str], str | None],
+    electronic: Callable[[str], bool] = lambda state: True,
+) -> MovementEvent | None:
+    """The next event of an uneventful journey that the node of ``here`` records, if any.
+
+    ``electronic(state)`` tells whether ``state`` gets the movement by message (else the node of
+    departure records that state's steps from paper).
+    """
     d = m.declaration
+    master = m.state == here
+
+    def ours(office: str) -> bool:
+        state = office_state(office)
+        if state == here:
+            return True
+        return master and state is not None and not electronic(state)
+
     match m.status:
-        case MovementStatus.LODGED:
+        case MovementStatus.LODGED if master:
             return Accept()
-        case MovementStatus.ACCEPTED:
+        case MovementStatus.ACCEPTED if master:
             security = d.security[0].reference if d.security else "EXEMPT"
             return Release(security, d.departure_office)
         case MovementStatus.RELEASED | MovementStatus.IN_PASSAGE:
-            pending = [o for o in d.intermediate_offices if o not in m.passed_offices]
+            pending = [o for o in d.intermediate_offices if o not in m.passed_offices and ours(o)]
             if pending:
                 return RecordPassage(pending[0])
-            return RecordArrival(m.destination_office)
-        case MovementStatus.ARRIVED:
+            if ours(m.destination_office):
+                return RecordArrival(m.destination_office)
+            return None
+        case MovementStatus.ARRIVED if master:
             return Complete()
         case _:
             return None
+
+
+DEMO_GUARANTOR = "Silkway Demo Surety"
+DEMO_REFERENCE_AMOUNT = Decimal("50000000.00")
+"""EUR per example guarantee: enough for every demo movement open at once."""
+
+
+def register_example_guarantees(nodes: Mapping[str, Node]) -> list[str]:
+    """Register, at its departure node, each guarantee an example quotes (once; a restart finds
+    them registered). Returns the GRNs registered now."""
+    registered = []
+    for name in example_names():
+        decl = example_declaration(name)
+        office = nodes[next(iter(nodes))].reference.offices.get(decl.departure_office)
+        if office is None or office.state not in nodes:
+            continue
+        ctx = nodes[office.state].guarantees
+        declarant = decl.declarant
+        for security in decl.security:
+            if security.kind is not SecurityKind.GRN:
+                continue
+            guarantor = next(
+                (g for g in guarantees.list_guarantors(ctx) if g.name == DEMO_GUARANTOR), None
+            ) or guarantees.register_guarantor(
+                ctx, name=DEMO_GUARANTOR, kind=GuarantorKind.SURETY, country=office.state
+            )
+            guarantees.register_holder(
+                ctx, Holder(declarant.identification, declarant.name, declarant.country)
+            )
+            application = guarantees.GuaranteeApplication(
+                method=GuaranteeMethod.SURETY,
+                scope=GuaranteeScope.GENERAL,
+                reference_amount=DEMO_REFERENCE_AMOUNT,
+                currency="EUR",
+                guarantor_id=guarantor.guarantor_id,
+                holder_id=declarant.identification,
+                grn=security.reference,
+                access_code=security.access_code,
+            )
+            try:
+                guarantees.register_guarantee(ctx, application, actor="demo")
+            except guarantees.GuaranteeExists:
+                continue
+            registered.append(security.reference)
+    return registered
 
 
 def lodge_one(nodes: Mapping[str, Node], name: str, serial: int) -> Movement | None:
@@ -66,16 +139,23 @@ def tick(nodes: Mapping[str, Node], serial: int, rng: random.Random) -> None:
         lodge_one(nodes, names[serial % len(names)], serial)
     except DomainError as exc:
         log.warning("demo lodging refused: %s", exc.message)
-    for node in nodes.values():
+    for state, node in nodes.items():
+        office_state = office_states(node.reference)
+        with node.transit.uow() as uow:
+            partners = uow.exchange.partners("P.CP.01")
         open_ = transit.list_movements(node.transit, MovementFilter(), offset=0, limit=50).items
         for m in rng.sample(open_, k=min(3, len(open_))):
-            event = next_step(m)
+            event = next_step(m, state, office_state, partial(_electronic, partners))
             if event is None:
                 continue
             try:
                 transit.act(node.transit, m.reference, event)
             except DomainError as exc:
                 log.info("demo step refused for %s: %s", m.reference, exc.message)
+
+
+def _electronic(partners: Mapping[str, bool], state: str) -> bool:
+    return partners.get(state, False)
 
 
 class DemoTraffic:
@@ -96,6 +176,10 @@ class DemoTraffic:
         self._thread.join(timeout=10)
 
     def _loop(self) -> None:
+        try:
+            register_example_guarantees(self._nodes)
+        except Exception:  # the demo must never take the server down
+            log.exception("demo guarantees not registered")
         serial = 0
         while not self._stop.wait(self._period):
             serial += 1
@@ -105,4 +189,4 @@ class DemoTraffic:
                 log.exception("demo tick failed")
 
 
-__all__ = ["DemoTraffic", "lodge_one", "next_step", "tick"]
+__all__ = ["DemoTraffic", "lodge_one", "next_step", "register_example_guarantees", "tick"]
