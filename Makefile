@@ -7,6 +7,13 @@ STAMP := $(VENV)/.installed
 .PHONY: install run test lint typecheck unit bench clean
 
 install: $(STAMP)
+	@# The MQTT listener tests start Debian's mosquitto on a free port; never fail the install.
+	@command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || \
+	{ command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && \
+	  (export DEBIAN_FRONTEND=noninteractive; apt-get install -y -qq mosquitto || \
+	   (apt-get update -qq && apt-get install -y -qq mosquitto)) >/dev/null 2>&1 && \
+	  echo "Installed Debian's mosquitto (the MQTT broker the tests start)."; } || \
+	echo "Note: mosquitto is missing and could not be installed: MQTT tests are skipped (a failure under CI=true)."
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -25,6 +25,7 @@ from silkway.adapters.clock import ManualClock
 from silkway.adapters.db.engine import make_engine
 from silkway.adapters.db.migrate import upgrade
 from silkway.bootstrap import Node, build_node
+from silkway.services.security import QuotedSecurityGate
 from silkway.settings import Settings
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -135,8 +136,14 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def kz_node(database_url: str, clock: ManualClock, tmp_path: Path) -> Iterator[Node]:
+    # The transit tests are not about guarantees: a format check is the security they need.
     node = build_node(
-        "KZ", Settings(data_dir=tmp_path), database_url=database_url, clock=clock, migrate=False
+        "KZ",
+        Settings(data_dir=tmp_path),
+        database_url=database_url,
+        clock=clock,
+        migrate=False,
+        security=QuotedSecurityGate(),
     )
     yield node
     node.dispose()

@@ -44,7 +44,9 @@ class Federation:
                 if "EEC" in self.contexts:
                     journal_envelope(self.contexts["EEC"], data)
                 if to_state in self.contexts:
-                    self.receipts.append((to_state, exchange.receive(self.contexts[to_state], data)))
+                    self.receipts.append(
+                        (to_state, exchange.receive(self.contexts[to_state], data))
+                    )
                     delivered += 1
         return delivered
 

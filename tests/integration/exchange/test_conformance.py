@@ -7,13 +7,13 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from tests.conftest import START
+from tests.integration.exchange.federation import Federation, federation
 
 from silkway.domain.errors import ActionInvalid
 from silkway.services import exchange
 from silkway.services.conformance import run_conformance
 from silkway.services.register import headline, import_register, shipped_register
-from tests.conftest import START
-from tests.integration.exchange.federation import Federation, federation
 
 
 @pytest.fixture
@@ -27,8 +27,12 @@ def fed(tmp_path: Path) -> Iterator[Federation]:
 
 def run(fed: Federation) -> dict[str, list[object]]:
     return run_conformance(  # type: ignore[return-value]
-        fed.contexts["KZ"], fed.contexts["BY"], fed.send, lambda: fed.pump(),
-        register=fed.contexts["EEC"], timeout=0.5,
+        fed.contexts["KZ"],
+        fed.contexts["BY"],
+        fed.send,
+        lambda: fed.pump(),
+        register=fed.contexts["EEC"],
+        timeout=0.5,
     )
 
 

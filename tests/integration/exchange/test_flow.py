@@ -6,12 +6,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.conftest import START
+from tests.integration.exchange.federation import Federation, federation
 
 from silkway.domain.movement import Accept, MovementStatus, RecordArrival, RecordPassage, Release
 from silkway.examples import example_declaration
 from silkway.services import transit
-from tests.conftest import START
-from tests.integration.exchange.federation import Federation, federation
 
 
 @pytest.fixture
@@ -37,9 +37,9 @@ def test_release_reaches_every_state_on_the_route(fed: Federation) -> None:
         copy = transit.get_movement(fed.nodes[state].transit, ref)
         assert copy.status is MovementStatus.RELEASED
         assert copy.state == "KZ"
-        assert copy.declaration == transit.get_movement(fed.nodes["KZ"].transit, ref).declaration.model_copy(
-            update={"security": copy.declaration.security}
-        )
+        assert copy.declaration == transit.get_movement(
+            fed.nodes["KZ"].transit, ref
+        ).declaration.model_copy(update={"security": copy.declaration.security})
     by = fed.nodes["BY"].transit
     dest = transit.get_movement(by, ref).destination_office
     assert [m.reference for m in transit.worklist(by, dest, "expected-arrivals")] == [ref]
@@ -80,7 +80,9 @@ def test_a_copy_refuses_what_only_departure_may_do(fed: Federation) -> None:
     by = fed.nodes["BY"].transit
     with pytest.raises(ForbiddenTransition):
         transit.act(by, ref, Complete())
-    ru_office = next(o for o in fed.nodes["KZ"].reference.offices_of("RU") if "intermediate" in o.roles)
+    ru_office = next(
+        o for o in fed.nodes["KZ"].reference.offices_of("RU") if "intermediate" in o.roles
+    )
     with pytest.raises(ActionInvalid):
         transit.act(by, ref, RecordPassage(ru_office.code))
 

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from tests.conftest import START
+from tests.integration.exchange.federation import Federation, federation
 
 from silkway.adapters.signing.signature import Signer
 from silkway.adapters.xml.codec import encode
 from silkway.domain.movement import Accept, Release
 from silkway.examples import example_declaration
 from silkway.services import exchange, transit
-from tests.conftest import START
-from tests.integration.exchange.federation import Federation, federation
 
 
 @pytest.fixture
@@ -69,6 +69,7 @@ def test_a_valid_release_is_accepted_once(fed: Federation) -> None:
     assert exchange.receive(fed.contexts["BY"], data).outcome == "accepted"
     assert exchange.receive(fed.contexts["BY"], data).outcome == "duplicate"  # replay
     assert copies_at_by(fed) == 1
+    assert transit.get_movement(fed.nodes["BY"].transit, ref).state == "KZ"
     assert len(answers_to_kz(fed)) == 1  # one R.006 for two deliveries
 
 

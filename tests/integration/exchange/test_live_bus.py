@@ -7,6 +7,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from tests.conftest import START
+from tests.integration.exchange.federation import Federation, federation
+from tests.natsd import IN_CI, NatsServer, NatsUnavailable, nats_binary
 
 from silkway.adapters.bus.inproc import InProcessBus
 from silkway.adapters.bus.nats import NatsBus
@@ -17,9 +20,6 @@ from silkway.services import transit
 from silkway.services.bus_ports import Bus
 from silkway.services.exchange_ports import OutboxView
 from silkway.services.register import headline, import_register, shipped_register
-from tests.conftest import START
-from tests.integration.exchange.federation import Federation, federation
-from tests.natsd import IN_CI, NatsServer, NatsUnavailable, nats_binary
 
 
 def _nats(tmp_path: Path) -> Iterator[NatsServer]:
@@ -108,7 +108,11 @@ def test_kz_ru_by_over_the_bus(live: tuple[Federation, ExchangeRuntime]) -> None
         journal = uow.exchange.journal(conversation_id=transit.conversation_of(ref), limit=100)
     row = next(p for p in board["processes"] if p["code"] == "P.CP.01")
     assert row["measured_pairs"] == {"BY-KZ": True, "BY-RU": True, "KZ-RU": True}
-    assert {(j.from_state, j.to_state) for j in journal} >= {("KZ", "BY"), ("KZ", "RU"), ("BY", "KZ")}
+    assert {(j.from_state, j.to_state) for j in journal} >= {
+        ("KZ", "BY"),
+        ("KZ", "RU"),
+        ("BY", "KZ"),
+    }
 
 
 def _views(fed: Federation, ref: str) -> list[OutboxView]:

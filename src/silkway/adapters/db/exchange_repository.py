@@ -102,9 +102,7 @@ class SqlExchangeRepository:
     ) -> None:
         if not message_ids:
             return
-        self._conn.execute(
-            _MARK_PUBLISHED, [{"b_message_id": m, "b_at": at} for m in message_ids]
-        )
+        self._conn.execute(_MARK_PUBLISHED, [{"b_message_id": m, "b_at": at} for m in message_ids])
         self._conn.execute(
             _RESULT_ADD,
             [

@@ -1,10 +1,10 @@
-"""The position record every device decoder produces, its typed error and plausibility limits."""
+"""The typed error and plausibility limits of device decoders; ``Position`` lives in the domain."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+
+from silkway.domain.telemetry import IoValue, Position
 
 __all__ = [
     "EARLIEST_FIX",
@@ -24,8 +24,6 @@ __all__ = [
     "check_time",
     "utc_from_unix_ms",
 ]
-
-IoValue = int | float | str
 
 # A road vehicle or a container under seal never reaches these; a value beyond them is a
 # corrupted frame or a broken receiver, and storing it would poison corridor analytics.
@@ -54,48 +52,6 @@ class DecodeError(ValueError):
         self.protocol = protocol
         self.reason = reason
         self.code = code
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Position:
-    """One fix reported by a seal or tracker, normalised across protocols.
-
-    ``stored`` marks a record replayed from the device's black box rather than sent live.
-    ``flags`` holds named boolean states (valid fix, moving, ignition…); ``io`` holds the other
-    sensor values under protocol-specific names. Not hashable (it carries dicts).
-    """
-
-    device_id: str | None
-    time: datetime
-    lat: float
-    lon: float
-    speed_kmh: float | None
-    course: int | None
-    altitude_m: float | None
-    satellites: int | None
-    valid: bool
-    stored: bool
-    flags: dict[str, bool] = field(default_factory=dict)
-    io: dict[str, IoValue] = field(default_factory=dict)
-    protocol: str
-
-    def as_json(self) -> dict[str, Any]:
-        """The record as JSON-able data, time in ISO 8601 UTC with millisecond precision and 'Z'."""
-        stamp = self.time.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        return {
-            "device_id": self.device_id,
-            "time": stamp,
-            "lat": self.lat,
-            "lon": self.lon,
-            "speed_kmh": self.speed_kmh,
-            "course": self.course,
-            "altitude_m": self.altitude_m,
-            "satellites": self.satellites,
-            "valid": self.valid,
-            "stored": self.stored,
-            "flags": dict(self.flags),
-            "io": dict(self.io),
-        }
 
 
 def utc_from_unix_ms(protocol: str, ms: int, code: int | str | None) -> datetime:

@@ -74,7 +74,9 @@ class KeyStore:
                     )
                 )
             except (KeyError, ValueError, TypeError) as exc:
-                raise TrustListInvalid(f"{self._trust_path()}: bad entry {e!r:.80}: {exc}") from None
+                raise TrustListInvalid(
+                    f"{self._trust_path()}: bad entry {e!r:.80}: {exc}"
+                ) from None
         return TrustList(keys)
 
     def _private_path(self, state: str, key_id: str) -> Path:
@@ -116,7 +118,8 @@ class KeyStore:
         usable = [
             k
             for k in self.trust_list().keys_of(state)
-            if k.signs_at(now) and not k.revoked_by(now)
+            if k.signs_at(now)
+            and not k.revoked_by(now)
             and self._private_path(state, k.key_id).exists()
         ]
         if not usable:

@@ -1,0 +1,122 @@
+"""What a position says about the seal itself: tamper and fault events, battery charge.
+
+Device protocols carry these in different places, so they are read into one compact form: a
+bit set of seal events per position (:data:`SIGNAL_BITS`) and a battery percentage.
+
+Where each protocol puts them (configuration, not law: the Union's seal data formats are not
+published, so the defaults follow common tracker practice and can be overridden):
+
+- any protocol (HTTP/MQTT JSON, Wialon params, EGTS or Teltonika via a gateway): a flag or a
+  non-zero io value named ``seal_opened`` (01), ``housing_opened`` (02), ``malfunction`` (04),
+  ``unauthorised`` (07); ``battery_pct`` for the charge;
+- EGTS: the POS_DATA ``source`` (SRC, the reason for the fix) per :data:`EGTS_SOURCE_EVENTS`;
+- Teltonika: AVL io 113 (battery level, %).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from silkway.domain.seals import IncidentCode
+from silkway.domain.telemetry import Position
+
+SIGNAL_BITS: Mapping[IncidentCode, int] = MappingProxyType(
+    {
+        IncidentCode.SEAL_BROKEN: 1,
+        IncidentCode.HOUSING_OPENED: 2,
+        IncidentCode.MALFUNCTION: 4,
+        IncidentCode.UNAUTHORISED: 8,
+    }
+)
+"""The bit of each seal-reported event in a position's signal set (stored as a small integer)."""
+
+STORED_BIT = 64
+"""Set in the stored signal set when the record came from the device's black box."""
+INVALID_FIX_BIT = 128
+"""Set when the device flagged its fix as not valid."""
+
+GENERIC_EVENT_NAMES: Mapping[str, IncidentCode] = MappingProxyType(
+    {
+        "seal_opened": IncidentCode.SEAL_BROKEN,
+        "housing_opened": IncidentCode.HOUSING_OPENED,
+        "malfunction": IncidentCode.MALFUNCTION,
+        "unauthorised": IncidentCode.UNAUTHORISED,
+    }
+)
+
+EGTS_SOURCE_EVENTS: Mapping[int, IncidentCode] = MappingProxyType(
+    {
+        10: IncidentCode.HOUSING_OPENED,  # housing-open sensor triggered
+        19: IncidentCode.MALFUNCTION,  # backup power source fault
+        22: IncidentCode.MALFUNCTION,  # navigation module fault
+        24: IncidentCode.MALFUNCTION,  # GSM antenna fault
+        25: IncidentCode.MALFUNCTION,  # navigation antenna fault
+    }
+)
+"""EGTS POS_DATA SRC values that are seal events (GOST 33472 fix reasons; unconfirmed)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SignalMapping:
+    """Where to read seal events and battery charge in a position's flags and io values."""
+
+    event_names: Mapping[str, IncidentCode] = field(default_factory=lambda: GENERIC_EVENT_NAMES)
+    egts_sources: Mapping[int, IncidentCode] = field(default_factory=lambda: EGTS_SOURCE_EVENTS)
+    battery_names: tuple[str, ...] = ("battery_pct", "113")
+    _names: frozenset[str] = field(init=False, repr=False, compare=False)
+    _battery: frozenset[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Frozen: derived lookups are set once here.
+        object.__setattr__(self, "_names", frozenset(self.event_names))
+        object.__setattr__(self, "_battery", frozenset(self.battery_names))
+
+    def signals(self, position: Position) -> int:
+        """The bit set of seal events (and stored/invalid markers) in ``position``."""
+        bits = STORED_BIT if position.stored else 0
+        if not position.valid:
+            bits |= INVALID_FIX_BIT
+        names = self._names
+        flags, io = position.flags, position.io
+        # Set intersections run in C: most positions carry none of the names.
+        for name in names.intersection(flags):
+            if flags[name]:
+                bits |= SIGNAL_BITS[self.event_names[name]]
+        for name in names.intersection(io):
+            if _truthy(io[name]):
+                bits |= SIGNAL_BITS[self.event_names[name]]
+        if position.protocol == "egts":
+            source = io.get("source")
+            if source and isinstance(source, int):
+                event = self.egts_sources.get(source)
+                if event is not None:
+                    bits |= SIGNAL_BITS[event]
+        return bits
+
+    def battery(self, position: Position) -> float:
+        """The battery charge in %, or NaN when the position does not carry it."""
+        io = position.io
+        present = self._battery.intersection(io)
+        if not present:
+            return math.nan
+        for name in self.battery_names:
+            value = io.get(name)
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                pct = float(value)
+                if 0.0 <= pct <= 100.0:
+                    return pct
+        return math.nan
+
+
+def _truthy(value: object) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)
+
+
+def events_in(signals: int) -> list[IncidentCode]:
+    """The seal events a signal set holds."""
+    return [code for code, bit in SIGNAL_BITS.items() if signals & bit]

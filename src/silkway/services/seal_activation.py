@@ -1,0 +1,154 @@
+"""Seals follow their movement: activated at release, deactivated when the procedure ends.
+
+:func:`movement_changed` runs inside the transit use case's own transaction, so a release and
+the activation of its seals are stored together or not at all. It never refuses the change: a
+seal that cannot be activated here (not in this operator's registry — a third-party seal to be
+resolved with its registration operator over the exchange —, already in use, or a route that
+cannot be drawn) is reported back and left alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from silkway.domain.movement import TERMINAL_STATUSES, Movement, MovementStatus
+from silkway.domain.reference import ReferenceData
+from silkway.domain.seal_route import RouteUnavailable, operator_plan, plan_route
+from silkway.domain.seal_rules import Handover, to_ms
+from silkway.domain.seals import SealStatus
+from silkway.services.ports import UnitOfWork
+from silkway.services.seal_ports import HandoverRecord, NewActivation
+
+HANDOVER = "handover"
+COMPLETION = "completion"
+
+
+@dataclass(frozen=True, slots=True)
+class SealActivations:
+    """What happened to the seals a movement declares."""
+
+    activated: list[str] = field(default_factory=list)
+    deactivated: list[str] = field(default_factory=list)
+    unresolved: dict[str, str] = field(default_factory=dict)
+    """Seal id -> why it was not activated (e.g. ``third-party``, ``in-use``)."""
+
+
+def movement_changed(
+    uow: UnitOfWork,
+    reference: ReferenceData,
+    state: str,
+    before: Movement,
+    after: Movement,
+    now: datetime,
+) -> SealActivations:
+    """Activate the declared seals at release; deactivate them when the procedure ends."""
+    if after.status is MovementStatus.RELEASED and before.status is not MovementStatus.RELEASED:
+        return activate_seals(uow, reference, state, after, now)
+    if after.status in TERMINAL_STATUSES and before.status not in TERMINAL_STATUSES:
+        return deactivate_seals(uow, state, after, now)
+    return SealActivations()
+
+
+def activate_seals(
+    uow: UnitOfWork,
+    reference: ReferenceData,
+    state: str,
+    movement: Movement,
+    now: datetime,
+    seal_ids: list[str] | None = None,
+    *,
+    silent_periods: int = 2,
+) -> SealActivations:
+    """Activate ``seal_ids`` (default: the declared navigation seals) on ``movement``."""
+    wanted = seal_ids if seal_ids is not None else movement.declaration.seals.navigation_seal_ids
+    result = SealActivations()
+    if not wanted:
+        return result
+    try:
+        route = plan_route(movement.declaration, reference)
+    except RouteUnavailable as exc:
+        result.unresolved.update(dict.fromkeys(wanted, f"route-unavailable: {exc.message}"))
+        return result
+    destination = reference.offices.get(movement.destination_office)
+    for seal_id in wanted:
+        seal = uow.seals.get_seal(seal_id)
+        if seal is None or seal.key is None:
+            result.unresolved[seal_id] = "third-party"
+            continue
+        if seal.status is not SealStatus.REGISTERED:
+            result.unresolved[seal_id] = f"seal-{seal.status.value}"
+            continue
+        plan = operator_plan(
+            route,
+            registration=seal.operator,
+            tracking=state,
+            destination_state=None if destination is None else destination.state,
+        )
+        uow.seals.add_activation(
+            NewActivation(
+                seal_key=seal.key,
+                movement_reference=movement.reference,
+                activated_at=now,
+                time_limit=movement.time_limit,
+                reporting_period_s=seal.reporting_period_s,
+                route=route,
+                operators=plan,
+                silent_after_ms=to_ms(now) + silent_periods * seal.reporting_period_s * 1000,
+            )
+        )
+        uow.seals.set_seal_status(seal.key, SealStatus.ACTIVE, movement.reference)
+        result.activated.append(seal_id)
+    return result
+
+
+def deactivate_seals(
+    uow: UnitOfWork, state: str, movement: Movement, now: datetime
+) -> SealActivations:
+    """End every active activation of ``movement`` and record the completion notices owed."""
+    result = SealActivations()
+    notices: list[HandoverRecord] = []
+    for activation in uow.seals.activations_for_movement(movement.reference):
+        if not activation.active:
+            continue
+        uow.seals.end_activation(activation.id, now)
+        uow.seals.set_seal_status(activation.seal_key, SealStatus.REGISTERED, None)
+        result.deactivated.append(activation.seal_id)
+        plan = activation.operators
+        told = dict.fromkeys(s for s in (plan.registration, *plan.passage) if s != state)
+        track = activation.track
+        for to_state in told:
+            handover = Handover(
+                activation_id=activation.id,
+                movement_reference=movement.reference,
+                seal_id=activation.seal_id,
+                from_state=state,
+                to_state=to_state,
+                at=now,
+                lat=track.lat if track.lat is not None else 0.0,
+                lon=track.lon if track.lon is not None else 0.0,
+            )
+            notices.append(
+                HandoverRecord(
+                    kind=COMPLETION,
+                    handover=handover,
+                    payload=operator_payload(COMPLETION, handover, movement.status.value),
+                )
+            )
+    uow.seals.add_handovers(notices)
+    return result
+
+
+def operator_payload(kind: str, handover: Handover, detail: str | None = None) -> dict[str, object]:
+    """The body of the message one seal operator owes another (P.SO.01)."""
+    return {
+        "kind": kind,
+        "movement_reference": handover.movement_reference,
+        "seal_id": handover.seal_id,
+        "from_state": handover.from_state,
+        "to_state": handover.to_state,
+        "at": handover.at.isoformat(),
+        "lat": handover.lat,
+        "lon": handover.lon,
+        "detail": detail,
+    }

@@ -1,0 +1,167 @@
+"""The seal registry's rules, reading seal events from positions, and planning the route."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+
+import pytest
+from tests.unit.seals.tracks import REFERENCE, START
+
+from silkway.domain.seal_route import (
+    PlannedRoute,
+    RouteUnavailable,
+    operator_plan,
+    plan_route,
+)
+from silkway.domain.seal_signals import (
+    INVALID_FIX_BIT,
+    SIGNAL_BITS,
+    STORED_BIT,
+    SignalMapping,
+    events_in,
+)
+from silkway.domain.seals import (
+    DeviceProtocol,
+    IncidentCode,
+    SealEvent,
+    SealInvalid,
+    SealStatus,
+    SealTransitionForbidden,
+    new_seal,
+    seal_transition,
+)
+from silkway.domain.telemetry import Position
+from silkway.examples import example_declaration
+
+NOW = datetime(2026, 12, 1, tzinfo=UTC)
+
+
+def seal(**changes: object) -> dict[str, object]:
+    base: dict[str, object] = {
+        "seal_id": "KZNS2600045180",
+        "operator": "KZ",
+        "protocol": "egts",
+        "device_id": "356307042441013",
+        "reporting_period_s": 60,
+        "registered_at": NOW,
+    }
+    return {**base, **changes}
+
+
+def test_a_valid_seal() -> None:
+    s = new_seal(**seal())  # type: ignore[arg-type]
+    assert s.protocol is DeviceProtocol.EGTS
+    assert s.status is SealStatus.REGISTERED
+    assert s.device_id == "356307042441013"
+
+
+def test_http_seal_is_identified_by_its_seal_id() -> None:
+    s = new_seal(**seal(protocol="http", device_id=None))  # type: ignore[arg-type]
+    assert s.device_id == "KZNS2600045180"
+
+
+def test_every_broken_rule_is_reported_with_a_pointer() -> None:
+    with pytest.raises(SealInvalid) as caught:
+        new_seal(
+            **seal(  # type: ignore[arg-type]
+                seal_id="x",
+                operator="CN",
+                device_id="12",
+                password="secret",
+                reporting_period_s=1,
+                battery_pct=120,
+            )
+        )
+    pointers = {v.pointer for v in caught.value.violations}
+    assert pointers == {
+        "/seal_id",
+        "/operator",
+        "/imei",
+        "/password",
+        "/reporting_period_s",
+        "/battery_pct",
+    }
+
+
+def test_wialon_may_carry_a_password() -> None:
+    s = new_seal(**seal(protocol="wialon", password="NA"))  # type: ignore[arg-type]
+    assert s.password == "NA"
+
+
+def test_seal_status_transitions() -> None:
+    assert seal_transition(SealStatus.REGISTERED, SealEvent.ACTIVATE) is SealStatus.ACTIVE
+    assert seal_transition(SealStatus.ACTIVE, SealEvent.DEACTIVATE) is SealStatus.REGISTERED
+    with pytest.raises(SealTransitionForbidden):
+        seal_transition(SealStatus.ACTIVE, SealEvent.RETIRE)
+
+
+def position(**changes: object) -> Position:
+    base: dict[str, object] = {
+        "device_id": "356307042441013",
+        "time": NOW,
+        "lat": 50.0,
+        "lon": 70.0,
+        "speed_kmh": 60.0,
+        "course": 0,
+        "altitude_m": None,
+        "satellites": None,
+        "valid": True,
+        "stored": False,
+        "protocol": "egts",
+    }
+    return Position(**{**base, **changes})  # type: ignore[arg-type]
+
+
+def test_seal_events_from_generic_names_and_egts_fix_reasons() -> None:
+    mapping = SignalMapping()
+    assert mapping.signals(position()) == 0
+    opened = mapping.signals(position(flags={"seal_opened": True}, io={"unauthorised": "1"}))
+    assert events_in(opened) == [IncidentCode.SEAL_BROKEN, IncidentCode.UNAUTHORISED]
+    housing = mapping.signals(position(io={"source": 10}))
+    assert housing == SIGNAL_BITS[IncidentCode.HOUSING_OPENED]
+    # The same fix reason from another protocol means nothing.
+    assert mapping.signals(position(io={"source": 10}, protocol="wialon")) == 0
+    marked = mapping.signals(position(stored=True, valid=False))
+    assert marked == STORED_BIT | INVALID_FIX_BIT
+    assert events_in(marked) == []
+
+
+def test_battery_from_named_value_or_teltonika_io_113() -> None:
+    mapping = SignalMapping()
+    assert mapping.battery(position(io={"battery_pct": 14})) == 14.0
+    assert mapping.battery(position(io={"113": 55}, protocol="teltonika")) == 55.0
+    assert math.isnan(mapping.battery(position(io={"battery_pct": 400})))
+    assert math.isnan(mapping.battery(position()))
+
+
+def test_route_from_the_declared_corridor() -> None:
+    declaration = example_declaration("western-road", START.date())
+    route = plan_route(declaration, REFERENCE)
+    assert route.corridor_id == "WESTERN_ROAD"
+    assert route.member_states == ("KZ", "RU", "BY")
+    assert route.points[0].name.startswith("Nur Zholy")
+    names = {p.name for p in route.stop_places}
+    assert {"Kairak customs post", "Troitsk / Kairak"} <= names
+    assert PlannedRoute.from_json(route.as_json()) == route
+    plan = operator_plan(route, registration="KZ", tracking="KZ", destination_state="BY")
+    assert plan.passage == ("RU", "BY")
+    assert plan.completion == "BY"
+
+
+def test_route_from_the_offices_when_no_corridor_is_named() -> None:
+    declaration = example_declaration("western-road", START.date()).model_copy(
+        update={"corridor": None}
+    )
+    route = plan_route(declaration, REFERENCE)
+    assert route.corridor_id is None
+    assert [p.state for p in route.points] == ["KZ", "KZ", "RU", "RU", "BY", "BY"]
+
+
+def test_unknown_corridor_is_refused() -> None:
+    declaration = example_declaration("western-road", START.date()).model_copy(
+        update={"corridor": "NOWHERE"}
+    )
+    with pytest.raises(RouteUnavailable) as caught:
+        plan_route(declaration, REFERENCE)
+    assert caught.value.violations[0].pointer == "/corridor"
