@@ -73,6 +73,7 @@ def build_node(
         security=security or GuaranteeGate(guarantees),
         uow=lambda: SqlUnitOfWork(engine),
         km_per_month=float(settings.km_per_month),
+        reader=lambda: SqlUnitOfWork(engine, read_only=True),
     )
     seals = SealContext(
         state=state, reference=transit.reference, clock=transit.clock, uow=transit.uow

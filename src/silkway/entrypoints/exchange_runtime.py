@@ -11,8 +11,9 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from itertools import combinations
+from typing import Any, TypeVar
 
 from sqlalchemy.exc import OperationalError
 
@@ -25,6 +26,7 @@ from silkway.services.journal import journal_envelope
 from silkway.services.transit import MovementBusy
 
 log = logging.getLogger("silkway.exchange")
+T = TypeVar("T")
 
 
 class ExchangeRuntime:
@@ -38,6 +40,7 @@ class ExchangeRuntime:
         journal: exchange.ExchangeContext | None = None,
         relay_interval: float = 0.05,
         max_attempts: int = 5,
+        serialize: bool = True,
     ) -> None:
         self.contexts = dict(contexts)
         self.bus = bus
@@ -50,6 +53,11 @@ class ExchangeRuntime:
             target=self._relay_loop, name="silkway-relay", daemon=True
         )
         self._wake = threading.Event()
+        # SQLite takes one writer at a time: queueing here is cheaper than its busy-wait back-off.
+        self._locks: dict[str, threading.Lock] = {
+            s: threading.Lock() for s in (*self.contexts, *([journal.state] if journal else []))
+        }
+        self.serialize = serialize
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -113,12 +121,20 @@ class ExchangeRuntime:
                 self._wake.wait(self.relay_interval)
                 self._wake.clear()
 
+    def _locked(self, state: str, work: Callable[..., T], *args: Any) -> T:
+        if not self.serialize:
+            return work(*args)
+        with self._locks[state]:
+            return work(*args)
+
     # -- receiving -------------------------------------------------------------------------
 
     def _handler(self, ctx: exchange.ExchangeContext) -> Handler:
         async def handle(delivery: Delivery) -> None:
             try:
-                await asyncio.to_thread(exchange.receive, ctx, delivery.data)
+                await asyncio.to_thread(
+                    self._locked, ctx.state, exchange.receive, ctx, delivery.data
+                )
             except (MovementBusy, OperationalError) as exc:
                 raise RetryLater(str(exc)) from exc
 
@@ -127,7 +143,9 @@ class ExchangeRuntime:
     def _journal_handler(self, ctx: exchange.ExchangeContext) -> Handler:
         async def handle(delivery: Delivery) -> None:
             try:
-                await asyncio.to_thread(journal_envelope, ctx, delivery.data)
+                await asyncio.to_thread(
+                    self._locked, ctx.state, journal_envelope, ctx, delivery.data
+                )
             except OperationalError as exc:
                 raise RetryLater(str(exc)) from exc
 

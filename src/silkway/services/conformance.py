@@ -132,7 +132,7 @@ def _envelope(
 
 
 def _answers(a: ExchangeContext, message_id: str) -> list[InboxEntry]:
-    with a.transit.uow() as uow:
+    with a.transit.read() as uow:
         return [
             e
             for e in uow.exchange.inbox(relates_to=message_id, limit=10)

@@ -143,7 +143,7 @@ def envelope_for(ctx: ExchangeContext, msg: OutboxMessage) -> Envelope:
 def relay(ctx: ExchangeContext, send: Send, *, limit: int = 200) -> RelayReport:
     """Send what the outbox holds; stops at the first bus failure (the rest waits)."""
     now = ctx.transit.clock.now()
-    with ctx.transit.uow() as uow:
+    with ctx.transit.read() as uow:
         pending = uow.outbox.pending(limit=limit)
         partners = uow.exchange.partners(TRANSIT_PROCESS)
     if not pending:

@@ -82,6 +82,11 @@ class TransitContext:
     security: SecurityGate
     uow: Callable[[], UnitOfWork]
     km_per_month: float = 2000.0
+    reader: Callable[[], UnitOfWork] | None = None
+    """A unit of work that only reads (no write lock on SQLite); ``uow`` when not given."""
+
+    def read(self) -> UnitOfWork:
+        return (self.reader or self.uow)()
 
 
 @dataclass(frozen=True, slots=True)
@@ -344,7 +349,7 @@ def outbox_message(
 
 def get_movement(ctx: TransitContext, key: str) -> Movement:
     """A movement by its reference or its registration number."""
-    with ctx.uow() as uow:
+    with ctx.read() as uow:
         found = uow.movements.get(key) if "/" not in key else None
         if found is None:
             found = uow.movements.get_by_registration_number(key)
@@ -354,7 +359,7 @@ def get_movement(ctx: TransitContext, key: str) -> Movement:
 
 
 def list_movements(ctx: TransitContext, flt: MovementFilter, *, offset: int, limit: int) -> Page:
-    with ctx.uow() as uow:
+    with ctx.read() as uow:
         return uow.movements.search(flt, offset=offset, limit=limit)
 
 
@@ -373,7 +378,7 @@ WORKLISTS: dict[str, tuple[str, tuple[MovementStatus, ...]]] = {
 
 def worklist(ctx: TransitContext, office: str, kind: str, *, limit: int = 200) -> list[Movement]:
     role, statuses = WORKLISTS[kind]
-    with ctx.uow() as uow:
+    with ctx.read() as uow:
         found = uow.movements.concerning_office(office, role, statuses, limit=limit)
     if kind == "expected-passages":
         # A passage already recorded at this office is no longer expected there.
@@ -384,7 +389,7 @@ def worklist(ctx: TransitContext, office: str, kind: str, *, limit: int = 200) -
 def mark_overdue_movements(ctx: TransitContext, *, limit: int = 500) -> list[str]:
     """Mark every released movement past its time limit as overdue; returns their references."""
     now = ctx.clock.now()
-    with ctx.uow() as uow:
+    with ctx.read() as uow:
         candidates = [
             m.reference for m in uow.movements.overdue_candidates(now.date(), limit=limit)
         ]
@@ -399,7 +404,7 @@ def mark_overdue_movements(ctx: TransitContext, *, limit: int = 500) -> list[str
 
 
 def event_log(ctx: TransitContext, reference: str) -> tuple[list[EventRecord], ChainVerdict]:
-    with ctx.uow() as uow:
+    with ctx.read() as uow:
         records = uow.events.records(reference)
     if not records:
         raise MovementNotFound(f"no movement {reference!r} at the {ctx.state} node")
@@ -408,7 +413,7 @@ def event_log(ctx: TransitContext, reference: str) -> tuple[list[EventRecord], C
 
 def verify_all(ctx: TransitContext) -> dict[str, ChainVerdict]:
     """Verify the event log of every movement of the node."""
-    with ctx.uow() as uow:
+    with ctx.read() as uow:
         references = uow.events.references()
         return {
             ref: audit.verify_chain(uow.events.records(ref), movement_reference=ref)

@@ -34,14 +34,26 @@ def apply_once(db: sqlite3.Connection, delivery: Delivery) -> None:
             db.execute("INSERT INTO applications VALUES (?)", (delivery.message_id,))
 
 
+HOLD_AFTER = 100
+"""Deliveries after which the handler keeps every further message in hand until killed."""
+
+
 async def main(url: str, durable: str, subject: str, database: Path) -> None:
     db = open_database(database)
     bus = NatsBus(url, ack_wait=2.0, fetch_timeout=0.5, concurrency=16, batch_size=16)
     await bus.start()
 
+    handled = 0
+    stuck = asyncio.Event()
+
     async def handle(delivery: Delivery) -> None:
+        nonlocal handled
         apply_once(db, delivery)
-        await asyncio.sleep(0.005)  # committed, not yet acknowledged: what a kill catches
+        handled += 1
+        if handled >= HOLD_AFTER:
+            # Committed, never acknowledged: the kill is certain to catch these in hand.
+            await stuck.wait()
+        await asyncio.sleep(0.005)
 
     async def dead_letter(delivery: Delivery, reason: str) -> None:
         raise RuntimeError(f"unexpected dead letter: {reason}")

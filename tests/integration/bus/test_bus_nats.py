@@ -162,6 +162,7 @@ def test_cluster_loses_nothing_when_the_stream_leader_is_killed(nats_cluster: Na
 
 
 CONSUMER_PROCESS = Path(__file__).with_name("bus_consumer_process.py")
+HOLD_AFTER = 100  # as in bus_consumer_process.py: from then on it holds what it receives
 
 
 def test_consumer_process_killed_mid_batch_resumes_with_each_effect_once(
@@ -196,7 +197,7 @@ def test_consumer_process_killed_mid_batch_resumes_with_each_effect_once(
         )
         try:
             await until(
-                lambda: count("SELECT COUNT(*) FROM deliveries") >= 120,
+                lambda: count("SELECT COUNT(*) FROM deliveries") >= HOLD_AFTER,
                 "the consumer process to be under way",
             )
         finally:

@@ -21,10 +21,15 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None
     cursor.close()
 
 
+READ_ONLY = "silkway_read_only"
+"""Connection.info key: the transaction only reads (SQLite then takes no write lock)."""
+
+
 def _sqlite_begin(conn: Any) -> None:
     # pysqlite's own transaction handling defers BEGIN; an IMMEDIATE begin takes the write lock
     # up front so that two writers queue on busy_timeout instead of failing with "locked".
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # Readers need no lock at all in WAL mode, and must not queue behind writers.
+    conn.exec_driver_sql("BEGIN" if conn.info.get(READ_ONLY) else "BEGIN IMMEDIATE")
 
 
 def normalise_url(url: str) -> str:

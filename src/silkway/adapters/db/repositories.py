@@ -11,6 +11,7 @@ from typing import Any, Self
 from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from silkway.adapters.db.engine import READ_ONLY
 from silkway.adapters.db.exchange_repository import SqlExchangeRepository
 from silkway.adapters.db.guarantee_repository import SqlGuaranteeRepository
 from silkway.adapters.db.seal_repository import SqlSealRepository
@@ -382,12 +383,14 @@ class SqlUnitOfWork:
     seals: SealRepository
     exchange: ExchangeRepository
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
         self._engine = engine
+        self._read_only = read_only
         self._conn: Connection | None = None
 
     def __enter__(self) -> Self:
         conn = self._engine.connect()
+        conn.info[READ_ONLY] = self._read_only
         conn.begin()
         self._conn = conn
         self.movements = SqlMovementRepository(conn)

@@ -91,6 +91,7 @@ class ConformanceOut(BaseModel):
 def build_exchange_router(node: Node) -> APIRouter:
     router = APIRouter(prefix="/api/v1", tags=["exchange"])
     uow = node.transit.uow
+    read = node.transit.read
 
     @router.get("/messages", response_model=list[MessageOut], summary="Outbound messages")
     def messages(
@@ -99,7 +100,7 @@ def build_exchange_router(node: Node) -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
         offset: Annotated[int, Query(ge=0)] = 0,
     ) -> list[MessageOut]:
-        with uow() as u:
+        with read() as u:
             views = u.exchange.outbox_views(
                 movement_reference=movement, channel=channel, limit=limit, offset=offset
             )
@@ -107,7 +108,7 @@ def build_exchange_router(node: Node) -> APIRouter:
 
     @router.get("/messages/{message_id}", response_model=MessageOut)
     def message(message_id: MessageId) -> MessageOut:
-        with uow() as u:
+        with read() as u:
             views = u.exchange.outbox_views(message_id=message_id, limit=1)
         if not views:
             raise ApiProblem(404, "message-not-found", "Message not found", message_id)
@@ -119,13 +120,13 @@ def build_exchange_router(node: Node) -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
         offset: Annotated[int, Query(ge=0)] = 0,
     ) -> list[InboxOut]:
-        with uow() as u:
+        with read() as u:
             entries = u.exchange.inbox(relates_to=relates_to, limit=limit, offset=offset)
         return [InboxOut.model_validate(e, from_attributes=True) for e in entries]
 
     @router.get("/dead-letters", response_model=list[DeadLetterOut])
     def dead_letters(include_resolved: bool = False) -> list[DeadLetterOut]:
-        with uow() as u:
+        with read() as u:
             letters = u.exchange.dead_letters(include_resolved=include_resolved)
         return [DeadLetterOut.model_validate(d, from_attributes=True) for d in letters]
 
@@ -145,7 +146,7 @@ def build_exchange_router(node: Node) -> APIRouter:
     def partner_status(
         process: Annotated[str, Query(pattern=r"^P\.[A-Z]{2}\.\d{2}$")] = "P.CP.01",
     ) -> dict[str, bool]:
-        with uow() as u:
+        with read() as u:
             return u.exchange.partners(process)
 
     @router.get("/journal", response_model=list[JournalOut], summary="Integration journal (EEC)")
@@ -159,7 +160,7 @@ def build_exchange_router(node: Node) -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
         offset: Annotated[int, Query(ge=0)] = 0,
     ) -> list[JournalOut]:
-        with uow() as u:
+        with read() as u:
             entries = u.exchange.journal(
                 conversation_id=conversation,
                 process=process,
@@ -174,7 +175,7 @@ def build_exchange_router(node: Node) -> APIRouter:
 
     @router.get("/register", summary="Common processes: approved vs in operation (EEC)")
     def register_headline() -> dict[str, Any]:
-        with uow() as u:
+        with read() as u:
             return register.headline(u)
 
     @router.post(
@@ -202,7 +203,7 @@ def build_exchange_router(node: Node) -> APIRouter:
     def conformance(
         process: Annotated[str | None, Query(max_length=16)] = None,
     ) -> list[ConformanceOut]:
-        with uow() as u:
+        with read() as u:
             results = u.exchange.conformance_latest(process)
         return [ConformanceOut.model_validate(r, from_attributes=True) for r in results]
 
