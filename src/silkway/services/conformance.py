@@ -191,14 +191,25 @@ def run_pair(
         None,
     )
 
-    # 2. Replaying it changes nothing and earns no second answer.
-    send(subject, sealed, urn_uuid(release.header.message_id))
-    settle()
-    time.sleep(min(0.2, timeout))
-    settle()
-    count = len(_answers(a, urn_uuid(release.header.message_id)))
+    # 2. The same envelope again, under a new transport id (as a replay attack would send it)
+    #    is refused with message-replayed; its effect is not applied twice.
+    release_id = urn_uuid(release.header.message_id)
+    send(subject, sealed, f"{release_id}:replay")
+    deadline = time.monotonic() + timeout
+    answers = _answers(a, release_id)
+    while len(answers) < 2 and time.monotonic() < deadline:
+        settle()
+        time.sleep(0.02)
+        answers = _answers(a, release_id)
+    refused = [
+        x for x in answers if any(e.get("ErrorCode") == "message-replayed" for e in x.errors)
+    ]
     outcomes.append(
-        ScenarioOutcome("replay-ignored", count == 1, f"{count} answer(s) to two deliveries")
+        ScenarioOutcome(
+            "replay-refused",
+            len(answers) == 2 and len(refused) == 1 and refused[0].outcome == "rejected",
+            f"{len(answers)} answer(s) to two deliveries, {len(refused)} refusing the replay",
+        )
     )
 
     # 3. An arrival notice for a movement B does not know is refused.

@@ -206,7 +206,7 @@ def receive(ctx: ExchangeContext, data: bytes) -> Receipt:
     reference = reference if isinstance(reference, str) else None
     with ctx.transit.uow() as uow:
         if uow.exchange.inbox_seen(message_id):
-            return Receipt("duplicate", message_id, code)
+            return _refuse_replay(ctx, uow, envelope, message_id, now)
         if code == PROCESSING_RESULT:
             return _record_answer(ctx, uow, envelope, message_id, sender, now)
         errors = _misrouted(ctx, envelope)
@@ -222,6 +222,23 @@ def receive(ctx: ExchangeContext, data: bytes) -> Receipt:
     if errors:
         log.info("refused %s %s from %s: %s", code, message_id, sender, errors)
     return Receipt(outcome, message_id, code, errors)
+
+
+def _refuse_replay(
+    ctx: ExchangeContext, uow: UnitOfWork, envelope: Envelope, message_id: str, now: datetime
+) -> Receipt:
+    """A MessageID seen before: its effect stays applied once, and the copy is refused.
+
+    The sender keeps the first answer it received; a second, negative one tells it (and the
+    journal) that the copy was recognised. Answers are never answered.
+    """
+    code = envelope.header.action.message
+    errors = [_error("message-replayed", f"{message_id} was processed before")]
+    if code != PROCESSING_RESULT and envelope.header.to.node == ctx.state:
+        uow.outbox.put([_answer(ctx, envelope, errors, now)])
+        uow.commit()
+    log.warning("replayed envelope %s (%s) from %s refused", message_id, code, _sender(envelope))
+    return Receipt("duplicate", message_id, code, errors)
 
 
 def _misrouted(ctx: ExchangeContext, envelope: Envelope) -> list[dict[str, Any]]:
@@ -309,7 +326,7 @@ def _refuse_unopened(
     sender = peeked.header.reply_to.node
     with ctx.transit.uow() as uow:
         if uow.exchange.inbox_seen(message_id):
-            return Receipt("duplicate", message_id, code)
+            return Receipt("duplicate", message_id, code, errors)
         uow.exchange.inbox_add(
             InboxEntry(
                 message_id,

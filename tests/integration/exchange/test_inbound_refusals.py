@@ -67,10 +67,15 @@ def assert_refused(fed: Federation, data: bytes, code: str) -> None:
 def test_a_valid_release_is_accepted_once(fed: Federation) -> None:
     data, ref = release_bytes(fed)
     assert exchange.receive(fed.contexts["BY"], data).outcome == "accepted"
-    assert exchange.receive(fed.contexts["BY"], data).outcome == "duplicate"  # replay
-    assert copies_at_by(fed) == 1
+    replay = exchange.receive(fed.contexts["BY"], data)
+    assert replay.outcome == "duplicate"
+    assert replay.errors[0]["ErrorCode"] == "message-replayed"
+    assert copies_at_by(fed) == 1  # applied once
     assert transit.get_movement(fed.nodes["BY"].transit, ref).state == "KZ"
-    assert len(answers_to_kz(fed)) == 1  # one R.006 for two deliveries
+    first, second = answers_to_kz(fed)
+    assert b">accepted<" in first
+    assert b">rejected<" in second
+    assert b"message-replayed" in second
 
 
 def test_unsigned_is_refused(fed: Federation) -> None:

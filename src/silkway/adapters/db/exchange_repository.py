@@ -130,7 +130,8 @@ class SqlExchangeRepository:
     ) -> bool:
         result = self._conn.execute(
             update(outbox_results)
-            .where(outbox_results.c.message_id == message_id)
+            # The first answer counts: a later one (to a replayed copy) must not overwrite it.
+            .where(outbox_results.c.message_id == message_id, outbox_results.c.outcome.is_(None))
             .values(outcome=outcome, errors=errors, decided_at=at)
         )
         return bool(result.rowcount)
@@ -296,14 +297,16 @@ class SqlExchangeRepository:
 
     def journal_answer(self, relates_to: str, outcome: str, answered_at: datetime) -> None:
         row = self._conn.execute(
-            select(journal.c.accept_time).where(journal.c.message_id == relates_to)
+            select(journal.c.accept_time).where(
+                journal.c.message_id == relates_to, journal.c.outcome.is_(None)
+            )
         ).first()
         if row is None:
             return
         latency = int((answered_at - _must(row.accept_time)).total_seconds() * 1000)
         self._conn.execute(
             update(journal)
-            .where(journal.c.message_id == relates_to)
+            .where(journal.c.message_id == relates_to, journal.c.outcome.is_(None))
             .values(outcome=outcome, answered_at=answered_at, latency_ms=max(latency, 0))
         )
 
