@@ -131,6 +131,10 @@ class CounterRepository(Protocol):
         """Atomically increment and return the counter ``name`` (1 on first use)."""
         ...
 
+    def next_all(self, names: Sequence[str]) -> list[int]:
+        """:meth:`next` for several distinct counters at once, in the order given."""
+        ...
+
 
 class UnitOfWork(Protocol):
     """One transaction. Leaving the ``with`` block without ``commit()`` rolls back."""

@@ -7,7 +7,6 @@ messages other states must receive are written together or not at all.
 from __future__ import annotations
 
 import hashlib
-import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -97,11 +96,11 @@ class Lodged:
 
 
 def declaration_hash(declaration: TransitDeclaration) -> str:
-    """A digest of the declaration's content, to tell a retry from a conflicting re-use of an LRN."""
-    canonical = json.dumps(
-        declaration.model_dump(mode="json"), sort_keys=True, separators=(",", ":")
-    )
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    """A digest of the declaration's content, to tell a retry from a conflicting re-use of an LRN.
+
+    Pydantic writes fields in their declared order, so equal declarations give equal bytes.
+    """
+    return hashlib.sha256(declaration.model_dump_json().encode()).hexdigest()
 
 
 def lodge_declaration(
@@ -162,9 +161,10 @@ def _register(
 ) -> Movement:
     with ctx.uow() as uow:
         office = declaration.departure_office
-        serial = uow.counters.next(f"registration:{office}:{now:%d%m%y}")
+        serial, ref_serial = uow.counters.next_all(
+            [f"registration:{office}:{now:%d%m%y}", f"reference:{ctx.state}:{now.year}"]
+        )
         registration = make_registration_number(office, now.date(), serial)
-        ref_serial = uow.counters.next(f"reference:{ctx.state}:{now.year}")
         reference = make_movement_reference(ctx.state, now.year, ref_serial)
         movement, lodged = Movement.lodge(reference, registration, ctx.state, declaration, now)
         uow.movements.add(

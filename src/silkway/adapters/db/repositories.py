@@ -81,6 +81,12 @@ _BUMP_COUNTER = (
     .values(value=counters.c.value + 1)
     .returning(counters.c.value)
 )
+_BUMP_COUNTERS = (
+    update(counters)
+    .where(counters.c.name.in_(bindparam("names", expanding=True)))
+    .values(value=counters.c.value + 1)
+    .returning(counters.c.name, counters.c.value)
+)
 _NEW_COUNTER = insert(counters)
 
 
@@ -370,6 +376,14 @@ class SqlCounterRepository:
             except IntegrityError:
                 continue
         raise RuntimeError(f"counter {name!r} could not be incremented")
+
+    def next_all(self, names: Sequence[str]) -> list[int]:
+        # One statement for the usual case where every counter exists already.
+        bumped = {
+            row.name: int(row.value)
+            for row in self._conn.execute(_BUMP_COUNTERS, {"names": list(names)})
+        }
+        return [bumped[n] if n in bumped else self.next(n) for n in names]
 
 
 class SqlUnitOfWork:
