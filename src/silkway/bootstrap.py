@@ -64,7 +64,11 @@ def build_node(
         upgrade(engine)
     clock = clock or SystemClock()
     guarantees = GuaranteeContext(
-        state=state, reference=load_reference(), clock=clock, uow=lambda: SqlUnitOfWork(engine)
+        state=state,
+        reference=load_reference(),
+        clock=clock,
+        uow=lambda: SqlUnitOfWork(engine),
+        reader=lambda: SqlUnitOfWork(engine, read_only=True),
     )
     transit = TransitContext(
         state=state,

@@ -17,7 +17,7 @@ from its exact share. The arithmetic is done on integers, so it is exact for any
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -126,6 +126,76 @@ def distribute_claim(
         amount = _money(received[key], _places(currency))
         lines.append(DistributionLine(state, tax, amount, currency, basis[key]))
     return lines
+
+
+@dataclass(frozen=True, slots=True)
+class ItemDebt:
+    """The taxes one goods item owes if it is not delivered (its liability lines, unreduced)."""
+
+    item_number: int
+    lines: tuple[ClaimLine, ...]
+
+
+def debt_of(items: Iterable[ItemDebt], *, delivered: Iterable[int] = ()) -> list[ClaimLine]:
+    """The debt of the goods not delivered, one line per (tax, state, currency), zeros left out.
+
+    Import duty is owed to the Union (its state is dropped); VAT and excise to their state.
+    """
+    skip = set(delivered)
+    owed: dict[_Key, Decimal] = {}
+    for item in items:
+        if item.item_number in skip:
+            continue
+        for line in item.lines:
+            state = "" if line.tax is Tax.IMPORT_DUTY else line.state or ""
+            key: _Key = (line.tax, state, line.currency)
+            owed[key] = owed.get(key, Decimal(0)) + line.amount
+    order = {tax: i for i, tax in enumerate(Tax)}
+    return [
+        ClaimLine(tax, amount, currency, state or None)
+        for (tax, state, currency), amount in sorted(
+            owed.items(), key=lambda kv: (order[kv[0][0]], kv[0][1], kv[0][2])
+        )
+        if amount > 0
+    ]
+
+
+def allocate(amount: Decimal, debt: Sequence[ClaimLine]) -> list[ClaimLine]:
+    """``amount`` recovered on ``debt`` spread over its lines in proportion, exact to the minor unit.
+
+    Largest remainder, as for the duty shares: each line gets the floor of its exact part, the
+    minor units left over go to the largest dropped fractions (ties to the earlier line). The
+    parts sum to ``amount``; a recovery larger than the debt is refused.
+    """
+    currencies = {line.currency for line in debt}
+    if len(currencies) != 1:
+        raise DistributionError("a recovery is spread over the debt of one currency")
+    (currency,) = currencies
+    places = _places(currency)
+    units = _minor_units(amount, places)
+    weights = [_minor_units(line.amount, places) for line in debt]
+    if units is None or any(w is None or w <= 0 for w in weights):
+        raise DistributionError(
+            f"amounts must be positive whole numbers of minor units of {currency}"
+        )
+    whole = [w for w in weights if w is not None]
+    total = sum(whole)
+    if units > total:
+        raise DistributionError(f"recovery of {amount} exceeds the debt of {_money(total, places)}")
+    parts = []
+    dropped = []
+    for weight in whole:
+        part, rest = divmod(units * weight, total)
+        parts.append(part)
+        dropped.append(rest)
+    left = units - sum(parts)
+    for index in sorted(range(len(parts)), key=lambda i: (-dropped[i], i))[:left]:
+        parts[index] += 1
+    return [
+        ClaimLine(line.tax, _money(part, places), currency, line.state)
+        for line, part in zip(debt, parts, strict=True)
+        if part > 0
+    ]
 
 
 def _money(units: int, places: int) -> Decimal:

@@ -41,3 +41,9 @@ class ActionInvalid(DomainError):
     """The event is allowed in this status but its data is wrong (e.g. unknown office)."""
 
     code = "action-invalid"
+
+
+class SecurityShortfall(DomainError):
+    """The security quoted cannot cover the duties at risk now: a conflict with its balance."""
+
+    code = "security-shortfall"

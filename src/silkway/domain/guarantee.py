@@ -32,10 +32,16 @@ from enum import StrEnum
 from types import MappingProxyType
 
 from silkway.domain.errors import DomainError
-from silkway.domain.liability import UnknownCurrency, money_quantum
+from silkway.domain.liability import (
+    GUARANTOR_REDUCTION_MAX_PCT,
+    GUARANTOR_REDUCTION_MIN_PCT,
+    UnknownCurrency,
+    money_quantum,
+)
 
-MAX_AMOUNT = Decimal("1E+18")
-"""Amounts stay below this so that ledger arithmetic is exact at the default precision."""
+MAX_AMOUNT = Decimal("1E+15")
+"""Amounts stay below this, so that ledger arithmetic is exact at the default precision and any
+sum of amounts, counted in hundredths of the currency unit, fits a signed 64-bit column."""
 
 
 class GuaranteeMethod(StrEnum):
@@ -471,3 +477,107 @@ class LedgerModel:
         outcome = Outcome(lock, balance)
         self._answers[key] = (command, outcome)
         return outcome
+
+
+# --- The registry around the ledger -------------------------------------------------------------
+
+
+class RegistryInvalid(DomainError):
+    """A registry record breaks a rule (reduction out of range, blank name...)."""
+
+    code = "registry-invalid"
+
+
+class GuarantorKind(StrEnum):
+    BANK = "bank"
+    INSURER = "insurer"
+    SURETY = "surety"
+
+
+class CertificateKind(StrEnum):
+    """A security certificate (Customs Code Art. 147) carries a guarantee to another state."""
+
+    ONE_OFF = "one_off"
+    """For one transit: its account takes one lock, ever."""
+    GENERAL = "general"
+    """For many transits, up to its amount."""
+
+
+@dataclass(frozen=True, slots=True)
+class Guarantor:
+    """Who answers for the debt: a bank, an insurer or a surety.
+
+    A guarantor recognised as a *national guarantor* (Agreement of 19 April 2022) lets its
+    holders secure ``reduction_pct`` (10–100%) less; any other guarantor gives no reduction.
+    """
+
+    guarantor_id: str
+    name: str
+    kind: GuarantorKind
+    country: str
+    national_guarantor: bool = False
+    reduction_pct: Decimal = Decimal(0)
+
+    def __post_init__(self) -> None:
+        pct = self.reduction_pct
+        if not self.name.strip():
+            raise RegistryInvalid("a guarantor needs a name")
+        if not self.national_guarantor and pct != 0:
+            raise RegistryInvalid("only a national guarantor gives a reduction")
+        if self.national_guarantor and not (
+            pct.is_finite() and GUARANTOR_REDUCTION_MIN_PCT <= pct <= GUARANTOR_REDUCTION_MAX_PCT
+        ):
+            raise RegistryInvalid(
+                f"a national guarantor's reduction is {GUARANTOR_REDUCTION_MIN_PCT}"
+                f"–{GUARANTOR_REDUCTION_MAX_PCT}%, got {pct}"
+            )
+        if pct.is_finite() and pct != pct.quantize(Decimal("0.01")):
+            raise RegistryInvalid(f"a reduction has at most two decimals, got {pct}")
+
+
+@dataclass(frozen=True, slots=True)
+class Holder:
+    """The holder of the transit procedure a guarantee is given for (carrier, forwarder).
+
+    ``qualified``: a record of general security and no arrears, worth a 20% reduction.
+    """
+
+    holder_id: str
+    """The identification the holder quotes as declarant."""
+    name: str
+    country: str
+    qualified: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.holder_id.strip() or not self.name.strip():
+            raise RegistryInvalid("a holder needs an identification and a name")
+
+
+GUARANTEE_STATUS_CHANGES: Mapping[GuaranteeStatus, frozenset[GuaranteeStatus]] = MappingProxyType(
+    {
+        GuaranteeStatus.ACTIVE: frozenset(
+            {GuaranteeStatus.SUSPENDED, GuaranteeStatus.REVOKED, GuaranteeStatus.EXPIRED}
+        ),
+        GuaranteeStatus.SUSPENDED: frozenset(
+            {GuaranteeStatus.ACTIVE, GuaranteeStatus.REVOKED, GuaranteeStatus.EXPIRED}
+        ),
+        GuaranteeStatus.REVOKED: frozenset(),
+        GuaranteeStatus.EXPIRED: frozenset(),
+    }
+)
+"""Registry status changes. Only an ACTIVE guarantee takes new locks; a suspension, revocation
+or expiry leaves the locks already placed to end as their movements do."""
+
+
+class StatusChangeForbidden(DomainError):
+    code = "guarantee-status-change-forbidden"
+
+    def __init__(self, current: GuaranteeStatus, target: GuaranteeStatus) -> None:
+        super().__init__(f"a guarantee cannot go from {current.value} to {target.value}")
+        self.current = current
+        self.target = target
+
+
+def check_status_change(current: GuaranteeStatus, target: GuaranteeStatus) -> None:
+    if target not in GUARANTEE_STATUS_CHANGES[current]:
+        raise StatusChangeForbidden(current, target)

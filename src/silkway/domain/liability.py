@@ -104,6 +104,16 @@ def round_money(amount: Decimal, currency: str) -> Decimal:
     return amount.quantize(money_quantum(currency), rounding=ROUND_HALF_UP)
 
 
+def secured_share(gross: Decimal, reduction_pct: Decimal, currency: str) -> Decimal:
+    """What a gross amount of duties needs as security after a reduction of ``reduction_pct``.
+
+    The same rounding as :attr:`Liability.total`, so that the secured share of every item of a
+    declaration is the declaration's total.
+    """
+    with localcontext(_EXACT):
+        return round_money(gross * (_HUNDRED - reduction_pct) / _HUNDRED, currency)
+
+
 class Tax(StrEnum):
     IMPORT_DUTY = "import_duty"
     EXCISE = "excise"

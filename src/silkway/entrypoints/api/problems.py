@@ -21,6 +21,7 @@ from silkway.domain.errors import (
     DeclarationInvalid,
     DomainError,
     ForbiddenTransition,
+    SecurityShortfall,
     Violation,
 )
 
@@ -123,6 +124,8 @@ def install_problem_handlers(app: FastAPI) -> None:
         assert isinstance(exc, DomainError)
         if isinstance(exc, ForbiddenTransition):
             status, title = 409, "Action not allowed in this status"
+        elif isinstance(exc, SecurityShortfall):
+            status, title = 409, "The security does not cover the duties at risk"
         elif isinstance(exc, DeclarationInvalid):
             status, title = 422, "Declaration breaks validation rules"
         elif isinstance(exc, ActionInvalid):

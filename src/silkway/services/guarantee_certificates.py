@@ -1,0 +1,275 @@
+"""Security certificates (Customs Code Art. 147): a guarantee given in one state secures a
+transit that starts in another.
+
+At the guarantee's home node, *issuing* a certificate locks its amount on the guarantee (a lock
+like any other, for the state the certificate is for) and numbers it like a GRN, with a ``C``
+after the country code. The node of that state *registers* the certificate it receives as an
+account of its own ledger (one lock ever for a one-off certificate, many up to its amount for a
+general one), so its release gate locks against it exactly as against a local guarantee. The
+certificate carries the guarantee's access-code hash, never the code itself. *Returning* a
+certificate credits its amount back to the guarantee.
+
+Certificates are meant to travel between nodes as messages; until the exchange carries them,
+:func:`certificate_document` gives what is to be sent and :func:`register_certificate` takes
+it in at the other node (API and CLI).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from silkway.domain.codes import make_grn, validate_grn
+from silkway.domain.errors import DomainError, Violation
+from silkway.domain.guarantee import (
+    CertificateKind,
+    CommandKind,
+    Guarantee,
+    GuaranteeMethod,
+    GuaranteeScope,
+    GuaranteeStatus,
+    LedgerError,
+    RegistryInvalid,
+)
+from silkway.domain.reference import MEMBER_STATES
+from silkway.services.guarantee_ports import (
+    AccountKind,
+    Certificate,
+    LockRequest,
+    NewAccount,
+    SettleRequest,
+)
+from silkway.services.guarantees import GuaranteeContext, GuaranteeNotFound
+from silkway.services.ports import DuplicateKey, UnitOfWork
+
+
+class CertificateNotFound(DomainError):
+    code = "certificate-not-found"
+
+
+class CertificateInvalid(DomainError):
+    code = "certificate-invalid"
+
+
+ISSUED = "issued"
+RECEIVED = "received"
+RETURNED = "returned"
+REGISTERED = "registered"
+
+
+def certificate_lock_id(number: str) -> str:
+    return f"certificate:{number}"
+
+
+def issue_certificate(
+    ctx: GuaranteeContext,
+    grn: str,
+    *,
+    kind: CertificateKind,
+    amount: Decimal,
+    used_in: str,
+    valid_to: date,
+    actor: str | None = None,
+) -> Certificate:
+    """Issue a certificate on a guarantee of this node for use in ``used_in``."""
+    now = ctx.clock.now()
+    today = now.date()
+    problems = []
+    if used_in not in MEMBER_STATES or used_in == ctx.state:
+        problems.append(Violation("certificate-state-invalid", "/used_in", "another member state"))
+    if valid_to < today:
+        problems.append(Violation("certificate-expired", "/valid_to", "valid_to is past"))
+    if problems:
+        raise CertificateInvalid("the certificate cannot be issued", problems)
+    with ctx.uow() as uow:
+        record = uow.guarantees.guarantee(grn)
+        if record is None or record.account_kind is not AccountKind.GUARANTEE:
+            raise GuaranteeNotFound(f"no guarantee {grn!r} registered at this node")
+        serial = uow.counters.next(f"certificate:{ctx.state}:{now.year}")
+        number = make_grn(now.year, ctx.state, f"C{serial:011d}")
+        lock_id = certificate_lock_id(number)
+        [answer] = uow.guarantees.lock_many(
+            [
+                LockRequest(
+                    key=lock_id,
+                    grn=grn,
+                    amount=amount,
+                    currency=record.guarantee.currency,
+                    state=used_in,
+                    on=today,
+                    at=now,
+                    deadline=ctx.deadline_after(valid_to),
+                    actor=actor or f"node:{ctx.state}",
+                )
+            ]
+        )
+        if isinstance(answer, LedgerError):
+            raise answer
+        holder = uow.guarantees.holder(record.holder_id)
+        guarantor = uow.guarantees.guarantor(record.guarantor_id)
+        national = guarantor is not None and guarantor.national_guarantor
+        certificate = Certificate(
+            number=number,
+            kind=kind,
+            direction=ISSUED,
+            grn=grn,
+            issued_by=ctx.state,
+            used_in=used_in,
+            currency=record.guarantee.currency,
+            amount=amount,
+            holder_id=record.holder_id,
+            holder_qualified=bool(holder and holder.qualified),
+            guarantor_reduction_pct=guarantor.reduction_pct
+            if guarantor and national
+            else Decimal(0),
+            valid_from=today,
+            valid_to=valid_to,
+            status=ISSUED,
+            issued_at=now,
+            lock_id=lock_id,
+        )
+        uow.guarantees.add_certificate(certificate)
+        uow.commit()
+    return certificate
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateDocument:
+    """What the issuing node sends the node where the certificate is used."""
+
+    certificate: Certificate
+    method: GuaranteeMethod
+    guarantor_id: str
+    access_code_hash: str
+
+
+def certificate_document(ctx: GuaranteeContext, number: str) -> CertificateDocument:
+    with ctx.read() as uow:
+        certificate = _certificate(uow, number)
+        if certificate.direction != ISSUED:
+            raise CertificateInvalid(f"certificate {number} was not issued here")
+        record = uow.guarantees.guarantee(certificate.grn)
+        assert record is not None
+    return CertificateDocument(
+        certificate, record.guarantee.method, record.guarantor_id, record.access_code_hash
+    )
+
+
+def register_certificate(
+    ctx: GuaranteeContext, document: CertificateDocument, *, actor: str | None = None
+) -> Certificate:
+    """Take in a certificate issued by another node for use here, as an account of the ledger."""
+    c = document.certificate
+    problems = []
+    verdict = validate_grn(c.number)
+    if not verdict.valid or len(c.number) != 17 or c.number[4] != "C":
+        problems.append(
+            Violation("certificate-number-invalid", "/number", str(verdict.reason or "not C"))
+        )
+    if c.used_in != ctx.state:
+        problems.append(
+            Violation("certificate-other-state", "/used_in", f"this node is {ctx.state}")
+        )
+    if c.issued_by == ctx.state or c.issued_by not in MEMBER_STATES:
+        problems.append(Violation("certificate-issuer-invalid", "/issued_by", "another state"))
+    if problems:
+        raise CertificateInvalid("the certificate cannot be registered", problems)
+    now = ctx.clock.now()
+    received = Certificate(
+        number=c.number,
+        kind=c.kind,
+        direction=RECEIVED,
+        grn=c.grn,
+        issued_by=c.issued_by,
+        used_in=c.used_in,
+        currency=c.currency,
+        amount=c.amount,
+        holder_id=c.holder_id,
+        holder_qualified=c.holder_qualified,
+        guarantor_reduction_pct=c.guarantor_reduction_pct,
+        valid_from=c.valid_from,
+        valid_to=c.valid_to,
+        status=REGISTERED,
+        issued_at=c.issued_at,
+    )
+    try:
+        account = Guarantee(
+            grn=c.number,
+            method=document.method,
+            scope=GuaranteeScope.SINGLE
+            if c.kind is CertificateKind.ONE_OFF
+            else GuaranteeScope.GENERAL,
+            status=GuaranteeStatus.ACTIVE,
+            reference_amount=c.amount,
+            currency=c.currency,
+            valid_from=c.valid_from,
+            valid_to=c.valid_to,
+            valid_states=frozenset({ctx.state}),
+        )
+    except (LedgerError, RegistryInvalid) as exc:
+        raise CertificateInvalid(exc.message, [Violation(exc.code, "", exc.message)]) from exc
+    with ctx.uow() as uow:
+        try:
+            uow.guarantees.add_account(
+                NewAccount(
+                    guarantee=account,
+                    account_kind=AccountKind.CERTIFICATE,
+                    guarantor_id=document.guarantor_id,
+                    holder_id=c.holder_id,
+                    access_code_hash=document.access_code_hash,
+                    home_state=c.issued_by,
+                    at=now,
+                    actor=actor or f"node:{ctx.state}",
+                )
+            )
+            uow.guarantees.add_certificate(received)
+        except DuplicateKey:
+            raise CertificateInvalid(
+                f"certificate {c.number} is already registered",
+                [Violation("certificate-exists", "/number", "already registered")],
+            ) from None
+        uow.commit()
+    return received
+
+
+def return_certificate(
+    ctx: GuaranteeContext, number: str, *, actor: str | None = None
+) -> Certificate:
+    """At the home node: the certificate is no longer used; its amount goes back (what is
+    still held is credited)."""
+    now = ctx.clock.now()
+    with ctx.uow() as uow:
+        certificate = _certificate(uow, number)
+        if certificate.direction != ISSUED or certificate.lock_id is None:
+            raise CertificateInvalid(f"certificate {number} was not issued here")
+        uow.guarantees.settle(
+            SettleRequest(
+                f"return:{number}",
+                CommandKind.CREDIT,
+                certificate.lock_id,
+                now,
+                actor=actor or f"node:{ctx.state}",
+            )
+        )
+        uow.guarantees.set_certificate_status(number, RETURNED, expected=ISSUED)
+        certificate = _certificate(uow, number)
+        uow.commit()
+    return certificate
+
+
+def get_certificate(ctx: GuaranteeContext, number: str) -> Certificate:
+    with ctx.read() as uow:
+        return _certificate(uow, number)
+
+
+def list_certificates(ctx: GuaranteeContext, grn: str | None = None) -> list[Certificate]:
+    with ctx.read() as uow:
+        return uow.guarantees.certificates(grn=grn)
+
+
+def _certificate(uow: UnitOfWork, number: str) -> Certificate:
+    found = uow.guarantees.certificate(number)
+    if found is None:
+        raise CertificateNotFound(f"no certificate {number!r} at this node")
+    return found

@@ -1,0 +1,267 @@
+"""The release gate: the duties at risk are locked at release and settled by what follows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from tests.integration.guarantees.guarantee_support import ledger_rows, register, western
+
+from silkway.adapters.clock import ManualClock
+from silkway.bootstrap import Node
+from silkway.domain.declaration import SecurityKind, SecurityReference, TransitDeclaration
+from silkway.domain.errors import ActionInvalid, SecurityShortfall
+from silkway.domain.guarantee import GuaranteeStatus, Holder, LockStatus
+from silkway.domain.liability import Tax, compute_liability, secured_share
+from silkway.domain.movement import (
+    Accept,
+    AnswerEnquiry,
+    Complete,
+    CompletePartially,
+    EnquiryOutcome,
+    ExtendTimeLimit,
+    MarkOverdue,
+    Movement,
+    MovementStatus,
+    OpenEnquiry,
+    RecordArrival,
+    Release,
+)
+from silkway.services import guarantee_claims, guarantees, transit
+from silkway.services.guarantee_gate import GuaranteeGate
+from silkway.services.guarantee_ports import LockRecord
+from silkway.services.guarantees import GuaranteeContext, GuaranteePolicy, release_lock_id
+
+
+def lodge_and_accept(n: Node, decl: TransitDeclaration) -> Movement:
+    m = transit.lodge_declaration(n.transit, decl).movement
+    return transit.act(n.transit, m.reference, Accept())
+
+
+def release(n: Node, m: Movement, reference: str | None = None) -> Movement:
+    security = reference or m.declaration.security[0].reference
+    return transit.act(n.transit, m.reference, Release(security, m.declaration.departure_office))
+
+
+def arrive(n: Node, m: Movement) -> Movement:
+    return transit.act(n.transit, m.reference, RecordArrival(m.destination_office))
+
+
+def lock_of(n: Node, m: Movement) -> LockRecord:
+    return guarantees.get_lock(n.guarantees, release_lock_id(m.reference))
+
+
+def test_release_locks_the_liability_and_completion_credits_it(
+    node: Node, clock: ManualClock
+) -> None:
+    g = register(node, "500000.00", national_pct=Decimal(50), qualified=True)
+    decl = western(clock)
+    m = release(node, lodge_and_accept(node, decl))
+
+    expected = compute_liability(
+        decl,
+        node.reference,
+        clock.now().date(),
+        holder_qualified=True,
+        guarantor_reduction_pct=Decimal(50),
+    )
+    assert expected.reduction_pct == 50  # the larger reduction, not both
+    found = lock_of(node, m)
+    assert found.lock.amount == expected.total
+    assert found.movement_reference == m.reference
+    view = guarantees.balance(node.guarantees, g.grn)
+    assert view.record.balance.available == Decimal("500000.00") - expected.total
+    assert [u.lock.lock_id for u in view.usages] == [found.lock.lock_id]
+    explained = guarantees.movement_liability(node.guarantees, m.reference)
+    assert explained.locked
+    assert explained.tree["total"] == str(expected.total)
+
+    m = arrive(node, m)
+    transit.act(node.transit, m.reference, Complete())
+
+    assert lock_of(node, m).lock.status is LockStatus.CREDITED
+    assert guarantees.balance(node.guarantees, g.grn).record.balance.available == Decimal(
+        "500000.00"
+    )
+    kinds = [e.kind for e in guarantees.history(node.guarantees, g.grn)]
+    assert kinds == ["register", "lock", "credit"]
+
+
+def test_a_shortfall_refuses_the_release_with_the_amounts(node: Node, clock: ManualClock) -> None:
+    g = register(node, "1000.00")
+    m = lodge_and_accept(node, western(clock))
+    before = ledger_rows(node)
+
+    with pytest.raises(SecurityShortfall) as refused:
+        release(node, m)
+
+    [violation] = refused.value.violations
+    assert violation.code == "insufficient-funds"
+    assert violation.pointer == "/security_reference"
+    assert "1000.00 EUR available" in violation.message
+    assert g.grn in violation.message
+    assert ledger_rows(node) == before
+    assert transit.get_movement(node.transit, m.reference).status is MovementStatus.ACCEPTED
+
+
+def test_a_release_needs_a_known_grn_its_access_code_and_its_holder(
+    sqlite_node: Callable[[str], Node], clock: ManualClock
+) -> None:
+    n = sqlite_node("KZ")
+    decl = western(clock)
+    m = lodge_and_accept(n, decl)
+    with pytest.raises(ActionInvalid) as unknown:
+        release(n, m)
+    assert unknown.value.violations[0].code == "guarantee-unknown"
+
+    g = register(n, "500000.00")
+    wrong_code = decl.model_copy(
+        update={
+            "lrn": "LRN-G-2",
+            "security": [
+                SecurityReference(kind=SecurityKind.GRN, reference=g.grn, access_code="0000")
+            ],
+        }
+    )
+    m2 = lodge_and_accept(n, wrong_code)
+    with pytest.raises(ActionInvalid) as bad_code:
+        release(n, m2)
+    assert bad_code.value.violations[0].code == "security-access-code-invalid"
+
+    other = decl.declarant.model_copy(update={"identification": "990340012345"})
+    stranger = decl.model_copy(update={"lrn": "LRN-G-3", "declarant": other})
+    m3 = lodge_and_accept(n, stranger)
+    with pytest.raises(ActionInvalid) as not_holder:
+        release(n, m3)
+    assert not_holder.value.violations[0].code == "security-holder-not-authorised"
+
+    guarantees.register_holder(n.guarantees, Holder(other.identification, "Forwarder", "KZ"))
+    guarantees.authorise_holder(n.guarantees, g.grn, other.identification)
+    assert release(n, m3).status is MovementStatus.RELEASED
+    assert lock_of(n, m3).lock.status is LockStatus.PENDING
+
+
+def test_a_suspended_guarantee_takes_no_new_lock(
+    sqlite_node: Callable[[str], Node], clock: ManualClock
+) -> None:
+    n = sqlite_node("KZ")
+    g = register(n, "500000.00")
+    m = lodge_and_accept(n, western(clock))
+    guarantees.change_status(n.guarantees, g.grn, GuaranteeStatus.SUSPENDED, reason="audit")
+    with pytest.raises(ActionInvalid) as refused:
+        release(n, m)
+    assert refused.value.violations[0].code == "lock-refused"
+    guarantees.change_status(n.guarantees, g.grn, GuaranteeStatus.ACTIVE)
+    assert release(n, m).status is MovementStatus.RELEASED
+
+
+def test_partial_completion_credits_the_delivered_items_and_holds_the_rest(
+    sqlite_node: Callable[[str], Node], clock: ManualClock
+) -> None:
+    n = sqlite_node("KZ")
+    g = register(n, "500000.00")
+    decl = western(clock)
+    m = arrive(n, release(n, lodge_and_accept(n, decl)))
+    held = lock_of(n, m).lock.amount
+
+    transit.act(n.transit, m.reference, CompletePartially((1,)))
+
+    liability = compute_liability(
+        decl, n.reference, clock.now().date(), holder_qualified=False,
+        guarantor_reduction_pct=Decimal(0),
+    )  # fmt: skip
+    delivered = sum((line.amount for line in liability.items[0].lines), Decimal(0))
+    after = lock_of(n, m).lock
+    assert after.credited == secured_share(delivered, Decimal(0), "EUR")
+    assert after.held == held - after.credited
+    assert after.status is LockStatus.PENDING
+
+    # The rest was not delivered: an officer posts it, and the claim is for items 2 and 3.
+    posted = guarantee_claims.post(n.guarantees, "post-rest", after.lock_id)
+    assert posted.claim.amount == after.held
+    owed = {(line.tax.value, line.state): line.amount for line in posted.claim.debt}
+    expected_duty = sum(
+        (item.amount_of(Tax.IMPORT_DUTY) for item in liability.items[1:]), Decimal(0)
+    )
+    assert owed[("import_duty", None)] == expected_duty
+    balance = guarantees.balance(n.guarantees, g.grn).record.balance
+    assert balance.posted == after.held
+    assert balance.locked == 0
+
+
+def test_non_delivery_posts_the_lock_and_opens_a_claim(node: Node, clock: ManualClock) -> None:
+    g = register(node, "500000.00")
+    m = release(node, lodge_and_accept(node, western(clock)))
+    amount = lock_of(node, m).lock.amount
+    clock.set(clock.now() + timedelta(days=(m.time_limit - clock.now().date()).days + 1))
+    transit.act(node.transit, m.reference, MarkOverdue(clock.now()))
+    transit.act(node.transit, m.reference, OpenEnquiry("no arrival"))
+    transit.act(
+        node.transit,
+        m.reference,
+        AnswerEnquiry(EnquiryOutcome.NOT_DELIVERED, m.destination_office, "never came"),
+    )
+
+    assert lock_of(node, m).lock.status is LockStatus.POSTED
+    balance = guarantees.balance(node.guarantees, g.grn).record.balance
+    assert (balance.locked, balance.posted) == (0, amount)
+    [claim] = guarantee_claims.list_claims(node.guarantees)
+    assert claim.movement_reference == m.reference
+    assert claim.amount == amount
+    assert claim.claim_date == clock.now().date()
+    assert sum((line.amount for line in claim.debt), Decimal(0)) >= amount
+
+
+def test_exempt_and_unregistered_certificates_are_released_without_a_lock(
+    sqlite_node: Callable[[str], Node], clock: ManualClock
+) -> None:
+    n = sqlite_node("KZ")
+    exempt = western(clock, "LRN-EX").model_copy(
+        update={"security": [SecurityReference(kind=SecurityKind.EXEMPT, reference="EXEMPT")]}
+    )
+    certificate = western(clock, "LRN-CT").model_copy(
+        update={
+            "security": [
+                SecurityReference(kind=SecurityKind.CERTIFICATE, reference="26RUC000000000017")
+            ]
+        }
+    )
+    for decl in (exempt, certificate):
+        m = release(n, lodge_and_accept(n, decl))
+        assert m.status is MovementStatus.RELEASED
+    assert ledger_rows(n)["guarantee_locks"] == 0
+
+    strict = GuaranteeGate(
+        GuaranteeContext(
+            "KZ",
+            n.reference,
+            clock,
+            n.transit.uow,
+            GuaranteePolicy(accept_unregistered_certificates=False),
+        )
+    )
+    m = lodge_and_accept(n, certificate.model_copy(update={"lrn": "LRN-CT2"}))
+    with n.transit.uow() as uow:
+        refused = strict.reserve(uow, m, "26RUC000000000017", clock.now())
+    assert [v.code for v in refused] == ["certificate-unknown"]
+
+
+def test_extension_moves_the_expiry_and_expiry_gives_the_amount_back(
+    sqlite_node: Callable[[str], Node], clock: ManualClock
+) -> None:
+    n = sqlite_node("KZ")
+    g = register(n, "500000.00")
+    m = release(n, lodge_and_accept(n, western(clock)))
+    first = lock_of(n, m).deadline
+    new_limit = m.time_limit + timedelta(days=10)
+    transit.act(n.transit, m.reference, ExtendTimeLimit(new_limit, "ferry delayed"))
+    assert lock_of(n, m).deadline == first + timedelta(days=10)
+
+    clock.set(first + timedelta(days=5))
+    assert guarantees.expire_due_locks(n.guarantees) == []
+    clock.set(first + timedelta(days=11))
+    assert guarantees.expire_due_locks(n.guarantees) == [release_lock_id(m.reference)]
+    assert lock_of(n, m).lock.status is LockStatus.EXPIRED
+    assert guarantees.balance(n.guarantees, g.grn).record.balance.locked == 0
