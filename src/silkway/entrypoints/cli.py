@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from pydantic import ValidationError
@@ -16,6 +15,8 @@ from silkway.domain.errors import DomainError
 from silkway.domain.reference import NODE_CODES
 from silkway.entrypoints.cli_exchange import conformance_app, exchange_app, keys_app
 from silkway.entrypoints.cli_guarantees import claims_app, guarantee_app
+from silkway.entrypoints.cli_output import emit as _emit
+from silkway.entrypoints.cli_output import fail as _fail
 from silkway.entrypoints.cli_seals import seal_app
 from silkway.settings import Settings
 
@@ -48,15 +49,6 @@ UrlOption = Annotated[
     str | None,
     typer.Option("--database-url", envvar="SILKWAY_DATABASE_URL", help="Node database URL."),
 ]
-
-
-def _emit(data: Any) -> None:
-    typer.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
-
-
-def _fail(code: str, message: str, errors: list[dict[str, str]] | None = None) -> None:
-    _emit({"error": code, "message": message, "errors": errors or []})
-    raise typer.Exit(1)
 
 
 def _check_state(state: str) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -11,6 +10,8 @@ import typer
 
 from silkway.domain.errors import DomainError
 from silkway.domain.reference import MEMBER_STATES, NODE_CODES
+from silkway.entrypoints.cli_output import emit as _emit
+from silkway.entrypoints.cli_output import fail as _fail
 
 exchange_app = typer.Typer(
     help="Interstate exchange: messages, dead letters, journal, process register.",
@@ -23,15 +24,6 @@ conformance_app = typer.Typer(
 keys_app = typer.Typer(help="Node signing keys and the trust list.", no_args_is_help=True)
 
 NodeOption = Annotated[str, typer.Option("--node", "--state", help="Node: AM BY KZ KG RU EEC.")]
-
-
-def _emit(data: Any) -> None:
-    typer.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
-
-
-def _fail(code: str, message: str, errors: list[dict[str, str]] | None = None) -> None:
-    _emit({"error": code, "message": message, "errors": errors or []})
-    raise typer.Exit(1)
 
 
 def _state(value: str) -> str:

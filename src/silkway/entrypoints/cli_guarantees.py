@@ -5,12 +5,11 @@ Every command prints JSON; a refusal prints ``{"error", "message", "errors"}`` a
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 
@@ -24,6 +23,9 @@ from silkway.domain.guarantee import (
     RegistryInvalid,
 )
 from silkway.domain.reference import MEMBER_STATES
+from silkway.entrypoints.cli_output import emit as _emit
+from silkway.entrypoints.cli_output import fail as _fail
+from silkway.entrypoints.cli_output import refused as _refused
 
 guarantee_app = typer.Typer(
     help="Guarantees: registry, balance, ledger history, claims.", no_args_is_help=True
@@ -40,23 +42,6 @@ UrlOption = Annotated[
     str | None,
     typer.Option("--database-url", envvar="SILKWAY_DATABASE_URL", help="Node database URL."),
 ]
-
-
-def _emit(data: Any) -> None:
-    typer.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
-
-
-def _fail(code: str, message: str, errors: list[dict[str, str]] | None = None) -> NoReturn:
-    _emit({"error": code, "message": message, "errors": errors or []})
-    raise typer.Exit(1)
-
-
-def _refused(exc: DomainError) -> NoReturn:
-    _fail(
-        exc.code,
-        exc.message,
-        [{"code": v.code, "pointer": v.pointer, "message": v.message} for v in exc.violations],
-    )
 
 
 def _state(node: str | None, grn: str | None = None) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any, TypeVar
@@ -12,6 +11,8 @@ import typer
 from silkway.domain.errors import DomainError
 from silkway.domain.reference import NODE_CODES
 from silkway.domain.seals import Incident, IncidentCode, IncidentStatus, Seal
+from silkway.entrypoints.cli_output import emit as _emit
+from silkway.entrypoints.cli_output import fail as _fail
 
 seal_app = typer.Typer(
     help="Navigation seals: registry, telemetry, tracks, incidents.", no_args_is_help=True
@@ -23,15 +24,6 @@ UrlOption = Annotated[
     typer.Option("--database-url", envvar="SILKWAY_DATABASE_URL", help="Node database URL."),
 ]
 T = TypeVar("T")
-
-
-def _emit(data: Any) -> None:
-    typer.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
-
-
-def _fail(code: str, message: str, errors: list[dict[str, str]] | None = None) -> None:
-    _emit({"error": code, "message": message, "errors": errors or []})
-    raise typer.Exit(1)
 
 
 @contextmanager

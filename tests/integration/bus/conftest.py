@@ -12,21 +12,12 @@ from pathlib import Path
 
 import pytest
 from bus_kit import BusKit
-from tests.natsd import IN_CI, NatsCluster, NatsServer, NatsUnavailable, nats_binary
-
-
-def _require_nats() -> None:
-    try:
-        nats_binary()
-    except NatsUnavailable as exc:
-        if IN_CI:
-            pytest.fail(f"nats-server is required under CI: {exc}")
-        pytest.skip(str(exc))
+from tests.natsd import NatsCluster, NatsServer, require_nats
 
 
 @pytest.fixture
 def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
-    _require_nats()
+    require_nats()
     server = NatsServer(tmp_path / "store")
     server.start()
     try:
@@ -38,7 +29,7 @@ def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
 
 @pytest.fixture
 def nats_cluster(tmp_path: Path) -> Iterator[NatsCluster]:
-    _require_nats()
+    require_nats()
     cluster = NatsCluster(tmp_path, size=3)
     try:
         cluster.start()

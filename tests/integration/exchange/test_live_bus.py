@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from tests.conftest import START
 from tests.integration.exchange.federation import Federation, federation
-from tests.natsd import IN_CI, NatsServer, NatsUnavailable, nats_binary
+from tests.natsd import NatsServer, require_nats
 
 from silkway.adapters.bus.inproc import InProcessBus
 from silkway.adapters.bus.nats import NatsBus
@@ -23,12 +23,7 @@ from silkway.services.register import headline, import_register, shipped_registe
 
 
 def _nats(tmp_path: Path) -> Iterator[NatsServer]:
-    try:
-        nats_binary()
-    except NatsUnavailable as exc:
-        if IN_CI:
-            pytest.fail(f"nats-server is required under CI: {exc}")
-        pytest.skip(str(exc))
+    require_nats()
     server = NatsServer(tmp_path / "nats")
     server.start()
     try:
