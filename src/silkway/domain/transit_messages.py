@@ -26,6 +26,13 @@ from silkway.domain.reference import MEMBER_STATES
 ENQUIRY_ANSWER = "enquiry_answer"
 """Message kind of the answer to an enquiry (sent by the destination's node, not by an event)."""
 
+CERTIFICATE_ISSUE = "certificate_issue"
+CERTIFICATE_USE = "certificate_use"
+CERTIFICATE_WRITE_OFF = "certificate_write_off"
+"""Security certificates travel as P.CP.01 messages between ACT.006 and ACT.001."""
+
+CERTIFICATE_AUTHORITY = "P.CP.01.ACT.006"
+
 MESSAGE_CODES: Mapping[str, str] = {
     MessageKind.RELEASE_NOTIFICATION: "P.CP.01.MSG.010",
     MessageKind.ANTICIPATED_ARRIVAL: "P.CP.01.MSG.901",
@@ -39,6 +46,9 @@ MESSAGE_CODES: Mapping[str, str] = {
     MessageKind.ENQUIRY: "P.CP.01.MSG.909",
     ENQUIRY_ANSWER: "P.CP.01.MSG.910",
     MessageKind.NON_DELIVERY_DUTY_NOTICE: "P.CP.01.MSG.911",
+    CERTIFICATE_ISSUE: "P.CP.01.MSG.912",
+    CERTIFICATE_USE: "P.CP.01.MSG.913",
+    CERTIFICATE_WRITE_OFF: "P.CP.01.MSG.914",
 }
 """Message kind -> P.CP.01 catalogue code."""
 

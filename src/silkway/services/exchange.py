@@ -50,6 +50,7 @@ from silkway.domain.processes import (
     RESULT_REJECTED,
 )
 from silkway.domain.reference import MEMBER_STATES
+from silkway.services import guarantee_certificates
 from silkway.services.bus_ports import BusUnavailable, subject_for
 from silkway.services.exchange_ports import EnvelopeSealer, InboxEntry
 from silkway.services.ports import OutboxMessage, UnitOfWork
@@ -609,6 +610,33 @@ def _enquiry_answer(
     apply_event(ctx.transit, uow, movement.reference, event, now, actor=_actor(envelope))
 
 
+def _certificate_issued(
+    ctx: ExchangeContext, uow: UnitOfWork, envelope: Envelope, now: datetime
+) -> None:
+    document = guarantee_certificates.document_from_message(envelope.body.fields)
+    if document.certificate.issued_by != _sender(envelope):
+        raise ActionInvalid(
+            "a certificate comes from the state that issued it",
+            [Violation("certificate-issuer-mismatch", "/IssuingCountryCode", _sender(envelope))],
+        )
+    guarantee_certificates.register_received(uow, ctx.state, document, now, actor=_actor(envelope))
+
+
+def _certificate_used(
+    ctx: ExchangeContext, uow: UnitOfWork, envelope: Envelope, now: datetime
+) -> None:
+    """The certificate secures a transit there: its lock here already covers it; log the use."""
+    guarantee_certificates.check_issued_here(uow, str(envelope.body.fields["CertificateNumber"]))
+
+
+def _certificate_written_off(
+    ctx: ExchangeContext, uow: UnitOfWork, envelope: Envelope, now: datetime
+) -> None:
+    guarantee_certificates.returned_by_message(
+        uow, ctx.state, str(envelope.body.fields["CertificateNumber"]), now, _actor(envelope)
+    )
+
+
 HANDLERS: Mapping[str, InboundHandler] = {
     "P.CP.01.MSG.010": _release_notification,
     "P.CP.01.MSG.901": _informational,
@@ -622,6 +650,9 @@ HANDLERS: Mapping[str, InboundHandler] = {
     "P.CP.01.MSG.909": _enquiry,
     "P.CP.01.MSG.910": _enquiry_answer,
     "P.CP.01.MSG.911": _non_delivery,
+    "P.CP.01.MSG.912": _certificate_issued,
+    "P.CP.01.MSG.913": _certificate_used,
+    "P.CP.01.MSG.914": _certificate_written_off,
 }
 """The effect of each P.CP.01 message at the receiving node."""
 

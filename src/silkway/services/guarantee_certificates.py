@@ -9,16 +9,21 @@ general one), so its release gate locks against it exactly as against a local gu
 certificate carries the guarantee's access-code hash, never the code itself. *Returning* a
 certificate credits its amount back to the guarantee.
 
-Certificates are meant to travel between nodes as messages; until the exchange carries them,
-:func:`certificate_document` gives what is to be sent and :func:`register_certificate` takes
-it in at the other node (API and CLI).
+Certificates travel between nodes as P.CP.01 messages (Silkway's MSG.912 issue, MSG.913 use,
+MSG.914 write-off), written to the outbox in the same transaction as the change: the issuing
+node (ACT.006) sends the certificate, the node using it registers it on receipt, reports each
+use, and writes it off when done, which credits the guarantee at home.
+:func:`certificate_document` and :func:`register_certificate` remain for the paper channel.
 """
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from silkway.domain.codes import make_grn, validate_grn
 from silkway.domain.errors import DomainError, Violation
@@ -33,15 +38,24 @@ from silkway.domain.guarantee import (
     RegistryInvalid,
 )
 from silkway.domain.reference import MEMBER_STATES
+from silkway.domain.transit_messages import (
+    CERTIFICATE_AUTHORITY,
+    CERTIFICATE_ISSUE,
+    CERTIFICATE_USE,
+    CERTIFICATE_WRITE_OFF,
+    DEPARTURE,
+)
 from silkway.services.guarantee_ports import (
     AccountKind,
     Certificate,
+    GuaranteeRecord,
     LockRequest,
     NewAccount,
     SettleRequest,
 )
 from silkway.services.guarantees import GuaranteeContext, GuaranteeNotFound
-from silkway.services.ports import DuplicateKey, UnitOfWork
+from silkway.services.ports import DuplicateKey, OutboxMessage, UnitOfWork
+from silkway.services.transit import process_message
 
 
 class CertificateNotFound(DomainError):
@@ -56,6 +70,7 @@ ISSUED = "issued"
 RECEIVED = "received"
 RETURNED = "returned"
 REGISTERED = "registered"
+WRITTEN_OFF = "written_off"
 
 
 def certificate_lock_id(number: str) -> str:
@@ -130,6 +145,24 @@ def issue_certificate(
             lock_id=lock_id,
         )
         uow.guarantees.add_certificate(certificate)
+        uow.outbox.put(
+            [
+                _message(
+                    used_in,
+                    CERTIFICATE_ISSUE,
+                    _issue_fields(
+                        CertificateDocument(
+                            certificate,
+                            record.guarantee.method,
+                            record.guarantor_id,
+                            record.access_code_hash,
+                        )
+                    ),
+                    now,
+                    number,
+                )
+            ]
+        )
         uow.commit()
     return certificate
 
@@ -160,6 +193,21 @@ def register_certificate(
     ctx: GuaranteeContext, document: CertificateDocument, *, actor: str | None = None
 ) -> Certificate:
     """Take in a certificate issued by another node for use here, as an account of the ledger."""
+    with ctx.uow() as uow:
+        received = register_received(uow, ctx.state, document, ctx.clock.now(), actor=actor)
+        uow.commit()
+    return received
+
+
+def register_received(
+    uow: UnitOfWork,
+    state: str,
+    document: CertificateDocument,
+    now: datetime,
+    *,
+    actor: str | None = None,
+) -> Certificate:
+    """:func:`register_certificate` inside a transaction the caller owns (inbound messages)."""
     c = document.certificate
     problems = []
     verdict = validate_grn(c.number)
@@ -167,15 +215,12 @@ def register_certificate(
         problems.append(
             Violation("certificate-number-invalid", "/number", str(verdict.reason or "not C"))
         )
-    if c.used_in != ctx.state:
-        problems.append(
-            Violation("certificate-other-state", "/used_in", f"this node is {ctx.state}")
-        )
-    if c.issued_by == ctx.state or c.issued_by not in MEMBER_STATES:
+    if c.used_in != state:
+        problems.append(Violation("certificate-other-state", "/used_in", f"this node is {state}"))
+    if c.issued_by == state or c.issued_by not in MEMBER_STATES:
         problems.append(Violation("certificate-issuer-invalid", "/issued_by", "another state"))
     if problems:
         raise CertificateInvalid("the certificate cannot be registered", problems)
-    now = ctx.clock.now()
     received = Certificate(
         number=c.number,
         kind=c.kind,
@@ -205,32 +250,166 @@ def register_certificate(
             currency=c.currency,
             valid_from=c.valid_from,
             valid_to=c.valid_to,
-            valid_states=frozenset({ctx.state}),
+            valid_states=frozenset({state}),
         )
     except (LedgerError, RegistryInvalid) as exc:
         raise CertificateInvalid(exc.message, [Violation(exc.code, "", exc.message)]) from exc
-    with ctx.uow() as uow:
-        try:
-            uow.guarantees.add_account(
-                NewAccount(
-                    guarantee=account,
-                    account_kind=AccountKind.CERTIFICATE,
-                    guarantor_id=document.guarantor_id,
-                    holder_id=c.holder_id,
-                    access_code_hash=document.access_code_hash,
-                    home_state=c.issued_by,
-                    at=now,
-                    actor=actor or f"node:{ctx.state}",
-                )
+    try:
+        uow.guarantees.add_account(
+            NewAccount(
+                guarantee=account,
+                account_kind=AccountKind.CERTIFICATE,
+                guarantor_id=document.guarantor_id,
+                holder_id=c.holder_id,
+                access_code_hash=document.access_code_hash,
+                home_state=c.issued_by,
+                at=now,
+                actor=actor or f"node:{state}",
             )
-            uow.guarantees.add_certificate(received)
-        except DuplicateKey:
-            raise CertificateInvalid(
-                f"certificate {c.number} is already registered",
-                [Violation("certificate-exists", "/number", "already registered")],
-            ) from None
-        uow.commit()
+        )
+        uow.guarantees.add_certificate(received)
+    except DuplicateKey:
+        raise CertificateInvalid(
+            f"certificate {c.number} is already registered",
+            [Violation("certificate-exists", "/number", "already registered")],
+        ) from None
     return received
+
+
+def write_off_certificate(
+    ctx: GuaranteeContext, number: str, *, reason: str | None = None, actor: str | None = None
+) -> Certificate:
+    """At the node using it: no more transits on this certificate; the issuing state is told.
+
+    The account takes no new locks (revoked); locks already held settle as their movements do.
+    """
+    now = ctx.clock.now()
+    with ctx.uow() as uow:
+        certificate = _certificate(uow, number)
+        if certificate.direction != RECEIVED:
+            raise CertificateInvalid(f"certificate {number} was not registered here for use")
+        if not uow.guarantees.set_certificate_status(number, WRITTEN_OFF, expected=REGISTERED):
+            raise CertificateInvalid(
+                f"certificate {number} is {certificate.status}, not registered",
+                [Violation("certificate-status", "/status", certificate.status)],
+            )
+        uow.guarantees.set_status(
+            number,
+            GuaranteeStatus.REVOKED,
+            expected=GuaranteeStatus.ACTIVE,
+            reason=reason or "certificate written off",
+            at=now,
+            actor=actor or f"node:{ctx.state}",
+        )
+        fields: dict[str, Any] = {"CertificateNumber": number, "WriteOffDateTime": now}
+        if reason:
+            fields["Remarks"] = reason
+        uow.outbox.put(
+            [_message(certificate.issued_by, CERTIFICATE_WRITE_OFF, fields, now, number)]
+        )
+        certificate = _certificate(uow, number)
+        uow.commit()
+    return certificate
+
+
+def returned_by_message(
+    uow: UnitOfWork, state: str, number: str, now: datetime, actor: str
+) -> None:
+    """At the issuing node, on the write-off message: credit what is still held (once)."""
+    certificate = check_issued_here(uow, number)
+    if certificate.status == RETURNED or certificate.lock_id is None:
+        return
+    uow.guarantees.settle(
+        SettleRequest(f"return:{number}", CommandKind.CREDIT, certificate.lock_id, now, actor=actor)
+    )
+    uow.guarantees.set_certificate_status(number, RETURNED, expected=ISSUED)
+
+
+def check_issued_here(uow: UnitOfWork, number: str) -> Certificate:
+    """The certificate, if this node issued it; refused otherwise."""
+    certificate = _certificate(uow, number)
+    if certificate.direction != ISSUED:
+        raise CertificateInvalid(
+            f"certificate {number} was not issued here",
+            [Violation("certificate-not-issued-here", "/CertificateNumber", number)],
+        )
+    return certificate
+
+
+def document_from_message(fields: Mapping[str, Any]) -> CertificateDocument:
+    """The certificate a MSG.912 carries, as :func:`register_received` takes it."""
+    amount = fields["CertificateAmount"]
+    return CertificateDocument(
+        Certificate(
+            number=str(fields["CertificateNumber"]),
+            kind=CertificateKind(str(fields["CertificateKindCode"])),
+            direction=ISSUED,
+            grn=str(fields["GuaranteeReferenceNumber"]),
+            issued_by=str(fields["IssuingCountryCode"]),
+            used_in=str(fields["UsingCountryCode"]),
+            currency=str(amount["CurrencyCode"]),
+            amount=Decimal(amount["Amount"]),
+            holder_id=str(fields["HolderId"]),
+            holder_qualified=bool(fields["HolderQualifiedIndicator"]),
+            guarantor_reduction_pct=Decimal(fields["GuarantorReductionPercent"]),
+            valid_from=fields["ValidFromDate"],
+            valid_to=fields["ValidToDate"],
+            status=ISSUED,
+            issued_at=fields["IssueDateTime"],
+        ),
+        GuaranteeMethod(str(fields["SecurityMethodCode"])),
+        str(fields["GuarantorId"]),
+        str(fields["AccessCodeHash"]),
+    )
+
+
+def _issue_fields(document: CertificateDocument) -> dict[str, Any]:
+    c = document.certificate
+    return {
+        "CertificateNumber": c.number,
+        "CertificateKindCode": c.kind.value,
+        "GuaranteeReferenceNumber": c.grn,
+        "IssuingCountryCode": c.issued_by,
+        "UsingCountryCode": c.used_in,
+        "CertificateAmount": {"Amount": c.amount, "CurrencyCode": c.currency},
+        "SecurityMethodCode": document.method.value,
+        "GuarantorId": document.guarantor_id,
+        "HolderId": c.holder_id,
+        "HolderQualifiedIndicator": c.holder_qualified,
+        "GuarantorReductionPercent": c.guarantor_reduction_pct,
+        "AccessCodeHash": document.access_code_hash,
+        "ValidFromDate": c.valid_from,
+        "ValidToDate": c.valid_to,
+        "IssueDateTime": c.issued_at,
+    }
+
+
+def certificate_use_message(
+    record: GuaranteeRecord, movement_reference: str, now: datetime
+) -> OutboxMessage:
+    """MSG.913 to the issuing state: its certificate secures ``movement_reference``."""
+    fields = {
+        "CertificateNumber": record.grn,
+        "MovementReference": movement_reference,
+        "UseDateTime": now,
+    }
+    return _message(record.home_state, CERTIFICATE_USE, fields, now, record.grn)
+
+
+def _message(
+    to_state: str, kind: str, fields: dict[str, Any], now: datetime, number: str
+) -> OutboxMessage:
+    issuing = kind == CERTIFICATE_ISSUE
+    return process_message(
+        to_state,
+        kind,
+        fields,
+        now,
+        sender_role=CERTIFICATE_AUTHORITY if issuing else DEPARTURE,
+        receiver_role=DEPARTURE if issuing else CERTIFICATE_AUTHORITY,
+        # Every message about one certificate travels in one conversation.
+        conversation_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"silkway:certificate:{number}")),
+    )
 
 
 def return_certificate(

@@ -45,8 +45,9 @@ from silkway.domain.guarantee import (
 from silkway.domain.liability import LiabilityError, secured_share
 from silkway.domain.movement import Movement, MovementStatus
 from silkway.services.guarantee_access import verify_access_code
+from silkway.services.guarantee_certificates import certificate_use_message
 from silkway.services.guarantee_claims import item_debts, post_in
-from silkway.services.guarantee_ports import LockRecord, LockRequest, SettleRequest
+from silkway.services.guarantee_ports import AccountKind, LockRecord, LockRequest, SettleRequest
 from silkway.services.guarantees import (
     GuaranteeContext,
     cover_for,
@@ -147,6 +148,9 @@ class GuaranteeGate:
             raise SecurityShortfall(violation.message, [violation])
         if isinstance(answer, LedgerError):
             return [_refusal(answer, record.grn, liability.currency)]
+        if record.account_kind is AccountKind.CERTIFICATE:
+            # The state that issued the certificate hears of each use, in the same transaction.
+            uow.outbox.put([certificate_use_message(record, movement.reference, now)])
         return []
 
     def settle(self, uow: UnitOfWork, before: Movement, after: Movement, now: datetime) -> None:

@@ -321,28 +321,53 @@ def outbox_message(
     relates_to: str | None = None,
 ) -> OutboxMessage:
     """An outbound P.CP.01 message about ``movement``, as the outbox keeps it until sent."""
-    code = transit_messages.MESSAGE_CODES[kind]
-    entry = CATALOGUE[code]
-    structure = entry.structure
     sender_role, receiver_role = transit_messages.roles(
         kind, sender, to_state, movement, office_state
     )
+    return process_message(
+        to_state,
+        kind,
+        fields,
+        now,
+        sender_role=sender_role,
+        receiver_role=receiver_role,
+        conversation_id=conversation_of(movement.reference),
+        movement_reference=movement.reference,
+        relates_to=relates_to,
+    )
+
+
+def process_message(
+    to_state: str,
+    kind: str,
+    fields: dict[str, Any],
+    now: datetime,
+    *,
+    sender_role: str,
+    receiver_role: str,
+    conversation_id: str,
+    movement_reference: str | None = None,
+    relates_to: str | None = None,
+) -> OutboxMessage:
+    """Any outbound P.CP.01 message, with its body fields, as the outbox keeps it."""
+    code = transit_messages.MESSAGE_CODES[kind]
+    entry = CATALOGUE[code]
     return OutboxMessage(
         message_id=f"urn:uuid:{uuid.uuid4()}",
         created_at=now,
         to_state=to_state,
         process=TRANSIT_PROCESS,
         message_kind=kind,
-        movement_reference=movement.reference,
+        movement_reference=movement_reference,
         payload={
             "code": code,
-            "structure": structure,
+            "structure": entry.structure,
             "transaction": entry.transaction or "",
             "sender_role": sender_role,
             "receiver_role": receiver_role,
-            "conversation_id": conversation_of(movement.reference),
+            "conversation_id": conversation_id,
             "relates_to": relates_to,
-            "fields": transit_messages.fields_to_json(structure, fields),
+            "fields": transit_messages.fields_to_json(entry.structure, fields),
         },
     )
 

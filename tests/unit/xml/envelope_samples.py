@@ -195,6 +195,33 @@ BODIES: dict[str, dict[str, Any]] = {
         ),
         "SecurityReferenceNumber": ("26KZ0000000004212",),
     },
+    "R.SW.CP.01.912": {
+        "CertificateNumber": "26KZC000000000018",
+        "CertificateKindCode": "general",
+        "GuaranteeReferenceNumber": "26KZ0000000004212",
+        "IssuingCountryCode": "KZ",
+        "UsingCountryCode": "RU",
+        "CertificateAmount": {"Amount": Decimal("150000.00"), "CurrencyCode": "EUR"},
+        "SecurityMethodCode": "surety",
+        "GuarantorId": "KZ-GR000001",
+        "HolderId": "180340021234",
+        "HolderQualifiedIndicator": True,
+        "GuarantorReductionPercent": Decimal(50),
+        "AccessCodeHash": "scrypt$16384$8$1$c2FsdA==$aGFzaA==",
+        "ValidFromDate": date(2026, 3, 1),
+        "ValidToDate": date(2026, 12, 31),
+        "IssueDateTime": RELEASED - timedelta(days=1),
+    },
+    "R.SW.CP.01.913": {
+        "CertificateNumber": "26KZC000000000018",
+        "MovementReference": MOVEMENT,
+        "UseDateTime": RELEASED,
+    },
+    "R.SW.CP.01.914": {
+        "CertificateNumber": "26KZC000000000018",
+        "WriteOffDateTime": RELEASED + timedelta(days=30),
+        "Remarks": "no longer used",
+    },
 }
 
 
