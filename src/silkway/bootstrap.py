@@ -35,7 +35,6 @@ class Node:
     seals: SealContext = field(repr=False)
     guarantees: GuaranteeContext = field(repr=False)
     exchange: ExchangeContext = field(repr=False)
-    # Capability contexts (guarantees, seals, exchange) are added here, each built in build_node.
 
     @property
     def reference(self) -> ReferenceData:
