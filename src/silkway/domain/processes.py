@@ -529,7 +529,9 @@ STRUCTURES: Final[MappingProxyType[str, StructureSpec]] = MappingProxyType(
                 "SecurityCertificateIssue",
                 (
                     FieldSpec("CertificateNumber", FieldKind.CODE),
-                    FieldSpec("CertificateKindCode", FieldKind.CODE, choices=("one_off", "general")),
+                    FieldSpec(
+                        "CertificateKindCode", FieldKind.CODE, choices=("one_off", "general")
+                    ),
                     FieldSpec("GuaranteeReferenceNumber", FieldKind.CODE),
                     FieldSpec("IssuingCountryCode", FieldKind.CODE),
                     FieldSpec("UsingCountryCode", FieldKind.CODE),
