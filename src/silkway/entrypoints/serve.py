@@ -15,6 +15,7 @@ from silkway.domain.reference import COMMISSION, MEMBER_STATES
 from silkway.entrypoints.api.app import create_node_app, create_union_app
 from silkway.entrypoints.exchange_runtime import ExchangeRuntime
 from silkway.entrypoints.listeners import start_device_listeners
+from silkway.entrypoints.scheduler import start_scheduler
 from silkway.services.bus_ports import Bus
 from silkway.services.register import import_register, shipped_register
 from silkway.settings import Settings
@@ -39,6 +40,7 @@ def serve_union(settings: Settings, *, host: str, port: int, demo: bool) -> None
     # A device port already taken does not stop the demo; it is reported beside the others.
     listeners = start_device_listeners(settings, nodes, strict=False)
     runtime = start_exchange(settings, nodes)
+    scheduler = start_scheduler(nodes)
     # Interstate tests first (measured, not assumed), then the demo traffic that relies on them.
     warm_up = threading.Thread(
         target=_measure_then_drive, args=(runtime, traffic), name="silkway-warm-up", daemon=True
@@ -47,6 +49,7 @@ def serve_union(settings: Settings, *, host: str, port: int, demo: bool) -> None
     try:
         uvicorn.run(app, host=host, port=port, log_level="warning")
     finally:
+        scheduler.stop()
         runtime.stop()
         if listeners:
             listeners.stop()
@@ -97,9 +100,11 @@ def serve_node(
     )
     listeners = start_device_listeners(settings, {node.state: node}, strict=True)
     runtime = start_exchange(settings, {node.state: node})
+    scheduler = start_scheduler({node.state: node})
     try:
         uvicorn.run(app, host=host, port=port, log_level="warning")
     finally:
+        scheduler.stop()
         runtime.stop()
         if listeners:
             listeners.stop()

@@ -1,0 +1,80 @@
+"""The node's periodic duties: overdue movements, expired guarantee locks, silent seals, retention.
+
+Each duty is an ordinary use case run on a timer in one daemon thread; a failing duty is logged
+and tried again at its next turn, and never stops the others.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from silkway.bootstrap import Node
+from silkway.domain.reference import MEMBER_STATES
+from silkway.services import guarantees, telemetry, transit
+
+log = logging.getLogger("silkway.scheduler")
+
+
+@dataclass(frozen=True, slots=True)
+class Duty:
+    name: str
+    every_s: float
+    run: Callable[[], object]
+
+
+def node_duties(node: Node, *, minute: float = 60.0) -> list[Duty]:
+    """What a member state's node does on its own, and how often."""
+    if node.state not in MEMBER_STATES:
+        return []
+    return [
+        Duty(f"{node.state}:overdue", minute, lambda: transit.mark_overdue_movements(node.transit)),
+        Duty(f"{node.state}:lock-expiry", minute, lambda: guarantees.expire_due_locks(node.guarantees)),
+        Duty(f"{node.state}:seal-silence", minute, lambda: telemetry.check_silence(node.seals)),
+        Duty(f"{node.state}:position-retention", 24 * 60 * minute,
+             lambda: telemetry.purge_positions(node.seals)),
+    ]  # fmt: skip
+
+
+class Scheduler:
+    """Runs duties on their intervals (first run one interval after start) until stopped."""
+
+    def __init__(self, duties: list[Duty], *, tick_s: float = 1.0) -> None:
+        self.duties = duties
+        self.tick_s = tick_s
+        self.runs: dict[str, int] = {d.name: 0 for d in duties}
+        self.failures: dict[str, int] = {d.name: 0 for d in duties}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="silkway-scheduler", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        due = {d.name: time.monotonic() + d.every_s for d in self.duties}
+        while not self._stop.wait(self.tick_s):
+            now = time.monotonic()
+            for duty in self.duties:
+                if now < due[duty.name]:
+                    continue
+                due[duty.name] = now + duty.every_s
+                try:
+                    duty.run()
+                except Exception:  # one failing duty must not stop the others
+                    self.failures[duty.name] += 1
+                    log.exception("duty %s failed", duty.name)
+                else:
+                    self.runs[duty.name] += 1
+
+
+def start_scheduler(nodes: Mapping[str, Node]) -> Scheduler:
+    scheduler = Scheduler([d for node in nodes.values() for d in node_duties(node)])
+    scheduler.start()
+    return scheduler
