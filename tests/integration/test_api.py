@@ -6,15 +6,18 @@ import copy
 import json
 import re
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from silkway.adapters.clock import ManualClock
-from silkway.bootstrap import Node
+from silkway.bootstrap import Node, build_node
 from silkway.entrypoints.api.app import create_node_app, create_union_app
 from silkway.examples import example_declaration
+from silkway.services.security import QuotedSecurityGate
+from silkway.settings import Settings
 
 REGISTRATION = re.compile(r"^(\d{2}|\d{5}|\d{8})/\d{6}/\d{1,7}$")
 API = "/api/v1"
@@ -275,10 +278,18 @@ def test_oversized_body_is_413(client: TestClient, declaration: dict[str, Any]) 
     assert stored(client) == 0
 
 
-def test_union_app_mounts_every_node(kz_node: Node, declaration: dict[str, Any]) -> None:
-    with TestClient(create_union_app({"KZ": kz_node})) as c:
+def test_union_app_mounts_every_node(
+    kz_node: Node, declaration: dict[str, Any], tmp_path: Path, clock: ManualClock
+) -> None:
+    am_node = build_node(
+        "AM", Settings(data_dir=tmp_path / "am"), clock=clock, security=QuotedSecurityGate()
+    )
+    with TestClient(create_union_app({"AM": am_node, "KZ": kz_node})) as c:
         assert "/nodes/kz/api/v1" in c.get("/").text
         r = c.post("/nodes/kz/api/v1/declarations", json=declaration)
         assert r.status_code == 201
         assert r.headers["location"].startswith("/nodes/kz/api/v1/movements/")
         assert c.get("/nodes/kz/openapi.json").status_code == 200
+        assert c.get(r.headers["location"]).json()["reference"] == r.json()["reference"]
+        assert r.json()["links"]["events"].startswith("/nodes/kz/")
+    am_node.dispose()

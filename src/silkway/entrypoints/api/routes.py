@@ -59,7 +59,8 @@ def build_router(ctx: TransitContext) -> APIRouter:
         except transit.MovementBusy as exc:
             raise ApiProblem(503, exc.code, "Busy, retry", exc.message) from exc
         m = lodged.movement
-        location = str(request.url_for("get_movement", key=m.reference).path)
+        # The node's own mount point: url_for would search every mounted node of the Union.
+        location = f"{request.scope.get('root_path', '')}/api/v1/movements/{m.reference}"
         response.headers["Location"] = location
         if not lodged.created:
             response.status_code = 200
