@@ -78,6 +78,9 @@ def next_step(
             return None
 
 
+DEMO_LRN_PREFIX = "DEMO-"
+"""The demo lodges and drives only declarations whose LRN starts with this."""
+
 DEMO_GUARANTOR = "Silkway Demo Surety"
 DEMO_REFERENCE_AMOUNT = Decimal("50000000.00")
 """EUR per example guarantee: enough for every demo movement open at once."""
@@ -125,7 +128,7 @@ def register_example_guarantees(nodes: Mapping[str, Node]) -> list[str]:
 
 def lodge_one(nodes: Mapping[str, Node], name: str, serial: int) -> Movement | None:
     decl = example_declaration(name)
-    decl = decl.model_copy(update={"lrn": f"DEMO-{serial:06d}-{name[:6]}"})
+    decl = decl.model_copy(update={"lrn": f"{DEMO_LRN_PREFIX}{serial:06d}-{name[:6]}"})
     office = nodes[next(iter(nodes))].reference.offices.get(decl.departure_office)
     if office is None or office.state not in nodes:
         return None
@@ -144,7 +147,9 @@ def tick(nodes: Mapping[str, Node], serial: int, rng: random.Random) -> None:
         with node.transit.uow() as uow:
             partners = uow.exchange.partners("P.CP.01")
         open_ = transit.list_movements(node.transit, MovementFilter(), offset=0, limit=50).items
-        for m in rng.sample(open_, k=min(3, len(open_))):
+        # Only its own movements: one lodged by a person trying the API is left to that person.
+        ours = [m for m in open_ if m.declaration.lrn.startswith(DEMO_LRN_PREFIX)]
+        for m in rng.sample(ours, k=min(3, len(ours))):
             event = next_step(m, state, office_state, partial(_electronic, partners))
             if event is None:
                 continue
