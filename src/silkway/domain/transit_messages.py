@@ -8,7 +8,6 @@ every state on the route holds the one declaration lodged at departure.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
@@ -20,7 +19,7 @@ from pydantic import ValidationError
 from silkway.domain.declaration import TransitDeclaration
 from silkway.domain.errors import ActionInvalid, Violation
 from silkway.domain.movement import MessageKind, Movement, MovementStatus
-from silkway.domain.processes import CATALOGUE, STRUCTURES, FieldKind, FieldSpec
+from silkway.domain.processes import STRUCTURES, FieldKind, FieldSpec
 from silkway.domain.reference import MEMBER_STATES
 
 ENQUIRY_ANSWER = "enquiry_answer"
@@ -51,8 +50,6 @@ MESSAGE_CODES: Mapping[str, str] = {
     CERTIFICATE_WRITE_OFF: "P.CP.01.MSG.914",
 }
 """Message kind -> P.CP.01 catalogue code."""
-
-KIND_OF_CODE: Mapping[str, str] = {code: kind for kind, code in MESSAGE_CODES.items()}
 
 DEPARTURE = "P.CP.01.ACT.001"
 DESTINATION = "P.CP.01.ACT.002"
@@ -556,11 +553,3 @@ def fields_to_json(structure: str, fields: Mapping[str, Any]) -> dict[str, Any]:
 def fields_from_json(structure: str, data: Mapping[str, Any]) -> dict[str, Any]:
     specs = {f.name: f for f in STRUCTURES[structure].fields}
     return {k: _from_json(specs[k], v) for k, v in data.items()}
-
-
-def structure_of(message_code: str) -> str:
-    return CATALOGUE[message_code].structure
-
-
-def canonical_json(data: Any) -> str:
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
