@@ -486,24 +486,41 @@ def _mirror(
     uow: UnitOfWork,
     envelope: Envelope,
     now: datetime,
+    movement: Movement | None = None,
     **changes: Any,
 ) -> None:
     """Bring this state's copy in line with what the node of departure decided."""
-    movement = _movement(uow, ctx, _reference(envelope))
+    movement = movement or _movement(uow, ctx, _reference(envelope))
     if movement.state == ctx.state:
         raise ActionInvalid(
             f"{envelope.header.action.message} concerns a movement registered here",
             [Violation("own-movement", "/MovementReference", movement.reference)],
         )
+    body = transit_messages.fields_to_json(envelope.body.structure, envelope.body.fields)
+    _record(
+        uow, movement, envelope, now, "copy_updated",
+        {"message": envelope.header.action.message, "body": body}, **changes,
+    )  # fmt: skip
+
+
+def _record(
+    uow: UnitOfWork,
+    movement: Movement,
+    envelope: Envelope,
+    now: datetime,
+    kind: str,
+    payload: dict[str, Any],
+    **changes: Any,
+) -> None:
+    """Save a message's change to a movement and log it, the sender as actor."""
     after = replace(movement, version=movement.version + 1, **changes)
     uow.movements.save(after, expected_version=movement.version)
-    payload = transit_messages.fields_to_json(envelope.body.structure, envelope.body.fields)
     uow.events.append(
         audit.append(
             uow.events.last(movement.reference),
             movement.reference,
-            "copy_updated",
-            {"message": envelope.header.action.message, "body": payload},
+            kind,
+            payload,
             now,
             _actor(envelope),
         )
@@ -518,23 +535,13 @@ def _completion(ctx: ExchangeContext, uow: UnitOfWork, envelope: Envelope, now: 
 
 def _incident(ctx: ExchangeContext, uow: UnitOfWork, envelope: Envelope, now: datetime) -> None:
     movement = _movement(uow, ctx, _reference(envelope))
+    incidents = movement.incidents + 1
     if movement.state == ctx.state:
         # Reported by a state on the route about our own movement: keep it in our log.
-        payload = transit_messages.fields_to_json(envelope.body.structure, envelope.body.fields)
-        after = replace(movement, version=movement.version + 1, incidents=movement.incidents + 1)
-        uow.movements.save(after, expected_version=movement.version)
-        uow.events.append(
-            audit.append(
-                uow.events.last(movement.reference),
-                movement.reference,
-                "incident_reported",
-                payload,
-                now,
-                _actor(envelope),
-            )
-        )
+        body = transit_messages.fields_to_json(envelope.body.structure, envelope.body.fields)
+        _record(uow, movement, envelope, now, "incident_reported", body, incidents=incidents)
         return
-    _mirror(ctx, uow, envelope, now, incidents=movement.incidents + 1)
+    _mirror(ctx, uow, envelope, now, movement, incidents=incidents)
 
 
 def _time_limit(ctx: ExchangeContext, uow: UnitOfWork, envelope: Envelope, now: datetime) -> None:

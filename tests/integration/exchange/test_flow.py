@@ -97,3 +97,22 @@ def test_without_a_passing_interstate_test_messages_go_on_paper(fed: Federation)
     assert views
     assert {v.channel for v in views} == {"paper"}
     assert all("not in operation" in (v.note or "") for v in views)
+
+
+def test_an_incident_on_the_way_reaches_departure_and_the_states_ahead(fed: Federation) -> None:
+    from silkway.domain.movement import IncidentKind, RecordIncident
+
+    fed.open_all()
+    ref = lodge_and_release(fed)
+    fed.pump()
+    ru, by, kz = (fed.nodes[s].transit for s in ("RU", "BY", "KZ"))
+    decl = transit.get_movement(kz, ref).declaration
+    ru_office = next(o for o in decl.intermediate_offices if kz.reference.offices[o].state == "RU")
+    transit.act(ru, ref, RecordIncident(IncidentKind.ACCIDENT, ru_office, "jack-knifed trailer"))
+    fed.pump()
+    assert [transit.get_movement(n, ref).incidents for n in (kz, ru, by)] == [1, 1, 1]
+    kz_log = [r.kind for r in transit.event_log(kz, ref)[0]]
+    by_log = [r.kind for r in transit.event_log(by, ref)[0]]
+    assert kz_log[-1] == "incident_reported"
+    assert by_log[-1] == "copy_updated"
+    assert all(v.ok for n in (kz, by) for v in transit.verify_all(n).values())
