@@ -116,3 +116,29 @@ def test_an_incident_on_the_way_reaches_departure_and_the_states_ahead(fed: Fede
     assert kz_log[-1] == "incident_reported"
     assert by_log[-1] == "copy_updated"
     assert all(v.ok for n in (kz, by) for v in transit.verify_all(n).values())
+
+
+def test_the_exchange_api_shows_messages_answers_and_partners(fed: Federation) -> None:
+    from fastapi.testclient import TestClient
+
+    from silkway.entrypoints.api.app import create_node_app
+
+    fed.open_all()
+    ref = lodge_and_release(fed)
+    fed.pump()
+    with TestClient(create_node_app(fed.nodes["KZ"])) as kz:
+        sent = kz.get("/api/v1/messages", params={"movement": ref}).json()
+        assert {(m["to_state"], m["channel"], m["outcome"]) for m in sent} >= {
+            ("BY", "bus", "accepted"),
+            ("RU", "bus", "accepted"),
+        }
+        one = kz.get(f"/api/v1/messages/{sent[0]['message_id']}").json()
+        assert one == sent[0]
+        answers = kz.get("/api/v1/inbox").json()
+        assert {a["message_code"] for a in answers} == {"P.CP.01.MSG.900"}
+        assert kz.get("/api/v1/partners").json() == {"RU": True, "BY": True}
+        assert (
+            kz.get("/api/v1/messages/urn:uuid:00000000-0000-0000-0000-000000000000").status_code
+            == 404
+        )
+        assert kz.get("/api/v1/messages", params={"channel": "pigeon"}).status_code == 422

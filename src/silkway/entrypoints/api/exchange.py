@@ -18,36 +18,15 @@ from silkway.bootstrap import Node
 from silkway.domain.errors import DomainError
 from silkway.entrypoints.api.problems import ApiProblem
 from silkway.services import exchange, register
+from silkway.services.exchange_ports import (
+    ConformanceResult,
+    InboxEntry,
+    JournalEntry,
+    OutboxView,
+)
 
 MessageId = Annotated[str, Path(pattern=r"^urn:uuid:[0-9a-f-]{36}$")]
 StateQuery = Annotated[str | None, Query(pattern=r"^(AM|BY|KZ|KG|RU|EEC)$")]
-
-
-class MessageOut(BaseModel):
-    message_id: str
-    created_at: datetime
-    to_state: str
-    process: str
-    message_kind: str
-    movement_reference: str | None
-    published_at: datetime | None
-    attempts: int
-    last_error: str | None
-    channel: str | None
-    outcome: str | None
-    errors: list[dict[str, Any]]
-    note: str | None
-
-
-class InboxOut(BaseModel):
-    message_id: str
-    received_at: datetime
-    message_code: str
-    from_state: str
-    movement_reference: str | None
-    relates_to: str | None
-    outcome: str
-    errors: list[dict[str, Any]]
 
 
 class DeadLetterOut(BaseModel):
@@ -61,68 +40,39 @@ class DeadLetterOut(BaseModel):
     resolved: bool
 
 
-class JournalOut(BaseModel):
-    track_id: str
-    message_id: str
-    accept_time: datetime
-    message_code: str
-    process: str
-    from_state: str
-    to_state: str
-    conversation_id: str
-    relates_to: str | None
-    sent_at: datetime
-    outcome: str | None
-    answered_at: datetime | None
-    latency_ms: int | None
-
-
-class ConformanceOut(BaseModel):
-    run_id: str
-    process: str
-    from_state: str
-    to_state: str
-    scenario: str
-    passed: bool
-    detail: str
-    at: datetime
-
-
 def build_exchange_router(node: Node) -> APIRouter:
     router = APIRouter(prefix="/api/v1", tags=["exchange"])
     uow = node.transit.uow
     read = node.transit.read
 
-    @router.get("/messages", response_model=list[MessageOut], summary="Outbound messages")
+    @router.get("/messages", response_model=list[OutboxView], summary="Outbound messages")
     def messages(
         movement: Annotated[str | None, Query(max_length=24)] = None,
         channel: Annotated[str | None, Query(pattern="^(bus|paper|pending)$")] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
         offset: Annotated[int, Query(ge=0)] = 0,
-    ) -> list[MessageOut]:
+    ) -> list[OutboxView]:
         with read() as u:
-            views = u.exchange.outbox_views(
+            return u.exchange.outbox_views(
                 movement_reference=movement, channel=channel, limit=limit, offset=offset
             )
-        return [MessageOut.model_validate(v, from_attributes=True) for v in views]
 
-    @router.get("/messages/{message_id}", response_model=MessageOut)
-    def message(message_id: MessageId) -> MessageOut:
+    @router.get("/messages/{message_id}", response_model=OutboxView)
+    def message(message_id: MessageId) -> OutboxView:
         with read() as u:
             views = u.exchange.outbox_views(message_id=message_id, limit=1)
         if not views:
             raise ApiProblem(404, "message-not-found", "Message not found", message_id)
-        return MessageOut.model_validate(views[0], from_attributes=True)
+        return views[0]
 
-    @router.get("/inbox", response_model=list[InboxOut], summary="Inbound envelopes processed")
+    @router.get("/inbox", response_model=list[InboxEntry], summary="Inbound envelopes processed")
     def inbox(
         relates_to: Annotated[str | None, Query(max_length=45)] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
         offset: Annotated[int, Query(ge=0)] = 0,
-    ) -> list[InboxOut]:
+    ) -> list[InboxEntry]:
         with read() as u:
-            entries = u.exchange.inbox(relates_to=relates_to, limit=limit, offset=offset)
-        return [InboxOut.model_validate(e, from_attributes=True) for e in entries]
+            return u.exchange.inbox(relates_to=relates_to, limit=limit, offset=offset)
 
     @router.get("/dead-letters", response_model=list[DeadLetterOut])
     def dead_letters(include_resolved: bool = False) -> list[DeadLetterOut]:
@@ -149,7 +99,7 @@ def build_exchange_router(node: Node) -> APIRouter:
         with read() as u:
             return u.exchange.partners(process)
 
-    @router.get("/journal", response_model=list[JournalOut], summary="Integration journal (EEC)")
+    @router.get("/journal", response_model=list[JournalEntry], summary="Integration journal (EEC)")
     def journal(
         conversation: Annotated[str | None, Query(max_length=36)] = None,
         process: Annotated[str | None, Query(max_length=16)] = None,
@@ -159,9 +109,9 @@ def build_exchange_router(node: Node) -> APIRouter:
         min_latency_ms: Annotated[int | None, Query(ge=0)] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
         offset: Annotated[int, Query(ge=0)] = 0,
-    ) -> list[JournalOut]:
+    ) -> list[JournalEntry]:
         with read() as u:
-            entries = u.exchange.journal(
+            return u.exchange.journal(
                 conversation_id=conversation,
                 process=process,
                 from_state=from_state,
@@ -171,7 +121,6 @@ def build_exchange_router(node: Node) -> APIRouter:
                 limit=limit,
                 offset=offset,
             )
-        return [JournalOut.model_validate(e, from_attributes=True) for e in entries]
 
     @router.get("/register", summary="Common processes: approved vs in operation (EEC)")
     def register_headline() -> dict[str, Any]:
@@ -199,12 +148,13 @@ def build_exchange_router(node: Node) -> APIRouter:
 
         return await run_in_threadpool(run)
 
-    @router.get("/conformance", response_model=list[ConformanceOut], summary="Latest test results")
+    @router.get(
+        "/conformance", response_model=list[ConformanceResult], summary="Latest test results"
+    )
     def conformance(
         process: Annotated[str | None, Query(max_length=16)] = None,
-    ) -> list[ConformanceOut]:
+    ) -> list[ConformanceResult]:
         with read() as u:
-            results = u.exchange.conformance_latest(process)
-        return [ConformanceOut.model_validate(r, from_attributes=True) for r in results]
+            return u.exchange.conformance_latest(process)
 
     return router
