@@ -9,7 +9,6 @@ to the database in one bulk write (COPY on PostgreSQL).
 from __future__ import annotations
 
 import math
-import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -30,11 +29,10 @@ from silkway.domain.seal_rules import (
 )
 from silkway.domain.seals import Incident, IncidentCode, SealStatus
 from silkway.domain.telemetry import Position
-from silkway.services.ports import OutboxMessage, UnitOfWork
-from silkway.services.seal_activation import HANDOVER, operator_payload
+from silkway.services import seal_handover
+from silkway.services.ports import UnitOfWork
 from silkway.services.seal_ports import (
     NULL,
-    HandoverRecord,
     Monitored,
     PositionRows,
     TrackUpdate,
@@ -42,19 +40,14 @@ from silkway.services.seal_ports import (
 from silkway.services.seals import INCIDENT_SEQUENCE, SealContext, time_limit_end
 
 __all__ = [
-    "OPERATOR_PROCESS",
     "SOURCES",
     "IngestReport",
     "check_silence",
     "ingest",
-    "operator_messages",
     "purge_positions",
 ]
 
 SOURCES = ("egts", "wialon", "teltonika", "mqtt", "http")
-
-OPERATOR_PROCESS = "P.SO.01"
-"""Silkway's process code for the exchange between national seal operators."""
 
 _EARLIEST_MS = to_ms(datetime(2000, 1, 1, tzinfo=UTC))
 _MAX_AHEAD = timedelta(days=1)
@@ -296,7 +289,7 @@ def _ingest(
     if incidents:
         uow.seals.save_incidents(incidents, uow.counters.next(INCIDENT_SEQUENCE))
     if handovers:
-        _record_handovers(ctx, uow, handovers, now)
+        seal_handover.record_handovers(ctx, uow, handovers, now)
     return IngestReport(
         accepted=inserted,
         duplicates=duplicates,
@@ -352,39 +345,6 @@ def _rows(
         distance_m=_scaled(np.minimum(distance, 2.0e6), 1000.0),
         progress_m=_scaled(progress, 1000.0),
     )
-
-
-def operator_messages(records: Sequence[HandoverRecord], now: datetime) -> list[OutboxMessage]:
-    """The messages owed to other seal operators for hand-overs and completions (P.SO.01)."""
-    return [
-        OutboxMessage(
-            message_id=r.message_id or f"urn:uuid:{uuid.uuid4()}",
-            created_at=now,
-            to_state=r.handover.to_state,
-            process=OPERATOR_PROCESS,
-            message_kind=r.kind,
-            movement_reference=r.handover.movement_reference,
-            payload=r.payload,
-        )
-        for r in records
-    ]
-
-
-def _record_handovers(
-    ctx: SealContext, uow: UnitOfWork, handovers: Sequence[Handover], now: datetime
-) -> None:
-    records = [
-        HandoverRecord(
-            kind=HANDOVER,
-            handover=h,
-            payload=operator_payload(HANDOVER, h),
-            message_id=f"urn:uuid:{uuid.uuid4()}" if ctx.emit_operator_messages else None,
-        )
-        for h in handovers
-    ]
-    uow.seals.add_handovers(records)
-    if ctx.emit_operator_messages:
-        uow.outbox.put(operator_messages(records, now))
 
 
 def check_silence(

@@ -28,7 +28,7 @@ from silkway.bootstrap import Node
 from silkway.domain.errors import DomainError
 from silkway.domain.movement import Complete, RecordArrival
 from silkway.domain.seals import IncidentCode, IncidentStatus, SealStatus
-from silkway.services import seals, telemetry, transit
+from silkway.services import seal_handover, seals, telemetry, transit
 from silkway.services.seal_ports import NULL, IncidentFilter, PositionRows
 
 
@@ -85,7 +85,7 @@ def operator_messages(node: Node) -> list[tuple[str, str]]:
     with node.engine.connect() as conn:
         rows = conn.execute(
             select(outbox.c.to_state, outbox.c.message_kind)
-            .where(outbox.c.process == telemetry.OPERATOR_PROCESS)
+            .where(outbox.c.process == seal_handover.OPERATOR_PROCESS)
             .order_by(outbox.c.id)
         )
         return [(r[0], r[1]) for r in rows]
