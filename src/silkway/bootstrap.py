@@ -93,7 +93,7 @@ def build_node(
         settings=settings,
         seals=seals,
         guarantees=guarantees,
-        exchange=ExchangeContext(transit, sealer),
+        exchange=ExchangeContext(transit, sealer, seals),
     )
 
 

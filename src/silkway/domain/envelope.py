@@ -22,7 +22,7 @@ from uuid import UUID
 from silkway.domain.errors import DomainError, Violation
 from silkway.domain.processes import (
     CATALOGUE,
-    PROCESSING_RESULT,
+    PROCESSES,
     RESULT_ACCEPTED,
     RESULT_REJECTED,
     STRUCTURES,
@@ -480,12 +480,13 @@ def processing_result(
     conversation, and relates to its MessageID and EDocId.
     """
     header = original.header
+    result_code = PROCESSES[header.action.process].processing_result
     action = Action(
         header.action.process,
         header.action.version,
         header.action.procedure,
         header.action.transaction,
-        PROCESSING_RESULT,
+        result_code,
     )
     body: dict[str, FieldValue] = {
         "RelatedEDocId": original.edoc_header.edoc_id,
@@ -507,7 +508,7 @@ def processing_result(
             relates_to=header.message_id,
         ),
         EDocHeader(
-            inf_envelope_code=PROCESSING_RESULT,
+            inf_envelope_code=result_code,
             edoc_code="R.006",
             edoc_id=edoc_id,
             edoc_datetime=now,

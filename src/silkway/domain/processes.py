@@ -1,10 +1,17 @@
-"""The P.CP.01 common process as data: roles, message catalogue and payload structures.
+"""The common processes Silkway runs, as data: roles, message catalogue and payload structures.
 
-Codes given by the EEC (the process, its roles ACT.001–ACT.008, message P.CP.01.MSG.010 with
-structure R.CA.CP.01.001, and the processing result R.006) keep their official values. Every
-other message and structure is Silkway's own until the EEC publishes the technological documents:
-messages are numbered ``P.CP.01.MSG.9nn`` and structures ``R.SW.CP.01.9nn`` so that they can
-never be mistaken for official codes.
+Two processes are catalogued:
+
+- **P.CP.01**, exchange between customs authorities when controlling transit. Codes given by the
+  EEC (the process, its roles ACT.001–ACT.008, message P.CP.01.MSG.010 with structure
+  R.CA.CP.01.001, and the processing result R.006) keep their official values.
+- **P.SO.01**, exchange between the national operators of navigation seals (rules: Decision 36
+  of 9 April 2024; roles from Board Decision 139 of 14 September 2023). Its technological
+  documents take effect on 1 February 2027 and are not published yet, so every code of it is
+  Silkway's own.
+
+Every code that is not official is numbered ``….MSG.9nn`` / ``R.SW.….9nn`` so that it can never
+be mistaken for an official one.
 
 A structure is described by an ordered tuple of :class:`FieldSpec`; the order is the order of
 the XML elements in the structure's shipped XSD.
@@ -25,6 +32,12 @@ PROCESS_VERSION: Final = "1.0.0"
 PROCEDURE_TRANSIT_CONTROL: Final = "P.CP.01.PRC.001"
 """The one procedure under which Silkway runs every P.CP.01 transaction."""
 
+SEAL_PROCESS: Final = "P.SO.01"
+"""Exchange between the national operators of navigation seals."""
+
+PROCEDURE_SEAL_TRACKING: Final = "P.SO.01.PRC.001"
+"""The one procedure under which Silkway runs every P.SO.01 transaction."""
+
 ROLES: Final[MappingProxyType[str, str]] = MappingProxyType(
     {
         "P.CP.01.ACT.001": "customs office of departure",
@@ -39,7 +52,18 @@ ROLES: Final[MappingProxyType[str, str]] = MappingProxyType(
 )
 """Participant roles of P.CP.01 (official codes)."""
 
+SEAL_ROLES: Final[MappingProxyType[str, str]] = MappingProxyType(
+    {
+        "P.SO.01.ACT.001": "registration operator (the seal is registered there)",
+        "P.SO.01.ACT.002": "tracking operator (tracks the carriage from where it started)",
+        "P.SO.01.ACT.003": "passage operator (a member state the carriage crosses)",
+        "P.SO.01.ACT.004": "completion operator (where the carriage ends)",
+    }
+)
+"""Participant roles of P.SO.01 (Decision 139's roles; Silkway's numbering)."""
+
 ANY_ROLE: Final[tuple[str, ...]] = tuple(ROLES)
+ANY_SEAL_ROLE: Final[tuple[str, ...]] = tuple(SEAL_ROLES)
 
 
 class FieldKind(StrEnum):
@@ -178,6 +202,51 @@ _GOODS_SUMMARY = FieldSpec(
     ),
 )
 _SEALS_INTACT = FieldSpec("SealsIntactIndicator", FieldKind.BOOLEAN)
+_SEAL_ID = FieldSpec("SealId", FieldKind.CODE)
+
+SEAL_ANSWERS: Final = ("available", "unknown", "in-use", "retired")
+"""What a registration operator answers about one of its seals."""
+
+MOVEMENT_ENDINGS: Final = (
+    "completed",
+    "partially_completed",
+    "not_delivered",
+    "cancelled",
+)
+"""How a movement ends, as the end-of-tracking notice says it."""
+
+DEVICE_PROTOCOLS: Final = ("egts", "wialon", "teltonika", "mqtt", "http")
+
+
+def _device(*, required: bool = True) -> FieldSpec:
+    """How a seal reports: what the next operator needs to recognise it on the wire."""
+    return FieldSpec(
+        "Device",
+        FieldKind.GROUP,
+        required=required,
+        fields=(
+            FieldSpec("ProtocolCode", FieldKind.CODE, choices=DEVICE_PROTOCOLS),
+            FieldSpec("DeviceId", FieldKind.CODE),
+            # Wialon IPS devices log in with a password; the operator taking over needs it.
+            FieldSpec("DevicePassword", FieldKind.TEXT, required=False),
+            FieldSpec("ReportingPeriodSeconds", FieldKind.INTEGER),
+            FieldSpec("FirmwareVersion", FieldKind.TEXT, required=False),
+            FieldSpec("BatteryPercent", FieldKind.INTEGER, required=False),
+        ),
+    )
+
+
+def _location(*, required: bool = True) -> FieldSpec:
+    return FieldSpec(
+        "Location",
+        FieldKind.GROUP,
+        required=required,
+        fields=(
+            FieldSpec("Latitude", FieldKind.DECIMAL),
+            FieldSpec("Longitude", FieldKind.DECIMAL),
+        ),
+    )
+
 
 RESULT_ACCEPTED: Final = "accepted"
 RESULT_REJECTED: Final = "rejected"
@@ -571,6 +640,82 @@ STRUCTURES: Final[MappingProxyType[str, StructureSpec]] = MappingProxyType(
                     _REMARKS,
                 ),
             ),
+            StructureSpec(
+                "R.SW.SO.01.901",
+                "Enquiry about a third-party seal",
+                "SealEnquiry",
+                (
+                    _SEAL_ID,
+                    _MOVEMENT_REFERENCE,
+                    FieldSpec("TrackingCountryCode", FieldKind.CODE),
+                    FieldSpec("EnquiryDateTime", FieldKind.DATETIME),
+                ),
+            ),
+            StructureSpec(
+                "R.SW.SO.01.902",
+                "Answer about a third-party seal",
+                "SealEnquiryAnswer",
+                (
+                    _SEAL_ID,
+                    _MOVEMENT_REFERENCE,
+                    FieldSpec("AnswerCode", FieldKind.CODE, choices=SEAL_ANSWERS),
+                    FieldSpec("RegistrationCountryCode", FieldKind.CODE),
+                    _device(required=False),
+                    _REMARKS,
+                ),
+            ),
+            StructureSpec(
+                "R.SW.SO.01.903",
+                "Hand-over of a carriage to the next operator",
+                "CarriageHandover",
+                (
+                    _MOVEMENT_REFERENCE,
+                    _SEAL_ID,
+                    FieldSpec("RegistrationCountryCode", FieldKind.CODE),
+                    FieldSpec("FromCountryCode", FieldKind.CODE),
+                    FieldSpec("ToCountryCode", FieldKind.CODE),
+                    FieldSpec("HandoverDateTime", FieldKind.DATETIME),
+                    _location(),
+                    _device(),
+                    FieldSpec("LastReportDateTime", FieldKind.DATETIME, required=False),
+                    FieldSpec("ProgressKm", FieldKind.DECIMAL, required=False),
+                ),
+            ),
+            StructureSpec(
+                "R.SW.SO.01.904",
+                "End of tracking of a carriage",
+                "TrackingCompletion",
+                (
+                    _MOVEMENT_REFERENCE,
+                    _SEAL_ID,
+                    FieldSpec("CompletionDateTime", FieldKind.DATETIME),
+                    FieldSpec("MovementStatusCode", FieldKind.CODE, choices=MOVEMENT_ENDINGS),
+                    _location(required=False),
+                ),
+            ),
+            StructureSpec(
+                "R.SW.SO.01.905",
+                "Positions of a carriage forwarded to its current operator",
+                "SealPositions",
+                (
+                    _MOVEMENT_REFERENCE,
+                    _SEAL_ID,
+                    FieldSpec(
+                        "Position",
+                        FieldKind.GROUP,
+                        repeated=True,
+                        fields=(
+                            FieldSpec("PositionDateTime", FieldKind.DATETIME),
+                            FieldSpec("Latitude", FieldKind.DECIMAL),
+                            FieldSpec("Longitude", FieldKind.DECIMAL),
+                            FieldSpec("SpeedKmh", FieldKind.DECIMAL, required=False),
+                            FieldSpec("CourseDegrees", FieldKind.INTEGER, required=False),
+                            FieldSpec("BatteryPercent", FieldKind.INTEGER, required=False),
+                            FieldSpec("EventCode", FieldKind.CODE, required=False, repeated=True),
+                        ),
+                    ),
+                ),
+            ),
         )
     }
 )
@@ -586,7 +731,15 @@ _FOREIGN_INTERMEDIATE = "P.CP.01.ACT.007"
 _DUTIES_PAYABLE = "P.CP.01.ACT.008"
 
 PROCESSING_RESULT: Final = "P.CP.01.MSG.900"
-"""Silkway's code for the R.006 reply that answers every other message."""
+"""Silkway's code for the R.006 reply that answers every other P.CP.01 message."""
+
+SEAL_PROCESSING_RESULT: Final = "P.SO.01.MSG.900"
+"""The R.006 reply that answers every other P.SO.01 message."""
+
+REGISTRATION_OPERATOR = "P.SO.01.ACT.001"
+TRACKING_OPERATOR = "P.SO.01.ACT.002"
+PASSAGE_OPERATOR = "P.SO.01.ACT.003"
+COMPLETION_OPERATOR = "P.SO.01.ACT.004"
 
 RELEASE_NOTIFICATION: Final = "P.CP.01.MSG.010"
 
@@ -738,7 +891,105 @@ CATALOGUE: Final[MappingProxyType[str, MessageType]] = MappingProxyType(
                 "P.CP.01.TRN.914",
                 official=False,
             ),
+            MessageType(
+                SEAL_PROCESSING_RESULT,
+                "Processing result",
+                "R.006",
+                ANY_SEAL_ROLE,
+                ANY_SEAL_ROLE,
+                None,
+                official=False,
+            ),
+            MessageType(
+                "P.SO.01.MSG.901",
+                "Enquiry about a third-party seal",
+                "R.SW.SO.01.901",
+                (TRACKING_OPERATOR,),
+                (REGISTRATION_OPERATOR,),
+                "P.SO.01.TRN.901",
+                official=False,
+            ),
+            MessageType(
+                "P.SO.01.MSG.902",
+                "Answer about a third-party seal",
+                "R.SW.SO.01.902",
+                (REGISTRATION_OPERATOR,),
+                (TRACKING_OPERATOR,),
+                None,
+                official=False,
+            ),
+            MessageType(
+                "P.SO.01.MSG.903",
+                "Hand-over of a carriage",
+                "R.SW.SO.01.903",
+                (TRACKING_OPERATOR, PASSAGE_OPERATOR),
+                (PASSAGE_OPERATOR, COMPLETION_OPERATOR),
+                "P.SO.01.TRN.903",
+                official=False,
+            ),
+            MessageType(
+                "P.SO.01.MSG.904",
+                "End of tracking",
+                "R.SW.SO.01.904",
+                (TRACKING_OPERATOR,),
+                (REGISTRATION_OPERATOR, PASSAGE_OPERATOR, COMPLETION_OPERATOR),
+                "P.SO.01.TRN.904",
+                official=False,
+            ),
+            MessageType(
+                "P.SO.01.MSG.905",
+                "Positions forwarded to the operator tracking the carriage",
+                "R.SW.SO.01.905",
+                (TRACKING_OPERATOR,),
+                (PASSAGE_OPERATOR, COMPLETION_OPERATOR),
+                "P.SO.01.TRN.905",
+                official=False,
+            ),
         )
     }
 )
-"""Every P.CP.01 message Silkway sends or accepts, by message code."""
+"""Every message Silkway sends or accepts, of every process, by message code."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessInfo:
+    """What an envelope's Action needs to know of a process."""
+
+    code: str
+    title: str
+    version: str
+    procedure: str
+    processing_result: str
+    """The code of this process's R.006 reply."""
+
+
+PROCESSES: Final[MappingProxyType[str, ProcessInfo]] = MappingProxyType(
+    {
+        PROCESS: ProcessInfo(
+            PROCESS,
+            "Exchange between customs authorities when controlling transit",
+            PROCESS_VERSION,
+            PROCEDURE_TRANSIT_CONTROL,
+            PROCESSING_RESULT,
+        ),
+        SEAL_PROCESS: ProcessInfo(
+            SEAL_PROCESS,
+            "Exchange between the national operators of navigation seals",
+            "1.0.0",
+            PROCEDURE_SEAL_TRACKING,
+            SEAL_PROCESSING_RESULT,
+        ),
+    }
+)
+"""The processes Silkway runs, by process code."""
+
+PROCESSING_RESULTS: Final = frozenset(p.processing_result for p in PROCESSES.values())
+
+
+def process_of(code: str) -> str:
+    """The process a message, role or transaction code belongs to (``P.SO.01.MSG.903`` → ``P.SO.01``)."""
+    return code[:7]
+
+
+def is_processing_result(code: str) -> bool:
+    return code in PROCESSING_RESULTS

@@ -188,6 +188,16 @@ def new_seal(
     )
 
 
+def registration_state(seal_id: str) -> str | None:
+    """The member state whose operator registered a seal, read from its id (``RUNS…`` is RU's).
+
+    Operators number their seals with their state's code first; an id without one cannot be
+    traced to a registration operator, so a third-party seal with such an id stays unresolved.
+    """
+    prefix = seal_id[:2]
+    return prefix if prefix in MEMBER_STATES else None
+
+
 # --- incidents -----------------------------------------------------------------------------------
 
 

@@ -145,8 +145,10 @@ def conformance_run(
     timeout: Annotated[float, typer.Option(min=0.5, max=120)] = 10.0,
 ) -> None:
     """Run a process's scenarios between two live nodes and record them at the register."""
-    if process != "P.CP.01":
-        _fail("process-without-kit", f"no conformance kit for {process} yet (only P.CP.01)")
+    from silkway.services.conformance import KITS
+
+    if process not in KITS:
+        _fail("process-without-kit", f"no conformance kit for {process}; kits: {', '.join(KITS)}")
     states = [_state(s) for s in between]
     if len(states) != 2 or states[0] == states[1] or not set(states) <= set(MEMBER_STATES):
         _fail("between-invalid", "--between takes two different member states")
@@ -162,7 +164,7 @@ def conformance_run(
     )
     runtime.start()
     try:
-        results = runtime.conformance(states[0], states[1], timeout=timeout)
+        results = runtime.conformance(states[0], states[1], timeout=timeout, process=process)
     finally:
         runtime.stop()
         for n in nodes.values():

@@ -18,10 +18,11 @@ from typing import Any, TypeVar
 from sqlalchemy.exc import OperationalError
 
 from silkway.adapters.bus.runner import BusRunner
+from silkway.domain.processes import PROCESS
 from silkway.domain.reference import MEMBER_STATES
 from silkway.services import exchange
 from silkway.services.bus_ports import Bus, DeadLetterHandler, Delivery, Handler, RetryLater
-from silkway.services.conformance import ScenarioOutcome, run_conformance
+from silkway.services.conformance import KITS, ScenarioOutcome, run_conformance
 from silkway.services.journal import journal_envelope
 from silkway.services.transit import MovementBusy
 
@@ -165,7 +166,7 @@ class ExchangeRuntime:
         time.sleep(0.02)
 
     def conformance(
-        self, a: str, b: str, *, timeout: float = 5.0
+        self, a: str, b: str, *, timeout: float = 5.0, process: str = PROCESS
     ) -> dict[str, list[ScenarioOutcome]]:
         return run_conformance(
             self.contexts[a],
@@ -174,12 +175,16 @@ class ExchangeRuntime:
             self.settle,
             register=self.journal,
             timeout=timeout,
+            process=process,
         )
 
-    def conformance_all(self, *, timeout: float = 5.0) -> dict[str, list[ScenarioOutcome]]:
-        """P.CP.01 between every pair of member-state nodes here."""
+    def conformance_all(
+        self, *, timeout: float = 5.0
+    ) -> dict[str, dict[str, list[ScenarioOutcome]]]:
+        """Every process with a kit, between every pair of member-state nodes here."""
         states = [s for s in self.contexts if s in MEMBER_STATES]
-        results: dict[str, list[ScenarioOutcome]] = {}
-        for a, b in combinations(states, 2):
-            results.update(self.conformance(a, b, timeout=timeout))
+        results: dict[str, dict[str, list[ScenarioOutcome]]] = {p: {} for p in KITS}
+        for process in KITS:
+            for a, b in combinations(states, 2):
+                results[process].update(self.conformance(a, b, timeout=timeout, process=process))
         return results

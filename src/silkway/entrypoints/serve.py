@@ -81,8 +81,11 @@ def _measure_then_drive(runtime: ExchangeRuntime, traffic: DemoTraffic | None) -
     except Exception:  # a failed test run must not take the server down; the register shows it
         log.exception("interstate tests failed to run")
     else:
-        passed = sum(all(o.passed for o in v) for v in results.values())
-        log.info("interstate tests: %d of %d directions pass P.CP.01", passed, len(results))
+        for process, directions in results.items():
+            passed = sum(all(o.passed for o in v) for v in directions.values())
+            log.info(
+                "interstate tests: %d of %d directions pass %s", passed, len(directions), process
+            )
     if traffic is not None:
         traffic.start()
 

@@ -1,4 +1,8 @@
-"""The interstate conformance kit: P.CP.01 scenarios run between two live nodes over the bus.
+"""The interstate conformance kit: scenarios run between two live nodes over the bus.
+
+P.CP.01 (transit) and P.SO.01 (seal operators) each have a kit; both run the same five
+scenarios: the process's opening message accepted, its replay refused, a message about something
+the receiver does not know refused, a tampered envelope refused, an unknown key refused.
 
 Each scenario sends a real, signed envelope from node A to node B over the bus and checks the
 R.006 answer that comes back to A. Scenario messages carry the conformance ProcedureID, so B
@@ -14,6 +18,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from silkway.domain import transit_messages
@@ -30,10 +35,11 @@ from silkway.domain.envelope import (
 from silkway.domain.movement import Accept, MessageKind, Movement, Release, apply, office_states
 from silkway.domain.processes import (
     CATALOGUE,
-    PROCEDURE_TRANSIT_CONTROL,
     PROCESS,
-    PROCESS_VERSION,
-    PROCESSING_RESULT,
+    PROCESSES,
+    SEAL_PROCESS,
+    is_processing_result,
+    process_of,
 )
 from silkway.domain.reference import OfficeRole
 from silkway.examples import example_declaration, example_names
@@ -51,6 +57,11 @@ class ScenarioOutcome:
     scenario: str
     passed: bool
     detail: str
+
+
+def _conformance_reference(state: str, now: datetime) -> str:
+    """A reference in the last serial block of the year: never issued to a real movement."""
+    return make_movement_reference(state, now.year, 99_999_000_000 + int(now.timestamp()) % 999_999)
 
 
 def _synthetic_release(
@@ -71,12 +82,8 @@ def _synthetic_release(
             "corridor": None,
         }
     )
-    # A reference in the last serial block of the year: never issued to a real movement.
-    reference = make_movement_reference(
-        a.state, now.year, 99_999_000_000 + int(now.timestamp()) % 999_999
-    )
     movement, _ = Movement.lodge(
-        reference,
+        _conformance_reference(a.state, now),
         make_registration_number(departure.code, now.date(), 9_999_999),
         a.state,
         decl,
@@ -100,29 +107,27 @@ def _synthetic_release(
 def _envelope(
     a: ExchangeContext,
     b_state: str,
-    kind: str,
+    code: str,
+    roles: tuple[str, str],
     fields: dict[str, Any],
-    movement: Movement,
     now: datetime,
 ) -> Envelope:
-    code = transit_messages.MESSAGE_CODES[kind]
+    """A conformance envelope carrying message ``code`` from A (role ``roles[0]``) to B."""
     entry = CATALOGUE[code]
-    sender_role, receiver_role = transit_messages.roles(
-        kind, a.state, b_state, movement, office_states(a.transit.reference)
-    )
-    message_id = uuid.uuid4()
+    process = PROCESSES[process_of(code)]
+    sender_role, receiver_role = roles
     return Envelope(
         EnvelopeHeader(
             to=Address.for_role(b_state, receiver_role),
             reply_to=Address.for_role(a.state, sender_role),
             action=Action(
-                PROCESS,
-                PROCESS_VERSION,
-                PROCEDURE_TRANSIT_CONTROL,
-                entry.transaction or "P.CP.01.TRN.001",
+                process.code,
+                process.version,
+                process.procedure,
+                entry.transaction or f"{process.code}.TRN.001",
                 code,
             ),
-            message_id=message_id,
+            message_id=uuid.uuid4(),
             procedure_id=CONFORMANCE_PROCEDURE,
             conversation_id=uuid.uuid4(),
         ),
@@ -131,12 +136,110 @@ def _envelope(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Kit:
+    """What a process contributes to the scenarios: one message B must accept, one it must refuse."""
+
+    accepted: tuple[str, Callable[[], Envelope]]
+    """Scenario name and a factory of fresh envelopes B accepts (also replayed and tampered)."""
+    refused: tuple[str, Envelope, str]
+    """Scenario name, an envelope B refuses, and the error code it must give."""
+    tamper: str
+    """A value inside the accepted envelope's body; changing one digit of it breaks the signature."""
+
+
+def _transit_kit(a: ExchangeContext, b_state: str, now: datetime) -> Kit:
+    movement, release_fields = _synthetic_release(a, b_state, now)
+    office_state = office_states(a.transit.reference)
+
+    def roles(kind: str) -> tuple[str, str]:
+        return transit_messages.roles(kind, a.state, b_state, movement, office_state)
+
+    release = MessageKind.RELEASE_NOTIFICATION
+    arrival = MessageKind.ARRIVAL_NOTICE
+    arrival_fields = {
+        "MovementReference": movement.reference,
+        "DestinationOffice": release_fields["DestinationOffice"],
+        "ArrivalDateTime": now,
+        "SealsIntactIndicator": True,
+    }
+    return Kit(
+        accepted=(
+            "release-notification-accepted",
+            lambda: _envelope(
+                a, b_state, transit_messages.MESSAGE_CODES[release], roles(release),
+                release_fields, now,
+            ),
+        ),
+        refused=(
+            "unknown-movement-refused",
+            _envelope(
+                a, b_state, transit_messages.MESSAGE_CODES[arrival], roles(arrival),
+                arrival_fields, now,
+            ),
+            "movement-not-found",
+        ),
+        tamper=movement.reference,
+    )  # fmt: skip
+
+
+def _seal_kit(a: ExchangeContext, b_state: str, now: datetime) -> Kit:
+    """P.SO.01: an enquiry about a seal B does not know, and a hand-over of a movement it lacks."""
+    reference = _conformance_reference(a.state, now)
+    seal_id = f"{a.state}CONF{uuid.uuid4().hex[:12].upper()}"
+    enquiry = {
+        "SealId": seal_id,
+        "MovementReference": reference,
+        "TrackingCountryCode": a.state,
+        "EnquiryDateTime": now,
+    }
+    handover = {
+        "MovementReference": reference,
+        "SealId": seal_id,
+        "RegistrationCountryCode": a.state,
+        "FromCountryCode": a.state,
+        "ToCountryCode": b_state,
+        "HandoverDateTime": now,
+        "Location": {"Latitude": Decimal("50.0"), "Longitude": Decimal("60.0")},
+        "Device": {
+            "ProtocolCode": "egts",
+            "DeviceId": "356307000000000",
+            "ReportingPeriodSeconds": 60,
+        },
+    }
+    return Kit(
+        accepted=(
+            "seal-enquiry-accepted",
+            lambda: _envelope(
+                a, b_state, "P.SO.01.MSG.901", ("P.SO.01.ACT.002", "P.SO.01.ACT.001"),
+                enquiry, now,
+            ),
+        ),
+        refused=(
+            "unknown-movement-refused",
+            _envelope(
+                a, b_state, "P.SO.01.MSG.903", ("P.SO.01.ACT.002", "P.SO.01.ACT.003"),
+                handover, now,
+            ),
+            "movement-not-found",
+        ),
+        tamper=reference,
+    )  # fmt: skip
+
+
+KITS: dict[str, Callable[[ExchangeContext, str, datetime], Kit]] = {
+    PROCESS: _transit_kit,
+    SEAL_PROCESS: _seal_kit,
+}
+"""The processes with a conformance kit, and how each builds its scenario messages."""
+
+
 def _answers(a: ExchangeContext, message_id: str) -> list[InboxEntry]:
     with a.transit.read() as uow:
         return [
             e
             for e in uow.exchange.inbox(relates_to=message_id, limit=10)
-            if e.message_code == PROCESSING_RESULT
+            if is_processing_result(e.message_code)
         ]
 
 
@@ -159,11 +262,12 @@ def run_pair(
     settle: Settle,
     *,
     timeout: float = 5.0,
+    process: str = PROCESS,
 ) -> list[ScenarioOutcome]:
-    """Every P.CP.01 scenario from A to B."""
+    """Every scenario of ``process`` from A to B."""
     now = a.transit.clock.now()
-    movement, release_fields = _synthetic_release(a, b_state, now)
-    subject = subject_for(b_state, PROCESS)
+    kit = KITS[process](a, b_state, now)
+    subject = subject_for(b_state, process)
     outcomes: list[ScenarioOutcome] = []
 
     def exchange_one(
@@ -180,27 +284,22 @@ def run_pair(
         detail = f"R.006 {answer.outcome}" + (f" {codes}" if codes else "")
         outcomes.append(ScenarioOutcome(name, passed, detail))
 
-    # 1. The release notification is accepted.
-    release = _envelope(a, b_state, MessageKind.RELEASE_NOTIFICATION, release_fields, movement, now)
-    sealed = a.sealer.seal(release, now)
-    exchange_one(
-        "release-notification-accepted",
-        sealed,
-        urn_uuid(release.header.message_id),
-        "accepted",
-        None,
-    )
+    accepted_name, fresh = kit.accepted
+    # 1. The process's opening message is accepted.
+    accepted = fresh()
+    sealed = a.sealer.seal(accepted, now)
+    accepted_id = urn_uuid(accepted.header.message_id)
+    exchange_one(accepted_name, sealed, accepted_id, "accepted", None)
 
     # 2. The same envelope again, under a new transport id (as a replay attack would send it)
     #    is refused with message-replayed; its effect is not applied twice.
-    release_id = urn_uuid(release.header.message_id)
-    send(subject, sealed, f"{release_id}:replay")
+    send(subject, sealed, f"{accepted_id}:replay")
     deadline = time.monotonic() + timeout
-    answers = _answers(a, release_id)
+    answers = _answers(a, accepted_id)
     while len(answers) < 2 and time.monotonic() < deadline:
         settle()
         time.sleep(0.02)
-        answers = _answers(a, release_id)
+        answers = _answers(a, accepted_id)
     refused = [
         x for x in answers if any(e.get("ErrorCode") == "message-replayed" for e in x.errors)
     ]
@@ -212,28 +311,20 @@ def run_pair(
         )
     )
 
-    # 3. An arrival notice for a movement B does not know is refused.
-    arrival_fields = {
-        "MovementReference": movement.reference,
-        "DestinationOffice": release_fields["DestinationOffice"],
-        "ArrivalDateTime": now,
-        "SealsIntactIndicator": True,
-    }
-    unknown = _envelope(a, b_state, MessageKind.ARRIVAL_NOTICE, arrival_fields, movement, now)
+    # 3. A message about something B does not know is refused with the right code.
+    refused_name, refused_envelope, refused_code = kit.refused
     exchange_one(
-        "unknown-movement-refused",
-        a.sealer.seal(unknown, now),
-        urn_uuid(unknown.header.message_id),
+        refused_name,
+        a.sealer.seal(refused_envelope, now),
+        urn_uuid(refused_envelope.header.message_id),
         "rejected",
-        "movement-not-found",
+        refused_code,
     )
 
     # 4. A tampered envelope is refused.
-    tampered_env = _envelope(
-        a, b_state, MessageKind.RELEASE_NOTIFICATION, release_fields, movement, now
-    )
+    tampered_env = fresh()
     good = a.sealer.seal(tampered_env, now)
-    tampered = good.replace(movement.reference.encode(), _flip(movement.reference).encode(), 1)
+    tampered = good.replace(kit.tamper.encode(), _flip(kit.tamper).encode(), 1)
     exchange_one(
         "tampered-envelope-refused",
         tampered,
@@ -243,9 +334,7 @@ def run_pair(
     )
 
     # 5. A key the trust list does not know is refused.
-    rogue_env = _envelope(
-        a, b_state, MessageKind.RELEASE_NOTIFICATION, release_fields, movement, now
-    )
+    rogue_env = fresh()
     exchange_one(
         "unknown-key-refused",
         a.sealer.seal_untrusted(rogue_env, now),
@@ -270,15 +359,20 @@ def run_conformance(
     *,
     register: ExchangeContext | None = None,
     timeout: float = 5.0,
+    process: str = PROCESS,
 ) -> dict[str, list[ScenarioOutcome]]:
-    """Run P.CP.01 both ways between A and B; record results and the pair's status."""
+    """Run ``process`` both ways between A and B; record results and the pair's status."""
     results = {
-        f"{a.state}->{b.state}": run_pair(a, b.state, send, settle, timeout=timeout),
-        f"{b.state}->{a.state}": run_pair(b, a.state, send, settle, timeout=timeout),
+        f"{a.state}->{b.state}": run_pair(
+            a, b.state, send, settle, timeout=timeout, process=process
+        ),
+        f"{b.state}->{a.state}": run_pair(
+            b, a.state, send, settle, timeout=timeout, process=process
+        ),
     }
     now = a.transit.clock.now()
     records = [
-        ConformanceResult(run_id, PROCESS, src, dst, o.scenario, o.passed, o.detail, now)
+        ConformanceResult(run_id, process, src, dst, o.scenario, o.passed, o.detail, now)
         for (src, dst), outcomes, run_id in (
             ((a.state, b.state), results[f"{a.state}->{b.state}"], str(uuid.uuid4())),
             ((b.state, a.state), results[f"{b.state}->{a.state}"], str(uuid.uuid4())),
@@ -286,7 +380,7 @@ def run_conformance(
         for o in outcomes
     ]
     status = pair_status(records)
-    operating = in_operation_between(status, PROCESS, a.state, b.state)
+    operating = in_operation_between(status, process, a.state, b.state)
     if register is not None:
         with register.transit.uow() as uow:
             for r in records:
@@ -295,9 +389,9 @@ def run_conformance(
     run_id = records[0].run_id if records else str(uuid.uuid4())
     for here, there in ((a, b.state), (b, a.state)):
         with here.transit.uow() as uow:
-            uow.exchange.set_partner(PROCESS, there, operating, now, run_id)
+            uow.exchange.set_partner(process, there, operating, now, run_id)
             uow.commit()
     return results
 
 
-__all__ = ["ScenarioOutcome", "run_conformance", "run_pair"]
+__all__ = ["KITS", "ScenarioOutcome", "run_conformance", "run_pair"]

@@ -42,24 +42,22 @@ from silkway.domain.movement import (
     office_states,
 )
 from silkway.domain.processes import (
-    PROCEDURE_TRANSIT_CONTROL,
-    PROCESS,
-    PROCESS_VERSION,
-    PROCESSING_RESULT,
+    PROCESSES,
     RESULT_ACCEPTED,
     RESULT_REJECTED,
+    is_processing_result,
 )
 from silkway.domain.reference import MEMBER_STATES
-from silkway.services import guarantee_certificates
+from silkway.services import guarantee_certificates, seal_exchange
 from silkway.services.bus_ports import BusUnavailable, subject_for
 from silkway.services.exchange_ports import EnvelopeSealer, InboxEntry
+from silkway.services.outbound import conversation_of
 from silkway.services.ports import OutboxMessage, UnitOfWork
+from silkway.services.seals import SealContext
 from silkway.services.transit import (
-    TRANSIT_PROCESS,
     MovementNotFound,
     TransitContext,
     apply_event,
-    conversation_of,
 )
 
 log = logging.getLogger("silkway.exchange")
@@ -78,6 +76,8 @@ Send = Callable[[str, bytes, str], None]
 class ExchangeContext:
     transit: TransitContext
     sealer: EnvelopeSealer
+    seals: SealContext | None = None
+    """The node's seal operator, whose thresholds P.SO.01 messages use (defaults otherwise)."""
     handlers: Mapping[str, InboundHandler] = field(default_factory=lambda: dict(HANDLERS))
 
     @property
@@ -110,6 +110,7 @@ class Receipt:
 def envelope_for(ctx: ExchangeContext, msg: OutboxMessage) -> Envelope:
     """The envelope of an outbox message (not yet signed)."""
     p = msg.payload
+    process = PROCESSES[msg.process]
     structure = p["structure"]
     conversation = uuid.UUID(p["conversation_id"])
     procedure = uuid.UUID(p["procedure_id"]) if p.get("procedure_id") else conversation
@@ -119,10 +120,10 @@ def envelope_for(ctx: ExchangeContext, msg: OutboxMessage) -> Envelope:
             to=Address.for_role(msg.to_state, p["receiver_role"]),
             reply_to=Address.for_role(ctx.state, p["sender_role"]),
             action=Action(
-                PROCESS,
-                PROCESS_VERSION,
-                PROCEDURE_TRANSIT_CONTROL,
-                p["transaction"] or "P.CP.01.TRN.001",
+                process.code,
+                process.version,
+                process.procedure,
+                p["transaction"] or f"{process.code}.TRN.001",
                 p["code"],
             ),
             message_id=parse_urn_uuid(msg.message_id),
@@ -146,7 +147,7 @@ def relay(ctx: ExchangeContext, send: Send, *, limit: int = 200) -> RelayReport:
     now = ctx.transit.clock.now()
     with ctx.transit.read() as uow:
         pending = uow.outbox.pending(limit=limit)
-        partners = uow.exchange.partners(TRANSIT_PROCESS)
+        partners = {p: uow.exchange.partners(p) for p in {m.process for m in pending}}
     if not pending:
         return RelayReport()
     sent: list[str] = []
@@ -154,8 +155,8 @@ def relay(ctx: ExchangeContext, send: Send, *, limit: int = 200) -> RelayReport:
     failure: tuple[str, str] | None = None
     for msg in pending:
         # Answers always travel: they are how interstate tests establish operation.
-        is_answer = msg.payload.get("code") == PROCESSING_RESULT
-        if not is_answer and not partners.get(msg.to_state, False):
+        is_answer = is_processing_result(str(msg.payload.get("code")))
+        if not is_answer and not partners[msg.process].get(msg.to_state, False):
             paper.append(msg)
             continue
         try:
@@ -208,7 +209,7 @@ def receive(ctx: ExchangeContext, data: bytes) -> Receipt:
     with ctx.transit.uow() as uow:
         if uow.exchange.inbox_seen(message_id):
             return _refuse_replay(ctx, uow, envelope, message_id, now)
-        if code == PROCESSING_RESULT:
+        if is_processing_result(code):
             return _record_answer(ctx, uow, envelope, message_id, sender, now)
         errors = _misrouted(ctx, envelope)
         if not errors:
@@ -235,7 +236,7 @@ def _refuse_replay(
     """
     code = envelope.header.action.message
     errors = [_error("message-replayed", f"{message_id} was processed before")]
-    if code != PROCESSING_RESULT and envelope.header.to.node == ctx.state:
+    if not is_processing_result(code) and envelope.header.to.node == ctx.state:
         uow.outbox.put([_answer(ctx, envelope, errors, now)])
         uow.commit()
     log.warning("replayed envelope %s (%s) from %s refused", message_id, code, _sender(envelope))
@@ -292,15 +293,16 @@ def _answer(
     if errors:
         fields["Error"] = tuple(errors)
     reference = original.body.fields.get("MovementReference")
+    process = PROCESSES[header.action.process]
     return OutboxMessage(
         message_id=f"urn:uuid:{uuid.uuid4()}",
         created_at=now,
         to_state=header.reply_to.node,
-        process=TRANSIT_PROCESS,
+        process=process.code,
         message_kind="processing_result",
         movement_reference=reference if isinstance(reference, str) else None,
         payload={
-            "code": PROCESSING_RESULT,
+            "code": process.processing_result,
             "structure": "R.006",
             "transaction": header.action.transaction,
             "sender_role": header.to.role,
@@ -320,7 +322,7 @@ def _refuse_unopened(
     """Answer an envelope that failed schema or signature checks, if it can be answered at all."""
     errors = [_error(code, reason)]
     peeked = ctx.sealer.peek(data)
-    if peeked is None or peeked.header.action.message == PROCESSING_RESULT:
+    if peeked is None or is_processing_result(peeked.header.action.message):
         log.warning("dropped an unreadable envelope: %s %s", code, reason)
         return Receipt(RESULT_REJECTED, None, code, errors)
     message_id = urn_uuid(peeked.header.message_id)
@@ -369,10 +371,19 @@ def _record_answer(
     if relates_to is not None:
         uow.exchange.record_answer(relates_to, now, outcome, errors)
     uow.exchange.inbox_add(
-        InboxEntry(message_id, now, PROCESSING_RESULT, sender, None, relates_to, outcome, errors)
+        InboxEntry(
+            message_id,
+            now,
+            envelope.header.action.message,
+            sender,
+            None,
+            relates_to,
+            outcome,
+            errors,
+        )
     )
     uow.commit()
-    return Receipt("answer", message_id, PROCESSING_RESULT, errors)
+    return Receipt("answer", message_id, envelope.header.action.message, errors)
 
 
 # --- effects of each message ---------------------------------------------------------------------
@@ -660,8 +671,9 @@ HANDLERS: Mapping[str, InboundHandler] = {
     "P.CP.01.MSG.912": _certificate_issued,
     "P.CP.01.MSG.913": _certificate_used,
     "P.CP.01.MSG.914": _certificate_written_off,
+    **seal_exchange.HANDLERS,
 }
-"""The effect of each P.CP.01 message at the receiving node."""
+"""The effect of each P.CP.01 and P.SO.01 message at the receiving node."""
 
 
 # --- dead letters ---------------------------------------------------------------------------------

@@ -54,8 +54,8 @@ from silkway.services.guarantee_ports import (
     SettleRequest,
 )
 from silkway.services.guarantees import GuaranteeContext, GuaranteeNotFound
+from silkway.services.outbound import process_message
 from silkway.services.ports import DuplicateKey, OutboxMessage, UnitOfWork
-from silkway.services.transit import process_message
 
 
 class CertificateNotFound(DomainError):

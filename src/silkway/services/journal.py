@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 
 from silkway.domain.envelope import urn_uuid
-from silkway.domain.processes import PROCESSING_RESULT
+from silkway.domain.processes import is_processing_result
 from silkway.services.exchange import ExchangeContext
 from silkway.services.exchange_ports import JournalEntry
 
@@ -38,7 +38,7 @@ def journal_envelope(ctx: ExchangeContext, data: bytes) -> JournalEntry | None:
     with ctx.transit.uow() as uow:
         if not uow.exchange.journal_add(entry):
             return None  # delivered again: journaled the first time
-        if header.action.message == PROCESSING_RESULT and entry.relates_to is not None:
+        if is_processing_result(header.action.message) and entry.relates_to is not None:
             outcome = envelope.body.fields.get("ProcessingResultCode")
             uow.exchange.journal_answer(entry.relates_to, str(outcome), now)
         uow.commit()

@@ -1,10 +1,11 @@
 """Seals follow their movement: activated at release, deactivated when the procedure ends.
 
 :func:`movement_changed` runs inside the transit use case's own transaction, so a release and
-the activation of its seals are stored together or not at all. It never refuses the change: a
-seal that cannot be activated here (not in this operator's registry — a third-party seal to be
-resolved with its registration operator over the exchange —, already in use, or a route that
-cannot be drawn) is reported back and left alone.
+the activation of its seals are stored together or not at all, and so are the messages owed to
+other seal operators. It never refuses the change: a seal that cannot be activated here is
+reported back and left alone. A seal registered in another member state (a third-party seal) is
+asked about from its registration operator (P.SO.01); its answer activates it
+(:mod:`silkway.services.seal_exchange`).
 """
 
 from __future__ import annotations
@@ -13,15 +14,21 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from silkway.domain.movement import TERMINAL_STATUSES, Movement, MovementStatus
+from silkway.domain.processes import (
+    COMPLETION_OPERATOR,
+    PASSAGE_OPERATOR,
+    REGISTRATION_OPERATOR,
+)
 from silkway.domain.reference import ReferenceData
 from silkway.domain.seal_route import RouteUnavailable, operator_plan, plan_route
 from silkway.domain.seal_rules import Handover, to_ms
-from silkway.domain.seals import SealStatus
-from silkway.services.ports import UnitOfWork
+from silkway.domain.seals import SealStatus, registration_state
+from silkway.services import seal_messages
+from silkway.services.ports import OutboxMessage, UnitOfWork
+from silkway.services.seal_messages import COMPLETION, HANDOVER
 from silkway.services.seal_ports import HandoverRecord, NewActivation
 
-HANDOVER = "handover"
-COMPLETION = "completion"
+__all__ = ["COMPLETION", "HANDOVER", "SealActivations", "activate_seals", "movement_changed"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,8 +66,13 @@ def activate_seals(
     seal_ids: list[str] | None = None,
     *,
     silent_periods: int = 2,
+    tracking: str | None = None,
 ) -> SealActivations:
-    """Activate ``seal_ids`` (default: the declared navigation seals) on ``movement``."""
+    """Activate ``seal_ids`` (default: the declared navigation seals) on ``movement``.
+
+    ``tracking`` is the state whose operator tracks the carriage: this node's by default, the
+    sender's when this node takes the carriage over as a passage operator.
+    """
     wanted = seal_ids if seal_ids is not None else movement.declaration.seals.navigation_seal_ids
     result = SealActivations()
     if not wanted:
@@ -71,18 +83,26 @@ def activate_seals(
         result.unresolved.update(dict.fromkeys(wanted, f"route-unavailable: {exc.message}"))
         return result
     destination = reference.offices.get(movement.destination_office)
+    tracked = {
+        a.seal_id for a in uow.seals.activations_for_movement(movement.reference) if a.active
+    }
     for seal_id in wanted:
         seal = uow.seals.get_seal(seal_id)
         if seal is None or seal.key is None:
-            result.unresolved[seal_id] = "third-party"
+            result.unresolved[seal_id] = _third_party(uow, state, seal_id, movement, now)
             continue
-        if seal.status is not SealStatus.REGISTERED:
+        if seal_id in tracked:
+            result.unresolved[seal_id] = "already-active"
+            continue
+        # A seal lent to this very movement (by its registration operator) may be tracked here.
+        lent = seal.movement_reference == movement.reference
+        if seal.status is not SealStatus.REGISTERED and not lent:
             result.unresolved[seal_id] = f"seal-{seal.status.value}"
             continue
         plan = operator_plan(
             route,
             registration=seal.operator,
-            tracking=state,
+            tracking=tracking or state,
             destination_state=None if destination is None else destination.state,
         )
         uow.seals.add_activation(
@@ -108,6 +128,7 @@ def deactivate_seals(
     """End every active activation of ``movement`` and record the completion notices owed."""
     result = SealActivations()
     notices: list[HandoverRecord] = []
+    outbox: list[OutboxMessage] = []
     for activation in uow.seals.activations_for_movement(movement.reference):
         if not activation.active:
             continue
@@ -115,6 +136,8 @@ def deactivate_seals(
         uow.seals.set_seal_status(activation.seal_key, SealStatus.REGISTERED, None)
         result.deactivated.append(activation.seal_id)
         plan = activation.operators
+        if plan.tracking != state:
+            continue  # a passage operator: the tracking operator tells the route
         told = dict.fromkeys(s for s in (plan.registration, *plan.passage) if s != state)
         track = activation.track
         for to_state in told:
@@ -128,15 +151,36 @@ def deactivate_seals(
                 lat=track.lat if track.lat is not None else 0.0,
                 lon=track.lon if track.lon is not None else 0.0,
             )
+            if to_state == plan.completion:
+                role = COMPLETION_OPERATOR
+            elif to_state == plan.registration and to_state not in plan.passage:
+                role = REGISTRATION_OPERATOR
+            else:
+                role = PASSAGE_OPERATOR
+            message = seal_messages.completion(to_state, role, handover, movement.status.value, now)
+            outbox.append(message)
             notices.append(
                 HandoverRecord(
                     kind=COMPLETION,
                     handover=handover,
                     payload=operator_payload(COMPLETION, handover, movement.status.value),
+                    message_id=message.message_id,
                 )
             )
     uow.seals.add_handovers(notices)
+    uow.outbox.put(outbox)
     return result
+
+
+def _third_party(
+    uow: UnitOfWork, state: str, seal_id: str, movement: Movement, now: datetime
+) -> str:
+    """Ask the seal's registration operator about it; say why it is not active yet."""
+    registration = registration_state(seal_id)
+    if registration is None or registration == state:
+        return "seal-unknown"
+    uow.outbox.put([seal_messages.enquiry(state, registration, seal_id, movement.reference, now)])
+    return f"third-party: asked the {registration} operator"
 
 
 def operator_payload(kind: str, handover: Handover, detail: str | None = None) -> dict[str, object]:

@@ -1,50 +1,57 @@
-"""What one national seal operator owes another: hand-overs and completion notices (P.SO.01)."""
+"""Hand-overs: the carriage entered another member state, whose operator takes it over (P.SO.01).
+
+Only the tracking operator (the one that activated the seal at release) tells the next
+operator; a passage operator that follows the same carriage records the crossing for its own
+view and leaves the telling to it.
+"""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
+from silkway.domain.processes import SEAL_PROCESS
+from silkway.domain.reference import MEMBER_STATES
 from silkway.domain.seal_rules import Handover
+from silkway.domain.seals import Seal
+from silkway.services import seal_messages
 from silkway.services.ports import OutboxMessage, UnitOfWork
 from silkway.services.seal_activation import HANDOVER, operator_payload
 from silkway.services.seal_ports import HandoverRecord
 from silkway.services.seals import SealContext
 
-OPERATOR_PROCESS = "P.SO.01"
-"""Silkway's process code for the exchange between national seal operators."""
-
-
-def operator_messages(records: Sequence[HandoverRecord], now: datetime) -> list[OutboxMessage]:
-    """The messages owed to other seal operators for hand-overs and completions (P.SO.01)."""
-    return [
-        OutboxMessage(
-            message_id=r.message_id or f"urn:uuid:{uuid.uuid4()}",
-            created_at=now,
-            to_state=r.handover.to_state,
-            process=OPERATOR_PROCESS,
-            message_kind=r.kind,
-            movement_reference=r.handover.movement_reference,
-            payload=r.payload,
-        )
-        for r in records
-    ]
+OPERATOR_PROCESS = SEAL_PROCESS
+"""The process of the exchange between national seal operators."""
 
 
 def record_handovers(
     ctx: SealContext, uow: UnitOfWork, handovers: Sequence[Handover], now: datetime
 ) -> None:
     """Store the hand-overs a batch of positions revealed, and the messages owed for them."""
-    records = [
-        HandoverRecord(
-            kind=HANDOVER,
-            handover=h,
-            payload=operator_payload(HANDOVER, h),
-            message_id=f"urn:uuid:{uuid.uuid4()}" if ctx.emit_operator_messages else None,
+    plans = uow.seals.activation_routes(sorted({h.activation_id for h in handovers}))
+    records: list[HandoverRecord] = []
+    messages: list[OutboxMessage] = []
+    seals: dict[str, Seal | None] = {}
+    for h in handovers:
+        message = None
+        _route, plan = plans[h.activation_id]
+        owed = plan.tracking == ctx.state and h.to_state in MEMBER_STATES
+        if owed and h.to_state != ctx.state:
+            if h.seal_id not in seals:
+                seals[h.seal_id] = uow.seals.get_seal(h.seal_id)
+            seal = seals[h.seal_id]
+            if seal is not None:
+                message = seal_messages.handover(h, seal, plan.completion, now)
+        records.append(
+            HandoverRecord(
+                kind=HANDOVER,
+                handover=h,
+                payload=operator_payload(HANDOVER, h),
+                message_id=None if message is None else message.message_id,
+            )
         )
-        for h in handovers
-    ]
-    uow.seals.add_handovers(records)
-    if ctx.emit_operator_messages:
-        uow.outbox.put(operator_messages(records, now))
+        if message is not None:
+            messages.append(message)
+    # A crossing recorded before (the same points seen again) owes nothing new.
+    added = {r.message_id for r in uow.seals.add_handovers(records)}
+    uow.outbox.put([m for m in messages if m.message_id in added])

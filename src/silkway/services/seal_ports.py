@@ -215,8 +215,9 @@ class SealRepository(Protocol):
         """Incidents changed after change number ``seq``, oldest change first."""
         ...
 
-    def add_handovers(self, records: Sequence[HandoverRecord]) -> int:
-        """Store hand-overs; one already recorded (same activation, kind and state) is skipped."""
+    def add_handovers(self, records: Sequence[HandoverRecord]) -> list[HandoverRecord]:
+        """Store hand-overs and return those stored; one already recorded (same activation,
+        kind and state) is skipped."""
         ...
 
     def handovers_for_movement(self, reference: str) -> list[HandoverRecord]: ...

@@ -117,8 +117,6 @@ class SealContext:
     signals: SignalMapping = field(default_factory=SignalMapping)
     retention: timedelta = timedelta(days=400)
     """Positions older than this are purged (:func:`silkway.services.telemetry.purge_positions`)."""
-    emit_operator_messages: bool = False
-    """Write hand-over messages to the outbox (P.SO.01) once the operators' exchange carries them."""
     routes: RouteCache = field(default_factory=RouteCache, repr=False, compare=False)
 
 

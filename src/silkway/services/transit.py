@@ -7,7 +7,6 @@ messages other states must receive are written together or not at all.
 from __future__ import annotations
 
 import hashlib
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -38,9 +37,9 @@ from silkway.domain.movement import (
     notifications_for,
     office_states,
 )
-from silkway.domain.processes import CATALOGUE
 from silkway.domain.reference import ReferenceData
 from silkway.services import seal_activation
+from silkway.services.outbound import conversation_of, process_message
 from silkway.services.ports import (
     Clock,
     ConcurrentUpdate,
@@ -304,11 +303,6 @@ def _messages(
     ]
 
 
-def conversation_of(reference: str) -> str:
-    """Every message about one movement travels in one conversation."""
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"silkway:movement:{reference}"))
-
-
 def outbox_message(
     sender: str,
     to_state: str,
@@ -334,41 +328,6 @@ def outbox_message(
         conversation_id=conversation_of(movement.reference),
         movement_reference=movement.reference,
         relates_to=relates_to,
-    )
-
-
-def process_message(
-    to_state: str,
-    kind: str,
-    fields: dict[str, Any],
-    now: datetime,
-    *,
-    sender_role: str,
-    receiver_role: str,
-    conversation_id: str,
-    movement_reference: str | None = None,
-    relates_to: str | None = None,
-) -> OutboxMessage:
-    """Any outbound P.CP.01 message, with its body fields, as the outbox keeps it."""
-    code = transit_messages.MESSAGE_CODES[kind]
-    entry = CATALOGUE[code]
-    return OutboxMessage(
-        message_id=f"urn:uuid:{uuid.uuid4()}",
-        created_at=now,
-        to_state=to_state,
-        process=TRANSIT_PROCESS,
-        message_kind=kind,
-        movement_reference=movement_reference,
-        payload={
-            "code": code,
-            "structure": entry.structure,
-            "transaction": entry.transaction or "",
-            "sender_role": sender_role,
-            "receiver_role": receiver_role,
-            "conversation_id": conversation_id,
-            "relates_to": relates_to,
-            "fields": transit_messages.fields_to_json(entry.structure, fields),
-        },
     )
 
 

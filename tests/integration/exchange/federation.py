@@ -81,7 +81,8 @@ def federation(
         for s in states
     }
     contexts = {
-        s: exchange.ExchangeContext(n.transit, SignedXmlSealer(s, keys)) for s, n in nodes.items()
+        s: exchange.ExchangeContext(n.transit, SignedXmlSealer(s, keys), n.seals)
+        for s, n in nodes.items()
     }
     fed = Federation(nodes, contexts, clock, keys)
     try:

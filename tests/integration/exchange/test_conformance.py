@@ -73,7 +73,7 @@ def test_a_broken_handler_fails_the_process_and_the_register_shows_it(fed: Feder
 
     by = fed.contexts["BY"]
     fed.contexts["BY"] = exchange.ExchangeContext(
-        by.transit, by.sealer, {**by.handlers, "P.CP.01.MSG.010": broken}
+        by.transit, by.sealer, handlers={**by.handlers, "P.CP.01.MSG.010": broken}
     )
     results = run(fed)
     kz_to_by = {o.scenario: o.passed for o in results["KZ->BY"]}  # type: ignore[attr-defined]

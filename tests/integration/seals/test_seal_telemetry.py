@@ -76,9 +76,9 @@ def test_register_activate_ingest_and_see_one_deviation_opened_then_closed(
         ("handover", "KZ", "RU"),
         ("handover", "RU", "BY"),
     ]
-    # Hand-over messages are modelled but not yet sent: the operators' exchange carries them.
-    assert all(h.message_id is None for h in view.handovers)
-    assert operator_messages(node) == []
+    # Each hand-over owes the next operator a P.SO.01 message, waiting in the outbox.
+    assert all(h.message_id is not None for h in view.handovers)
+    assert operator_messages(node) == [("RU", "handover"), ("BY", "handover")]
 
 
 def operator_messages(node: Node) -> list[tuple[str, str]]:
@@ -91,10 +91,10 @@ def operator_messages(node: Node) -> list[tuple[str, str]]:
         return [(r[0], r[1]) for r in rows]
 
 
-def test_handover_messages_go_to_the_outbox_once_enabled(node: Node, clock: ManualClock) -> None:
+def test_a_crossing_seen_again_owes_no_second_handover(node: Node, clock: ManualClock) -> None:
     register(node)
     released_movement(node)
-    ctx = replace(node.seals, emit_operator_messages=True)
+    ctx = node.seals
     track = corridor_track(node, clock.now(), count=400)
     clock.advance(timedelta(days=1))
     report = telemetry.ingest(ctx, track, source="teltonika")
@@ -214,7 +214,7 @@ def test_a_seal_in_use_or_unknown_is_not_activated_and_release_still_succeeds(
     assert result.activated == [SEAL_ID]
     with pytest.raises(DomainError) as caught:
         seals.activate_seal(node.seals, SEAL_ID, released.reference)
-    assert caught.value.violations[0].code == "seal-active"
+    assert caught.value.violations[0].code == "already-active"
 
 
 def test_registry_refuses_a_second_seal_with_the_same_device(node: Node) -> None:

@@ -18,11 +18,10 @@ from silkway.domain.envelope import (
 )
 from silkway.domain.processes import (
     CATALOGUE,
-    PROCEDURE_TRANSIT_CONTROL,
-    PROCESS,
-    PROCESS_VERSION,
+    PROCESSES,
     STRUCTURES,
     FieldSpec,
+    process_of,
 )
 
 ALMATY = timezone(timedelta(hours=5))
@@ -35,6 +34,14 @@ SEALS = (
     {"SealKindCode": "navigation", "SealId": "KZ-NS-0001734"},
     {"SealKindCode": "customs", "SealId": "55201-0042"},
 )
+DEVICE = {
+    "ProtocolCode": "wialon",
+    "DeviceId": "356307042441013",
+    "DevicePassword": "s3cret",
+    "ReportingPeriodSeconds": 60,
+    "FirmwareVersion": "2.4.1",
+    "BatteryPercent": 87,
+}
 GOODS = {
     "GoodsItemQuantity": 3,
     "PackageQuantity": 120,
@@ -222,6 +229,59 @@ BODIES: dict[str, dict[str, Any]] = {
         "WriteOffDateTime": RELEASED + timedelta(days=30),
         "Remarks": "no longer used",
     },
+    "R.SW.SO.01.901": {
+        "SealId": "RUNS2600001734",
+        "MovementReference": MOVEMENT,
+        "TrackingCountryCode": "KZ",
+        "EnquiryDateTime": RELEASED,
+    },
+    "R.SW.SO.01.902": {
+        "SealId": "RUNS2600001734",
+        "MovementReference": MOVEMENT,
+        "AnswerCode": "available",
+        "RegistrationCountryCode": "RU",
+        "Device": DEVICE,
+        "Remarks": "lent to the Kazakh operator",
+    },
+    "R.SW.SO.01.903": {
+        "MovementReference": MOVEMENT,
+        "SealId": "RUNS2600001734",
+        "RegistrationCountryCode": "RU",
+        "FromCountryCode": "KZ",
+        "ToCountryCode": "RU",
+        "HandoverDateTime": RELEASED + timedelta(days=3),
+        "Location": {"Latitude": Decimal("54.0900000"), "Longitude": Decimal("61.5700000")},
+        "Device": DEVICE,
+        "LastReportDateTime": RELEASED + timedelta(days=3, minutes=-1),
+        "ProgressKm": Decimal("2412.375"),
+    },
+    "R.SW.SO.01.904": {
+        "MovementReference": MOVEMENT,
+        "SealId": "RUNS2600001734",
+        "CompletionDateTime": RELEASED + timedelta(days=9),
+        "MovementStatusCode": "completed",
+        "Location": {"Latitude": Decimal("52.0800000"), "Longitude": Decimal("23.6600000")},
+    },
+    "R.SW.SO.01.905": {
+        "MovementReference": MOVEMENT,
+        "SealId": "RUNS2600001734",
+        "Position": (
+            {
+                "PositionDateTime": RELEASED + timedelta(days=3),
+                "Latitude": Decimal("54.0912345"),
+                "Longitude": Decimal("61.5612345"),
+                "SpeedKmh": Decimal("72.5"),
+                "CourseDegrees": 271,
+                "BatteryPercent": 64,
+                "EventCode": ("02", "07"),
+            },
+            {
+                "PositionDateTime": RELEASED + timedelta(days=3, minutes=1),
+                "Latitude": Decimal("54.0923456"),
+                "Longitude": Decimal("61.5423456"),
+            },
+        ),
+    },
 }
 
 
@@ -259,15 +319,14 @@ def envelope_for(
 ) -> Envelope:
     """A well-formed envelope carrying ``message`` from ``sender`` to ``receiver``."""
     entry = CATALOGUE[message]
-    transaction = entry.transaction or "P.CP.01.TRN.001"
+    process = PROCESSES[process_of(message)]
+    transaction = entry.transaction or f"{process.code}.TRN.001"
     relates_to = None if entry.transaction else uuid_n(99)
     return Envelope(
         EnvelopeHeader(
             to=Address.for_role(receiver, entry.receiver_roles[0]),
             reply_to=Address.for_role(sender, entry.sender_roles[0]),
-            action=Action(
-                PROCESS, PROCESS_VERSION, PROCEDURE_TRANSIT_CONTROL, transaction, message
-            ),
+            action=Action(process.code, process.version, process.procedure, transaction, message),
             message_id=uuid_n(1),
             procedure_id=uuid_n(2),
             conversation_id=uuid_n(3),

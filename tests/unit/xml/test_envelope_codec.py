@@ -38,7 +38,15 @@ from silkway.domain.envelope import (
     parse_urn_uuid,
     processing_result,
 )
-from silkway.domain.processes import CATALOGUE, ROLES, STRUCTURES, structure_namespace
+from silkway.domain.processes import (
+    CATALOGUE,
+    PROCESSES,
+    ROLES,
+    SEAL_ROLES,
+    STRUCTURES,
+    process_of,
+    structure_namespace,
+)
 
 SOAP = "http://www.w3.org/2003/05/soap-envelope"
 ALL_MESSAGES = sorted(CATALOGUE)
@@ -61,11 +69,17 @@ def test_catalogue_keeps_official_codes_and_numbers_its_own_apart() -> None:
     assert CATALOGUE["P.CP.01.MSG.010"].structure == "R.CA.CP.01.001"
     assert CATALOGUE["P.CP.01.MSG.010"].official
     for entry in CATALOGUE.values():
+        process = process_of(entry.code)
+        roles = ROLES if process == "P.CP.01" else SEAL_ROLES
         assert entry.structure in STRUCTURES
-        assert set(entry.sender_roles) | set(entry.receiver_roles) <= set(ROLES)
+        assert set(entry.sender_roles) | set(entry.receiver_roles) <= set(roles)
         if not entry.official:
-            assert entry.code.startswith("P.CP.01.MSG.9")
+            assert entry.code.startswith(f"{process}.MSG.9")
             assert entry.structure == "R.006" or entry.structure.startswith("R.SW.")
+    # The seal operators' exchange has no published codes yet: none of it may claim to be official.
+    assert not any(e.official for e in CATALOGUE.values() if e.code.startswith("P.SO.01."))
+    assert {process_of(c) for c in CATALOGUE} == set(PROCESSES)
+    assert PROCESSES["P.SO.01"].processing_result in CATALOGUE
 
 
 def test_every_structure_ships_a_schema_that_compiles() -> None:

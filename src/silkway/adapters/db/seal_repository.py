@@ -565,8 +565,8 @@ class SqlSealRepository:
         )
         return [_incident(r) for r in rows]
 
-    def add_handovers(self, records: Sequence[HandoverRecord]) -> int:
-        added = 0
+    def add_handovers(self, records: Sequence[HandoverRecord]) -> list[HandoverRecord]:
+        added: list[HandoverRecord] = []
         for record in records:
             h = record.handover
             try:
@@ -587,7 +587,7 @@ class SqlSealRepository:
                             "payload": record.payload,
                         },
                     )
-                added += 1
+                added.append(record)
             except IntegrityError:
                 continue  # recorded before: a hand-over happens once per state
         return added

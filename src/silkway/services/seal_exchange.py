@@ -1,0 +1,293 @@
+"""P.SO.01 at the receiving node: what one seal operator does with another's messages.
+
+Each handler runs inside the exchange's receiving transaction (:func:`exchange.receive`), so the
+message's effect, its inbox entry and its R.006 answer are stored together. A handler refuses a
+message by raising a :class:`DomainError`; the sender then gets a negative R.006 with the codes.
+
+- MSG.901, a seal enquiry, reaches the registration operator. It lends a free seal to the
+  movement and answers with the seal's device (MSG.902), or says why it cannot.
+- MSG.902 reaches the tracking operator. A seal lent to it is recorded as a third-party seal and
+  activated on the movement, if the movement is still under way.
+- MSG.903, a hand-over, reaches the operator of the state the carriage entered. It takes the
+  carriage over on its copy of the movement: the seal is recorded if new and activated, with
+  the sender as tracking operator.
+- MSG.904, end of tracking, ends the activations here and gives a lent seal back to the registry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from silkway.domain import audit
+from silkway.domain.envelope import Envelope, urn_uuid
+from silkway.domain.errors import ActionInvalid, Violation
+from silkway.domain.movement import Movement, MovementStatus
+from silkway.domain.seal_rules import Handover
+from silkway.domain.seals import MonitoringThresholds, Seal, SealStatus
+from silkway.services import seal_messages
+from silkway.services.ports import DuplicateKey, UnitOfWork
+from silkway.services.seal_activation import HANDOVER, activate_seals, operator_payload
+from silkway.services.seal_ports import HandoverRecord
+from silkway.services.transit import MovementNotFound
+
+if TYPE_CHECKING:
+    from silkway.services.exchange import ExchangeContext, InboundHandler
+
+UNDER_WAY = (MovementStatus.RELEASED, MovementStatus.IN_PASSAGE)
+
+
+def _sender(envelope: Envelope) -> str:
+    return envelope.header.reply_to.node
+
+
+def _text(fields: Mapping[str, Any], name: str) -> str:
+    return str(fields[name])
+
+
+def _silent_periods(ctx: ExchangeContext) -> int:
+    thresholds = ctx.seals.thresholds if ctx.seals is not None else MonitoringThresholds()
+    return thresholds.silent_periods
+
+
+def _log(
+    uow: UnitOfWork,
+    movement: Movement,
+    envelope: Envelope,
+    now: datetime,
+    kind: str,
+    payload: dict[str, Any],
+) -> None:
+    """Keep what another operator told about a movement in the movement's own log."""
+    uow.events.append(
+        audit.append(
+            uow.events.last(movement.reference),
+            movement.reference,
+            kind,
+            payload,
+            now,
+            f"message:{_sender(envelope)}",
+        )
+    )
+
+
+def _own_movement(ctx: ExchangeContext, uow: UnitOfWork, reference: str) -> Movement:
+    movement = uow.movements.get(reference)
+    if movement is None:
+        raise MovementNotFound(
+            f"no movement {reference} at the {ctx.state} node",
+            [Violation("movement-not-found", "/MovementReference", reference)],
+        )
+    return movement
+
+
+def _lend(uow: UnitOfWork, state: str, seal: Seal | None, reference: str) -> tuple[str, str | None]:
+    """Whether a seal of this registry can go to ``reference``; marks it lent when it can."""
+    if seal is None or seal.key is None or seal.operator != state:
+        return "unknown", "no such seal in this operator's registry"
+    if seal.status is SealStatus.RETIRED:
+        return "retired", "the seal is out of service"
+    if seal.status is SealStatus.ACTIVE and seal.movement_reference != reference:
+        return "in-use", "the seal is on another movement"
+    uow.seals.set_seal_status(seal.key, SealStatus.ACTIVE, reference)
+    return "available", None
+
+
+def seal_enquiry(ctx: ExchangeContext, uow: UnitOfWork, envelope: Envelope, now: datetime) -> None:
+    """The registration operator answers about one of its seals."""
+    fields = envelope.body.fields
+    seal_id, reference = _text(fields, "SealId"), _text(fields, "MovementReference")
+    tracking = _sender(envelope)
+    if _text(fields, "TrackingCountryCode") != tracking:
+        raise ActionInvalid(
+            "a seal enquiry comes from the tracking operator it names",
+            [Violation("tracking-operator-mismatch", "/TrackingCountryCode", tracking)],
+        )
+    seal = uow.seals.get_seal(seal_id)
+    answer, remarks = _lend(uow, ctx.state, seal, reference)
+    uow.outbox.put(
+        [
+            seal_messages.enquiry_answer(
+                ctx.state,
+                tracking,
+                seal_id,
+                reference,
+                answer,
+                seal,
+                now,
+                relates_to=urn_uuid(envelope.header.message_id),
+                remarks=remarks,
+            )
+        ]
+    )
+
+
+def _record_seal(
+    uow: UnitOfWork, seal_id: str, registration: str, device: Mapping[str, Any], now: datetime
+) -> Seal:
+    """The seal as this registry knows it, recorded as a third-party seal when new here."""
+    known = uow.seals.get_seal(seal_id)
+    if known is not None:
+        if known.operator != registration:
+            raise ActionInvalid(
+                f"seal {seal_id} is registered here by {known.operator}, not {registration}",
+                [Violation("seal-operator-mismatch", "/RegistrationCountryCode", registration)],
+            )
+        return known
+    try:
+        return uow.seals.add_seal(
+            seal_messages.seal_from_device(seal_id, registration, dict(device), now)
+        )
+    except DuplicateKey:
+        raise ActionInvalid(
+            f"the device of seal {seal_id} is registered here under another seal",
+            [Violation("device-taken", "/Device/DeviceId", str(device["DeviceId"]))],
+        ) from None
+
+
+def seal_answer(ctx: ExchangeContext, uow: UnitOfWork, envelope: Envelope, now: datetime) -> None:
+    """The tracking operator learns about a third-party seal and activates it if it can."""
+    fields = envelope.body.fields
+    seal_id, answer = _text(fields, "SealId"), _text(fields, "AnswerCode")
+    movement = _own_movement(ctx, uow, _text(fields, "MovementReference"))
+    registration = _sender(envelope)
+    if _text(fields, "RegistrationCountryCode") != registration:
+        raise ActionInvalid(
+            "a seal is described by its registration operator",
+            [Violation("registration-operator-mismatch", "/RegistrationCountryCode", registration)],
+        )
+    outcome: dict[str, Any] = {"seal_id": seal_id, "answer": answer, "from": registration}
+    device = fields.get("Device")
+    if answer == "available" and isinstance(device, Mapping):
+        _record_seal(uow, seal_id, registration, device, now)
+        if movement.status in UNDER_WAY:
+            result = activate_seals(
+                uow,
+                ctx.transit.reference,
+                ctx.state,
+                movement,
+                now,
+                [seal_id],
+                silent_periods=_silent_periods(ctx),
+            )
+            outcome["activated"] = seal_id in result.activated
+            if seal_id in result.unresolved:
+                outcome["reason"] = result.unresolved[seal_id]
+        else:
+            outcome["activated"] = False
+            outcome["reason"] = f"movement {movement.status.value}"
+    _log(uow, movement, envelope, now, "seal_resolved", outcome)
+
+
+def handover(ctx: ExchangeContext, uow: UnitOfWork, envelope: Envelope, now: datetime) -> None:
+    """The operator of the state entered takes the carriage over on its copy of the movement."""
+    fields = envelope.body.fields
+    seal_id = _text(fields, "SealId")
+    movement = _own_movement(ctx, uow, _text(fields, "MovementReference"))
+    if _text(fields, "ToCountryCode") != ctx.state:
+        raise ActionInvalid(
+            f"the hand-over is to {fields['ToCountryCode']}, not {ctx.state}",
+            [Violation("handover-misaddressed", "/ToCountryCode", str(fields["ToCountryCode"]))],
+        )
+    tracking = _sender(envelope)
+    if movement.state == ctx.state:
+        raise ActionInvalid(
+            "a carriage released here is tracked here, not handed over to this operator",
+            [Violation("own-movement", "/MovementReference", movement.reference)],
+        )
+    device = fields["Device"]
+    assert isinstance(device, Mapping)
+    _record_seal(uow, seal_id, _text(fields, "RegistrationCountryCode"), device, now)
+    result = activate_seals(
+        uow,
+        ctx.transit.reference,
+        ctx.state,
+        movement,
+        now,
+        [seal_id],
+        silent_periods=_silent_periods(ctx),
+        tracking=tracking,
+    )
+    if seal_id in result.unresolved and result.unresolved[seal_id] != "already-active":
+        reason = result.unresolved[seal_id]
+        raise ActionInvalid(
+            f"seal {seal_id} cannot be tracked here: {reason}",
+            [Violation(reason.split(":")[0], "/SealId", reason)],
+        )
+    location = fields["Location"]
+    assert isinstance(location, Mapping)
+    at = fields["HandoverDateTime"]
+    assert isinstance(at, datetime)
+    activation = next(
+        a
+        for a in uow.seals.activations_for_movement(movement.reference)
+        if a.active and a.seal_id == seal_id
+    )
+    h = Handover(
+        activation_id=activation.id,
+        movement_reference=movement.reference,
+        seal_id=seal_id,
+        from_state=_text(fields, "FromCountryCode"),
+        to_state=ctx.state,
+        at=at,
+        lat=float(str(location["Latitude"])),
+        lon=float(str(location["Longitude"])),
+    )
+    uow.seals.add_handovers(
+        [
+            HandoverRecord(
+                kind=HANDOVER,
+                handover=h,
+                payload=operator_payload(HANDOVER, h, f"received from {tracking}"),
+                message_id=urn_uuid(envelope.header.message_id),
+            )
+        ]
+    )
+    if seal_id in result.activated:
+        _log(
+            uow,
+            movement,
+            envelope,
+            now,
+            "seal_taken_over",
+            {"seal_id": seal_id, "from_state": h.from_state, "tracking": tracking},
+        )
+
+
+def tracking_ended(
+    ctx: ExchangeContext, uow: UnitOfWork, envelope: Envelope, now: datetime
+) -> None:
+    """Tracking of the carriage ended: stop following it here; a lent seal comes back."""
+    fields = envelope.body.fields
+    seal_id, reference = _text(fields, "SealId"), _text(fields, "MovementReference")
+    for activation in uow.seals.activations_for_movement(reference):
+        if activation.active and activation.seal_id == seal_id:
+            uow.seals.end_activation(activation.id, now)
+    seal = uow.seals.get_seal(seal_id)
+    if (
+        seal is not None
+        and seal.key is not None
+        and seal.status is SealStatus.ACTIVE
+        and seal.movement_reference == reference
+    ):
+        uow.seals.set_seal_status(seal.key, SealStatus.REGISTERED, None)
+    movement = uow.movements.get(reference)
+    if movement is not None:
+        _log(
+            uow,
+            movement,
+            envelope,
+            now,
+            "seal_tracking_ended",
+            {"seal_id": seal_id, "status": _text(fields, "MovementStatusCode")},
+        )
+
+
+HANDLERS: Mapping[str, InboundHandler] = {
+    seal_messages.ENQUIRY_CODE: seal_enquiry,
+    seal_messages.ANSWER_CODE: seal_answer,
+    seal_messages.HANDOVER_CODE: handover,
+    seal_messages.COMPLETION_CODE: tracking_ended,
+}
+"""The effect of each P.SO.01 message at the receiving node."""
