@@ -501,7 +501,14 @@ class CorridorGeometry:
     def remaining_km(self, progress_km: npt.NDArray[Any]) -> FloatArray: ...
     def remaining_km(self, progress_km: float | npt.NDArray[Any]) -> float | FloatArray:
         """Distance left along the route from chainage ``progress_km`` to the last waypoint."""
-        remaining: FloatArray = self.length_km - self._checked_progress(progress_km)
+        length = self.length_km
+        if isinstance(progress_km, float) and (
+            -_PROGRESS_SLACK_KM <= progress_km <= length + _PROGRESS_SLACK_KM
+        ):
+            # One chainage (each carriage's ETA): plain floats, without a 0-d array round trip.
+            # Anything else, NaN included, takes the array path and its error.
+            return length - min(max(progress_km, 0.0), length)
+        remaining: FloatArray = length - self._checked_progress(progress_km)
         if remaining.ndim == 0:
             return float(remaining)
         return remaining

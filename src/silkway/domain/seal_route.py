@@ -9,8 +9,9 @@ border points of the route, where stopping is expected.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -180,7 +181,7 @@ def _chord_to_km(dot: FloatArray) -> FloatArray:
 class RouteGeometry:
     """A planned route ready for batched queries: corridor distance, state, stop places."""
 
-    __slots__ = ("_places", "_state_codes", "_waypoint_state", "corridor", "route")
+    __slots__ = ("_member_rank", "_places", "_state_codes", "_waypoint_state", "corridor", "route")
 
     def __init__(self, route: PlannedRoute) -> None:
         self.route = route
@@ -188,6 +189,7 @@ class RouteGeometry:
         self._state_codes: tuple[str, ...] = tuple(_unique([p.state for p in route.points]))
         index = {s: i for i, s in enumerate(self._state_codes)}
         self._waypoint_state = np.array([index[p.state] for p in route.points], dtype=np.intp)
+        self._member_rank = MappingProxyType({s: i for i, s in enumerate(route.member_states)})
         self._places = (
             _unit([p.lat for p in route.stop_places], [p.lon for p in route.stop_places])
             if route.stop_places
@@ -196,13 +198,27 @@ class RouteGeometry:
 
     def states_at(self, segment: IndexArray, progress_km: FloatArray) -> list[str]:
         """The state along the route at each (leg, chainage): the nearer end of the leg."""
+        codes = self._state_codes
+        return [codes[i] for i in self.state_indices_at(segment, progress_km).tolist()]
+
+    def state_indices_at(self, segment: IndexArray, progress_km: FloatArray) -> IndexArray:
+        """:meth:`states_at` as indices into :attr:`state_codes`, for comparing whole arrays."""
         cumulative = self.corridor.waypoint_progress_km
         start = cumulative[segment]
         end = cumulative[np.minimum(segment + 1, len(cumulative) - 1)]
         nearer_end = (progress_km - start) * 2.0 > (end - start)
-        chosen = self._waypoint_state[np.where(nearer_end, segment + 1, segment)]
-        codes = self._state_codes
-        return [codes[i] for i in chosen.tolist()]
+        chosen: IndexArray = self._waypoint_state[np.where(nearer_end, segment + 1, segment)]
+        return chosen
+
+    @property
+    def state_codes(self) -> tuple[str, ...]:
+        """The states of the route's waypoints, each once, in route order."""
+        return self._state_codes
+
+    @property
+    def member_rank(self) -> Mapping[str, int]:
+        """Each member state of the route with its place in travel order (read-only)."""
+        return self._member_rank
 
     def km_to_stop_place(self, lats: npt.ArrayLike, lons: npt.ArrayLike) -> FloatArray:
         """Distance from each point to the nearest customs office or border point of the route."""

@@ -203,7 +203,7 @@ def evaluate(
         return Outcome(state)
     book = _Book(carriage, open_incidents)
     fresh_from = (
-        0 if state.last_ms is None else int(np.searchsorted(batch.t_ms, state.last_ms, "right"))
+        0 if state.last_ms is None else int(batch.t_ms.searchsorted(state.last_ms, "right"))
     )
     has_fresh = fresh_from < len(batch)
     last = len(batch) - 1
@@ -242,6 +242,13 @@ def evaluate(
     return Outcome(new_state, book.changes(), handovers)
 
 
+def _where(mask: npt.NDArray[np.bool_] | IntArray) -> IndexArray:
+    """Indices of the true (non-zero) entries: ``np.flatnonzero`` without its wrappers, which
+    cost more than the work on a carriage's few dozen points."""
+    found: IndexArray = mask.nonzero()[0]
+    return found
+
+
 def _cleared_at(batch: TrackBatch, showing: IndexArray, latest_ms: int | None) -> int | None:
     """When the condition was first seen cleared: the point after the last one showing it."""
     if latest_ms is None:
@@ -253,7 +260,7 @@ def _cleared_at(batch: TrackBatch, showing: IndexArray, latest_ms: int | None) -
 
 
 def _latest(values: FloatArray, previous: float | None) -> float | None:
-    known = np.flatnonzero(~np.isnan(values))
+    known = _where(~np.isnan(values))
     return float(values[known[-1]]) if len(known) else previous
 
 
@@ -261,14 +268,14 @@ def _seal_events(batch: TrackBatch, book: _Book) -> None:
     if not batch.signals.any():
         return
     for code, bit in SIGNAL_BITS.items():
-        where = np.flatnonzero(batch.signals & bit)
+        where = _where(batch.signals & bit)
         if len(where):
             book.record(code, batch, where, None)
 
 
 def _silence_ends(batch: TrackBatch, book: _Book) -> None:
-    # Any message at all proves the seal talks again.
-    book.close(IncidentCode.SILENCE, int(batch.t_ms.max()))
+    # Any message at all proves the seal talks again (the batch is in time order).
+    book.close(IncidentCode.SILENCE, int(batch.t_ms[-1]))
 
 
 def _deviation(
@@ -278,7 +285,7 @@ def _deviation(
     latest_ms: int | None,
     latest_distance: float | None,
 ) -> None:
-    away = np.flatnonzero(batch.distance_km > th.deviation_km)
+    away = _where(batch.distance_km > th.deviation_km)
     if len(away):
         book.record(
             IncidentCode.DEVIATION, batch, away, float(batch.distance_km[away].max()), detail={}
@@ -294,7 +301,7 @@ def _battery(
     latest_ms: int | None,
     latest_battery: float | None,
 ) -> None:
-    low = np.flatnonzero(batch.battery_pct < th.battery_pct)
+    low = _where(batch.battery_pct < th.battery_pct)
     if len(low):
         worst = float(batch.battery_pct[low].min())
         book.record(IncidentCode.BATTERY_LOW, batch, low, worst, lowest=True)
@@ -311,7 +318,7 @@ def _state_off_route(
     latest_ms: int | None,
     latest_distance: float | None,
 ) -> None:
-    far = np.flatnonzero(batch.distance_km > th.off_route_state_km)
+    far = _where(batch.distance_km > th.off_route_state_km)
     allowed = set(geometry.route.states)
     where = far[:0]
     if len(far):
@@ -388,7 +395,7 @@ def _stops(
     long = stationary & (stopped_for >= th.stop_after // timedelta(milliseconds=1))
     if long.any():
         away = geometry.km_to_stop_place(origin_lat[long], origin_lon[long])
-        where = np.flatnonzero(long)[away > th.stop_place_radius_km]
+        where = _where(long)[away > th.stop_place_radius_km]
         if len(where):
             minutes = float(stopped_for[where].max()) / 60_000.0
             book.record(
@@ -400,7 +407,7 @@ def _stops(
             )
     if stationary[-1]:
         return int(since[-1]), float(origin_lat[-1]), float(origin_lon[-1])
-    still = np.flatnonzero(stationary)
+    still = _where(stationary)
     book.close(IncidentCode.UNPLANNED_STOP, int(t[int(still[-1]) + 1 if len(still) else 0]))
     return None, None, None
 
@@ -414,18 +421,21 @@ def _handovers(
     th: MonitoringThresholds,
 ) -> tuple[str | None, list[Handover]]:
     """Entries into the next member state of the route, from the fresh points near it."""
-    near = np.flatnonzero(batch.distance_km[fresh] <= th.off_route_state_km) + (fresh.start or 0)
+    near = _where(batch.distance_km[fresh] <= th.off_route_state_km) + (fresh.start or 0)
     if not len(near):
         return state.current_state, []
-    states = geometry.states_at(batch.segment[near], batch.progress_km[near])
-    order = {s: i for i, s in enumerate(geometry.route.member_states)}
+    # Only changes matter, and most points stay in the same state: visit the changes alone.
+    indices = geometry.state_indices_at(batch.segment[near], batch.progress_km[near])
+    changed = np.empty(len(indices), dtype=np.bool_)
+    changed[0] = True
+    np.not_equal(indices[1:], indices[:-1], out=changed[1:])
+    changes = _where(changed)
+    codes = geometry.state_codes
+    states = [codes[k] for k in indices[changes].tolist()]
+    order = geometry.member_rank
     current = state.current_state
     found: list[Handover] = []
-    previous: str | None = None
-    for i, s in zip(near.tolist(), states, strict=True):
-        if s == previous:
-            continue  # only changes matter; most points stay in the same state
-        previous = s
+    for i, s in zip(near[changes].tolist(), states, strict=True):
         rank = order.get(s)
         if rank is None or s == current:
             continue
@@ -452,10 +462,12 @@ def _recent_speed(
     batch: TrackBatch, fresh: slice, th: MonitoringThresholds, previous: float | None
 ) -> float | None:
     t = batch.t_ms[fresh]
-    window = t >= t[-1] - th.recent_speed_window // timedelta(milliseconds=1)
-    speeds = batch.speed_kmh[fresh][window]
+    # Times are sorted: the window is the tail from the first point inside it.
+    since = int(t.searchsorted(t[-1] - th.recent_speed_window // timedelta(milliseconds=1)))
+    speeds = batch.speed_kmh[fresh][since:]
     speeds = speeds[~np.isnan(speeds)]
-    return float(speeds.mean()) if len(speeds) else previous
+    # The sum over the count is what mean computes, without its Python-level wrappers.
+    return float(speeds.sum() / len(speeds)) if len(speeds) else previous
 
 
 def _eta_and_lateness(

@@ -20,8 +20,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+import numpy as np
+
 from silkway.domain.seals import IncidentCode
-from silkway.domain.telemetry import Position
+from silkway.domain.telemetry import FloatArray, IntArray, PositionBatch
 
 SIGNAL_BITS: Mapping[IncidentCode, int] = MappingProxyType(
     {
@@ -66,49 +68,45 @@ class SignalMapping:
     event_names: Mapping[str, IncidentCode] = field(default_factory=lambda: GENERIC_EVENT_NAMES)
     egts_sources: Mapping[int, IncidentCode] = field(default_factory=lambda: EGTS_SOURCE_EVENTS)
     battery_names: tuple[str, ...] = ("battery_pct", "113")
-    _names: frozenset[str] = field(init=False, repr=False, compare=False)
-    _battery: frozenset[str] = field(init=False, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        # Frozen: derived lookups are set once here.
-        object.__setattr__(self, "_names", frozenset(self.event_names))
-        object.__setattr__(self, "_battery", frozenset(self.battery_names))
+    def signals(self, batch: PositionBatch) -> IntArray:
+        """The bit set of seal events (and stored/invalid markers) of every fix in ``batch``."""
+        signals = np.where(batch.stored, STORED_BIT, 0).astype(np.int64)
+        signals[~batch.valid] |= INVALID_FIX_BIT
+        for name, code in self.event_names.items():
+            # Most fixes carry none of the names: only the columns present are walked.
+            marked = [i for i, v in enumerate(batch.flags.get(name, ())) if v]
+            marked += [
+                i for i, v in enumerate(batch.io.get(name, ())) if v is not None and _truthy(v)
+            ]
+            signals[marked] |= SIGNAL_BITS[code]
+        bits = {source: SIGNAL_BITS[code] for source, code in self.egts_sources.items() if source}
+        sources = batch.io.get("source")
+        if sources is not None and bits:
+            signals |= np.array(
+                [
+                    bits.get(value, 0) if protocol == "egts" and isinstance(value, int) else 0
+                    for protocol, value in zip(batch.protocol, sources, strict=True)
+                ],
+                dtype=np.int64,
+            )
+        return signals
 
-    def signals(self, position: Position) -> int:
-        """The bit set of seal events (and stored/invalid markers) in ``position``."""
-        bits = STORED_BIT if position.stored else 0
-        if not position.valid:
-            bits |= INVALID_FIX_BIT
-        names = self._names
-        flags, io = position.flags, position.io
-        # Set intersections run in C: most positions carry none of the names.
-        for name in names.intersection(flags):
-            if flags[name]:
-                bits |= SIGNAL_BITS[self.event_names[name]]
-        for name in names.intersection(io):
-            if _truthy(io[name]):
-                bits |= SIGNAL_BITS[self.event_names[name]]
-        if position.protocol == "egts":
-            source = io.get("source")
-            if source and isinstance(source, int):
-                event = self.egts_sources.get(source)
-                if event is not None:
-                    bits |= SIGNAL_BITS[event]
-        return bits
-
-    def battery(self, position: Position) -> float:
-        """The battery charge in %, or NaN when the position does not carry it."""
-        io = position.io
-        present = self._battery.intersection(io)
-        if not present:
-            return math.nan
-        for name in self.battery_names:
-            value = io.get(name)
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                pct = float(value)
-                if 0.0 <= pct <= 100.0:
-                    return pct
-        return math.nan
+    def battery(self, batch: PositionBatch) -> FloatArray:
+        """The battery charge in % of every fix: the first plausible value under the battery
+        names, NaN when a fix carries none."""
+        battery = np.full(len(batch), math.nan)
+        columns = [batch.io[name] for name in self.battery_names if name in batch.io]
+        if not columns:
+            return battery
+        for i, values in enumerate(zip(*columns, strict=True)):
+            for value in values:
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    pct = float(value)
+                    if 0.0 <= pct <= 100.0:
+                        battery[i] = pct
+                        break
+        return battery
 
 
 def _truthy(value: object) -> bool:

@@ -1,17 +1,31 @@
 """The position a seal or tracker reports, normalised across device protocols.
 
-A pure value type: device decoders produce it, the telemetry services consume it.
+Pure value types: device decoders produce them, the telemetry services consume them. A
+:class:`Position` is one fix; a :class:`PositionBatch` holds many fixes as columns, for decoders
+that can produce them without an object per fix.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from itertools import chain
+from typing import Any, TypeVar
 
-__all__ = ["IoValue", "Position"]
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["IoValue", "Position", "PositionBatch"]
 
 IoValue = int | float | str
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_V = TypeVar("_V")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -55,3 +69,191 @@ class Position:
             "flags": dict(self.flags),
             "io": dict(self.io),
         }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PositionBatch:
+    """Fixes as columns, one entry per fix in arrival order: the fields of :class:`Position`.
+
+    Numeric fields are numpy arrays, with NaN (floats) or -1 (``course``, ``satellites``) where
+    the device did not say. ``t_ms`` is the fix time in milliseconds since the Unix epoch, UTC
+    (finer fractions are rounded). A fix's identity is ``device_ids[device[i]]``; ``device_ids``
+    may also hold identities no fix refers to. ``flags``, ``io`` and ``protocol`` stay plain
+    lists, since their names and value types vary by protocol; a flag or io value a fix lacks
+    (while another fix of the batch has it) is None.
+    """
+
+    device_ids: tuple[str | None, ...]
+    device: IntArray
+    t_ms: IntArray
+    lat: FloatArray
+    lon: FloatArray
+    speed_kmh: FloatArray
+    course: IntArray
+    altitude_m: FloatArray
+    satellites: IntArray
+    valid: BoolArray
+    stored: BoolArray
+    flags: Mapping[str, Sequence[bool | None]]
+    io: Mapping[str, Sequence[IoValue | None]]
+    protocol: Sequence[str]
+
+    def __len__(self) -> int:
+        return len(self.t_ms)
+
+    @classmethod
+    def from_positions(cls, positions: Sequence[Position]) -> PositionBatch:
+        """The batch of ``positions``; a time without a time zone is read as UTC."""
+        index: dict[str | None, int] = {}
+        device = [index.setdefault(p.device_id, len(index)) for p in positions]
+        stamps = [
+            (p.time if p.time.utcoffset() is not None else p.time.replace(tzinfo=UTC)).timestamp()
+            for p in positions
+        ]
+        return cls(
+            device_ids=tuple(index),
+            device=np.array(device, dtype=np.int64),
+            t_ms=np.rint(np.array(stamps, dtype=np.float64) * 1000.0).astype(np.int64),
+            lat=np.array([p.lat for p in positions], dtype=np.float64),
+            lon=np.array([p.lon for p in positions], dtype=np.float64),
+            speed_kmh=_floats([p.speed_kmh for p in positions]),
+            course=_ints([p.course for p in positions]),
+            altitude_m=_floats([p.altitude_m for p in positions]),
+            satellites=_ints([p.satellites for p in positions]),
+            valid=np.array([p.valid for p in positions], dtype=np.bool_),
+            stored=np.array([p.stored for p in positions], dtype=np.bool_),
+            flags=_named([p.flags for p in positions]),
+            io=_named([p.io for p in positions]),
+            protocol=[p.protocol for p in positions],
+        )
+
+    @classmethod
+    def concat(cls, batches: Sequence[PositionBatch]) -> PositionBatch:
+        """One batch holding the fixes of ``batches``, in order."""
+        if len(batches) == 1:
+            return batches[0]
+        index: dict[str | None, int] = {}
+        device = [
+            np.array([index.setdefault(d, len(index)) for d in b.device_ids], dtype=np.int64)[
+                b.device
+            ]
+            for b in batches
+        ]
+
+        def joined(column: str) -> Any:
+            return np.concatenate([getattr(b, column) for b in batches])
+
+        return cls(
+            device_ids=tuple(index),
+            device=np.concatenate(device) if device else np.empty(0, dtype=np.int64),
+            t_ms=joined("t_ms"),
+            lat=joined("lat"),
+            lon=joined("lon"),
+            speed_kmh=joined("speed_kmh"),
+            course=joined("course"),
+            altitude_m=joined("altitude_m"),
+            satellites=joined("satellites"),
+            valid=joined("valid"),
+            stored=joined("stored"),
+            flags=_joined([b.flags for b in batches], [len(b) for b in batches]),
+            io=_joined([b.io for b in batches], [len(b) for b in batches]),
+            protocol=list(chain.from_iterable(b.protocol for b in batches)),
+        )
+
+    def take(self, index: npt.NDArray[np.intp]) -> PositionBatch:
+        """The fixes at ``index``, in that order."""
+        rows = index.tolist()
+        return PositionBatch(
+            device_ids=self.device_ids,
+            device=self.device[index],
+            t_ms=self.t_ms[index],
+            lat=self.lat[index],
+            lon=self.lon[index],
+            speed_kmh=self.speed_kmh[index],
+            course=self.course[index],
+            altitude_m=self.altitude_m[index],
+            satellites=self.satellites[index],
+            valid=self.valid[index],
+            stored=self.stored[index],
+            flags={name: [values[i] for i in rows] for name, values in self.flags.items()},
+            io={name: [values[i] for i in rows] for name, values in self.io.items()},
+            protocol=[self.protocol[i] for i in rows],
+        )
+
+    def positions(self) -> list[Position]:
+        """One :class:`Position` per fix (for consumers that need objects, and for checks)."""
+        flags: list[dict[str, bool]] = [
+            {name: v for name, v in zip(self.flags, values, strict=True) if v is not None}
+            for values in zip(*self.flags.values(), strict=True)
+        ] or [{} for _ in range(len(self))]
+        io: list[dict[str, IoValue]] = [
+            {name: v for name, v in zip(self.io, values, strict=True) if v is not None}
+            for values in zip(*self.io.values(), strict=True)
+        ] or [{} for _ in range(len(self))]
+        return [
+            Position(
+                device_id=self.device_ids[d],
+                time=_EPOCH + timedelta(milliseconds=t),
+                lat=lat,
+                lon=lon,
+                speed_kmh=None if math.isnan(speed) else speed,
+                course=None if course < 0 else course,
+                altitude_m=None if math.isnan(altitude) else altitude,
+                satellites=None if satellites < 0 else satellites,
+                valid=valid,
+                stored=stored,
+                flags=f,
+                io=i,
+                protocol=protocol,
+            )
+            for d, t, lat, lon, speed, course, altitude, satellites, valid, stored, f, i, protocol in zip(
+                self.device.tolist(),
+                self.t_ms.tolist(),
+                self.lat.tolist(),
+                self.lon.tolist(),
+                self.speed_kmh.tolist(),
+                self.course.tolist(),
+                self.altitude_m.tolist(),
+                self.satellites.tolist(),
+                self.valid.tolist(),
+                self.stored.tolist(),
+                flags,
+                io,
+                self.protocol,
+                strict=True,
+            )
+        ]
+
+
+def _floats(values: list[float | None]) -> FloatArray:
+    return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+
+
+def _ints(values: list[int | None]) -> IntArray:
+    return np.array([-1 if v is None else v for v in values], dtype=np.int64)
+
+
+def _named(rows: Sequence[Mapping[str, _V]]) -> dict[str, list[_V | None]]:
+    """Per-fix dictionaries as one list per name, None where a fix lacks the name."""
+    columns: dict[str, list[_V | None]] = {}
+    for i, row in enumerate(rows):
+        for name, value in row.items():
+            column = columns.get(name)
+            if column is None:
+                column = columns[name] = [None] * len(rows)
+            column[i] = value
+    return columns
+
+
+def _joined(
+    parts: list[Mapping[str, Sequence[_V | None]]], sizes: list[int]
+) -> dict[str, list[_V | None]]:
+    names = dict.fromkeys(chain.from_iterable(parts))
+    return {
+        name: list(
+            chain.from_iterable(
+                part.get(name) or [None] * size for part, size in zip(parts, sizes, strict=True)
+            )
+        )
+        for name in names
+    }

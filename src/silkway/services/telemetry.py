@@ -1,14 +1,15 @@
 """Telemetry ingestion: every device protocol feeds one pipeline, one batch per transaction.
 
-A batch is handled as columns, not as records: the positions become numpy arrays once, the
-seals and their active movements are loaded with one query each, every point of a corridor is
-located in one vectorised call, the rules run per carriage over array slices, and the rows go
-to the database in one bulk write (COPY on PostgreSQL).
+A batch is handled as columns, not as records: it arrives as a ``PositionBatch`` (from a decoder
+that reads frames straight into columns) or its positions become one, seal events and battery
+charge are read a column at a time, the seals and their active movements are loaded with one
+query each, every point of a corridor is located in one vectorised call, the rules run per
+carriage over array slices, and the rows go to the database in one bulk write (COPY on
+PostgreSQL).
 """
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ from silkway.domain.seal_rules import (
     to_ms,
 )
 from silkway.domain.seals import Incident, IncidentCode, SealStatus
-from silkway.domain.telemetry import Position
+from silkway.domain.telemetry import Position, PositionBatch
 from silkway.services import seal_handover
 from silkway.services.ports import UnitOfWork
 from silkway.services.seal_ports import (
@@ -70,9 +71,10 @@ class IngestReport:
 
 @dataclass(slots=True)
 class _Columns:
-    """The batch as arrays, indexed like the batch."""
+    """The batch as arrays, indexed like the batch; a fix's identity is ``identities[device]``."""
 
-    device: list[str | None]
+    identities: tuple[str | None, ...]
+    device: _IntArray
     t_ms: _IntArray
     lat: FloatArray
     lon: FloatArray
@@ -82,32 +84,18 @@ class _Columns:
     signals: _IntArray
 
 
-def _columns(ctx: SealContext, positions: Sequence[Position]) -> tuple[_Columns, list[int]]:
-    """Arrays of the batch, and the indices whose time carries no time zone."""
-    naive = [i for i, p in enumerate(positions) if p.time.utcoffset() is None]
-    stamps = (
-        [0.0 if p.time.utcoffset() is None else p.time.timestamp() for p in positions]
-        if naive
-        else [p.time.timestamp() for p in positions]
-    )
+def _columns(ctx: SealContext, batch: PositionBatch) -> _Columns:
     mapping = ctx.signals
-    return (
-        _Columns(
-            device=[p.device_id for p in positions],
-            t_ms=np.rint(np.array(stamps, dtype=np.float64) * 1000.0).astype(np.int64),
-            lat=np.array([p.lat for p in positions], dtype=np.float64),
-            lon=np.array([p.lon for p in positions], dtype=np.float64),
-            speed=np.array(
-                [math.nan if p.speed_kmh is None else p.speed_kmh for p in positions],
-                dtype=np.float64,
-            ),
-            course=np.array(
-                [NULL if p.course is None else p.course for p in positions], dtype=np.int64
-            ),
-            battery=np.array([mapping.battery(p) for p in positions], dtype=np.float64),
-            signals=np.array([mapping.signals(p) for p in positions], dtype=np.int64),
-        ),
-        naive,
+    return _Columns(
+        identities=batch.device_ids,
+        device=batch.device,
+        t_ms=batch.t_ms,
+        lat=batch.lat,
+        lon=batch.lon,
+        speed=batch.speed_kmh,
+        course=np.where(batch.course < 0, NULL, batch.course),
+        battery=mapping.battery(batch),
+        signals=mapping.signals(batch),
     )
 
 
@@ -130,16 +118,19 @@ def _checks(cols: _Columns, naive: list[int], now_ms: int) -> dict[int, str]:
         refused.setdefault(i, "time before 2000")
     for i in np.flatnonzero(cols.t_ms > now_ms + _MAX_AHEAD // timedelta(milliseconds=1)).tolist():
         refused.setdefault(i, "time more than a day in the future")
-    for i, device in enumerate(cols.device):
-        if not device:
-            refused.setdefault(i, "no device identity")
+    anonymous = [k for k, identity in enumerate(cols.identities) if not identity]
+    for i in np.flatnonzero(np.isin(cols.device, anonymous)).tolist():
+        refused.setdefault(i, "no device identity")
     return refused
 
 
-def ingest(ctx: SealContext, positions: Sequence[Position], *, source: str) -> IngestReport:
+def ingest(
+    ctx: SealContext, positions: Sequence[Position] | PositionBatch, *, source: str
+) -> IngestReport:
     """Take one batch of positions from ``source``: store, check against the corridor, raise incidents.
 
-    ``Position.device_id`` is the device's identity (IMEI) or the seal id. Positions of unknown
+    The batch comes as positions or, from a decoder that produces them, as columns. A
+    position's ``device_id`` is the device's identity (IMEI) or the seal id. Positions of unknown
     devices are counted and skipped; refused ones are listed with their index and reason;
     neither affects the rest of the batch. Repeated points (same seal, same time) are counted
     as duplicates and stored once. Late and out-of-order points (black-box records) are accepted.
@@ -149,7 +140,12 @@ def ingest(ctx: SealContext, positions: Sequence[Position], *, source: str) -> I
     if not positions:
         return IngestReport()
     now = ctx.clock.now()
-    cols, naive = _columns(ctx, positions)
+    if isinstance(positions, PositionBatch):
+        batch, naive = positions, []
+    else:
+        naive = [i for i, p in enumerate(positions) if p.time.utcoffset() is None]
+        batch = PositionBatch.from_positions(positions)
+    cols = _columns(ctx, batch)
     refused = _checks(cols, naive, to_ms(now))
     with ctx.uow() as uow:
         report = _ingest(ctx, uow, cols, refused, now)
@@ -164,8 +160,9 @@ def _ingest(
     refused: dict[int, str],
     now: datetime,
 ) -> IngestReport:
-    identities = list(dict.fromkeys(d for d in cols.device if d))
-    seals = uow.seals.seals_for_devices(identities)
+    used = np.unique(cols.device).tolist()
+    identities = [d for d in (cols.identities[k] for k in used) if d]
+    seals = uow.seals.seals_for_devices(list(dict.fromkeys(identities)))
     key_of: dict[str, int] = {}
     for seal in seals:
         if seal.key is None:
@@ -174,7 +171,8 @@ def _ingest(
             key_of[seal.device_id] = key_of[seal.seal_id] = -2
         else:
             key_of[seal.device_id] = key_of[seal.seal_id] = seal.key
-    seal_key = np.array([key_of.get(d, -1) if d else -1 for d in cols.device], dtype=np.int64)
+    keys = np.array([key_of.get(d, -1) if d else -1 for d in cols.identities], dtype=np.int64)
+    seal_key = keys[cols.device]
     for i in np.flatnonzero(seal_key == -2).tolist():
         refused.setdefault(i, "seal retired")
     unknown = sum(1 for i in np.flatnonzero(seal_key == -1).tolist() if i not in refused)
@@ -194,21 +192,20 @@ def _ingest(
     duplicates = int(repeat.sum())
     order = order[~repeat]
 
-    activations = uow.seals.active_activations(sorted({int(k) for k in seal_key[order]}))
+    # Looked up once per seal, then spread over its points.
+    distinct, of_point = np.unique(seal_key[order], return_inverse=True)
+    activations = uow.seals.active_activations(distinct.tolist())
     by_seal = {a.seal_key: a for a in activations}
-    activation_ids = np.array(
-        [by_seal[k].id if k in by_seal else NULL for k in seal_key[order].tolist()],
-        dtype=np.int64,
-    )
+    found = [by_seal.get(k) for k in distinct.tolist()]
+    activation_ids = np.array([NULL if a is None else a.id for a in found], dtype=np.int64)[
+        of_point
+    ]
 
     # Points at or before what a carriage already reported may be stored repeats: ask once.
     last_known = np.array(
-        [
-            by_seal[k].track.last_ms if k in by_seal and by_seal[k].track.last_ms else -1
-            for k in seal_key[order].tolist()
-        ],
+        [a.track.last_ms if a is not None and a.track.last_ms else -1 for a in found],
         dtype=np.int64,
-    )
+    )[of_point]
     stale = np.flatnonzero(cols.t_ms[order] <= last_known)
     if len(stale):
         stored = uow.seals.existing_positions(seal_key[order][stale], cols.t_ms[order][stale])
@@ -247,19 +244,21 @@ def _ingest(
     open_by_activation: dict[int, dict[IncidentCode, Incident]] = defaultdict(dict)
     for incident in uow.seals.open_incidents(list(activation_by_id)):
         open_by_activation[incident.activation_id][incident.code] = incident
+    # Gathered in batch order once, so that each carriage's points are slices, not copies.
+    t_ms, lat, lon = cols.t_ms[order], cols.lat[order], cols.lon[order]
+    speed, battery, signals = cols.speed[order], cols.battery[order], cols.signals[order]
     for start, stop in bounds:
         aid = int(activation_ids[start])
         if aid == NULL:
             continue
         activation = activation_by_id[aid]
-        rows = order[start:stop]
         batch = TrackBatch(
-            t_ms=cols.t_ms[rows],
-            lat=cols.lat[rows],
-            lon=cols.lon[rows],
-            speed_kmh=cols.speed[rows],
-            battery_pct=cols.battery[rows],
-            signals=cols.signals[rows],
+            t_ms=t_ms[start:stop],
+            lat=lat[start:stop],
+            lon=lon[start:stop],
+            speed_kmh=speed[start:stop],
+            battery_pct=battery[start:stop],
+            signals=signals[start:stop],
             distance_km=distance[start:stop],
             progress_km=progress[start:stop],
             segment=segment[start:stop],

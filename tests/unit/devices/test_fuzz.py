@@ -87,6 +87,7 @@ def _mutated(draw: st.DrawFn, originals: list[bytes]) -> bytes:
 
 def _all_binary_decoders(data: bytes) -> None:
     _never_crashes(lambda: egts.decode_packet(data, now=T0))
+    _never_crashes(lambda: egts.decode_columns([data, EGTS_FRAME, data], now=T0))
     _never_crashes(lambda: egts.split_frames(data))
     _never_crashes(lambda: teltonika.decode_avl_packet(data, now=T0))
     _never_crashes(lambda: teltonika.decode_imei_handshake(data))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from tests.unit.seals.tracks import REFERENCE, START
@@ -31,7 +33,7 @@ from silkway.domain.seals import (
     new_seal,
     seal_transition,
 )
-from silkway.domain.telemetry import Position
+from silkway.domain.telemetry import Position, PositionBatch
 from silkway.examples import example_declaration
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
@@ -113,26 +115,30 @@ def position(**changes: object) -> Position:
     return Position(**{**base, **changes})  # type: ignore[arg-type]
 
 
+def _one(read: Callable[[PositionBatch], Any], p: Position) -> Any:
+    return read(PositionBatch.from_positions([p]))[0]
+
+
 def test_seal_events_from_generic_names_and_egts_fix_reasons() -> None:
     mapping = SignalMapping()
-    assert mapping.signals(position()) == 0
-    opened = mapping.signals(position(flags={"seal_opened": True}, io={"unauthorised": "1"}))
+    assert _one(mapping.signals, position()) == 0
+    opened = _one(mapping.signals, position(flags={"seal_opened": True}, io={"unauthorised": "1"}))
     assert events_in(opened) == [IncidentCode.SEAL_BROKEN, IncidentCode.UNAUTHORISED]
-    housing = mapping.signals(position(io={"source": 10}))
+    housing = _one(mapping.signals, position(io={"source": 10}))
     assert housing == SIGNAL_BITS[IncidentCode.HOUSING_OPENED]
     # The same fix reason from another protocol means nothing.
-    assert mapping.signals(position(io={"source": 10}, protocol="wialon")) == 0
-    marked = mapping.signals(position(stored=True, valid=False))
+    assert _one(mapping.signals, position(io={"source": 10}, protocol="wialon")) == 0
+    marked = _one(mapping.signals, position(stored=True, valid=False))
     assert marked == STORED_BIT | INVALID_FIX_BIT
     assert events_in(marked) == []
 
 
 def test_battery_from_named_value_or_teltonika_io_113() -> None:
     mapping = SignalMapping()
-    assert mapping.battery(position(io={"battery_pct": 14})) == 14.0
-    assert mapping.battery(position(io={"113": 55}, protocol="teltonika")) == 55.0
-    assert math.isnan(mapping.battery(position(io={"battery_pct": 400})))
-    assert math.isnan(mapping.battery(position()))
+    assert _one(mapping.battery, position(io={"battery_pct": 14})) == 14.0
+    assert _one(mapping.battery, position(io={"113": 55}, protocol="teltonika")) == 55.0
+    assert math.isnan(_one(mapping.battery, position(io={"battery_pct": 400})))
+    assert math.isnan(_one(mapping.battery, position()))
 
 
 def test_route_from_the_declared_corridor() -> None:

@@ -2,7 +2,8 @@
 
 Positions are the hot path: they go in as one bulk statement per batch, through the driver
 itself rather than SQLAlchemy's per-row parameter handling: ``executemany`` of one prepared
-``INSERT OR IGNORE`` on SQLite, ``COPY … FROM STDIN`` (binary) on PostgreSQL.
+``INSERT OR IGNORE`` on SQLite, ``COPY … FROM STDIN`` (binary, the stream built with numpy a
+column at a time) on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -53,6 +54,13 @@ _SQLITE_INSERT = (
     f" VALUES ({', '.join('?' * len(PositionRows.COLUMNS))})"
 )
 _PG_TYPES = ["int4", "int8", "int4", "int4", "int4", "int2", "int2", "int2", "int2", "int4", "int4"]
+_PG_BINARY: dict[str, np.dtype[np.signedinteger[Any]]] = {
+    "int2": np.dtype(">i2"),
+    "int4": np.dtype(">i4"),
+    "int8": np.dtype(">i8"),
+}
+_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags, no header extension
+_COPY_TRAILER = b"\xff\xff"
 _PG_COPY = f"COPY seal_positions ({_POSITION_COLUMNS}) FROM STDIN (FORMAT BINARY)"
 _PG_STAGE = (
     "CREATE TEMPORARY TABLE IF NOT EXISTS seal_positions_stage"
@@ -227,13 +235,52 @@ def _incident_values(incident: Incident, seq: int) -> dict[str, Any]:
 
 def _rows(rows: PositionRows) -> list[tuple[int | None, ...]]:
     """Python tuples for the driver, with :data:`NULL` turned into None."""
-    columns: list[list[Any]] = []
-    for column in rows.columns():
-        values = column.tolist()
-        if (column == NULL).any():
-            values = [None if v == NULL else v for v in values]
-        columns.append(values)
-    return list(zip(*columns, strict=True))
+    return list(zip(*(_values(column) for column in rows.columns()), strict=True))
+
+
+def _values(column: Int64Array) -> list[int | None]:
+    nulls = column == NULL
+    if not nulls.any():
+        values: list[int | None] = column.tolist()
+        return values
+    if nulls.all():  # a value no fix carried (battery, for most devices)
+        return [None] * len(column)
+    return [None if v == NULL else v for v in column.tolist()]
+
+
+def _copy_data(rows: PositionRows) -> bytes:
+    """The rows in PostgreSQL's binary COPY format, built a column at a time.
+
+    A row is its field count, then each field's length and big-endian value, or length -1 for
+    NULL. Rows are grouped by which of their fields are NULL, so that each group has one fixed
+    layout and is written as one numpy record array; the order of rows does not matter to COPY.
+    """
+    columns = rows.columns()
+    types = [_PG_BINARY[name] for name in _PG_TYPES]
+    nulls = np.stack([column == NULL for column in columns], axis=1)
+    for name, column, null, dtype in zip(rows.COLUMNS, columns, nulls.T, types, strict=True):
+        limits = np.iinfo(dtype)
+        if ((column < limits.min) | (column > limits.max))[~null].any():
+            raise ValueError(f"seal_positions.{name}: a value does not fit {dtype.name}")
+    pattern = nulls @ (1 << np.arange(len(columns)))
+    parts = [_COPY_HEADER]
+    for code in np.unique(pattern).tolist():
+        members = np.flatnonzero(pattern == code)
+        present = [not (code >> k) & 1 for k in range(len(columns))]
+        layout: list[tuple[str, np.dtype[Any]]] = [("fields", np.dtype(">i2"))]
+        for k, dtype in enumerate(types):
+            layout.append((f"length{k}", np.dtype(">i4")))
+            if present[k]:
+                layout.append((f"value{k}", dtype))
+        out = np.empty(len(members), dtype=layout)
+        out["fields"] = len(columns)
+        for k, (column, dtype) in enumerate(zip(columns, types, strict=True)):
+            out[f"length{k}"] = dtype.itemsize if present[k] else -1
+            if present[k]:
+                out[f"value{k}"] = column[members]
+        parts.append(out.tobytes())
+    parts.append(_COPY_TRAILER)
+    return b"".join(parts)
 
 
 class SqlSealRepository:
@@ -412,7 +459,7 @@ class SqlSealRepository:
             return 0
         driver = self._conn.connection.driver_connection
         if self._conn.dialect.name == "postgresql":
-            return self._copy(driver, _rows(rows))
+            return self._copy(driver, _copy_data(rows), len(rows))
         cursor = driver.cursor()  # type: ignore[union-attr]
         try:
             cursor.executemany(_SQLITE_INSERT, _rows(rows))
@@ -420,13 +467,13 @@ class SqlSealRepository:
         finally:
             cursor.close()
 
-    def _copy(self, driver: Any, tuples: list[tuple[int | None, ...]]) -> int:
+    def _copy(self, driver: Any, data: bytes, count: int) -> int:
         # COPY straight into the table; a repeated point (a race with another batch of the same
         # seal) fails the COPY, and only then are the rows staged and merged skipping repeats.
         try:
             with self._conn.begin_nested(), driver.cursor() as cursor:
-                self._copy_rows(cursor, _PG_COPY, tuples)
-            return len(tuples)
+                self._copy_in(cursor, _PG_COPY, data)
+            return count
         except IntegrityError:
             pass
         except Exception as exc:  # psycopg raises its own UniqueViolation from COPY
@@ -434,18 +481,16 @@ class SqlSealRepository:
                 raise
         with driver.cursor() as cursor:
             cursor.execute(_PG_STAGE)
-            self._copy_rows(cursor, _PG_COPY_STAGE, tuples)
+            self._copy_in(cursor, _PG_COPY_STAGE, data)
             cursor.execute(_PG_FROM_STAGE)
             inserted = int(cursor.rowcount)
             cursor.execute("DELETE FROM seal_positions_stage")
         return inserted
 
     @staticmethod
-    def _copy_rows(cursor: Any, statement: str, tuples: list[tuple[int | None, ...]]) -> None:
+    def _copy_in(cursor: Any, statement: str, data: bytes) -> None:
         with cursor.copy(statement) as copy:
-            copy.set_types(_PG_TYPES)
-            for row in tuples:
-                copy.write_row(row)
+            copy.write(data)
 
     def track(self, activation_ids: Sequence[int]) -> Track:
         rows = self._conn.execute(

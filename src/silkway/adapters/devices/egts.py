@@ -4,6 +4,10 @@ Pure functions over bytes. A frame is rejected as a whole (``DecodeError`` with 
 processing result code) when its transport layer or record structure is broken; a record whose
 content is implausible is marked with its own result code, so that the response tells the
 terminal exactly which records were not accepted.
+
+``decode_packet`` gives one frame as objects, for answering a terminal; ``decode_columns`` gives
+many frames' positions as one ``PositionBatch`` for ingestion, with the same checks and errors.
+Both walk frames with the same code and read POS_DATA through the same field layout.
 """
 
 from __future__ import annotations
@@ -13,9 +17,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import IntEnum
+from typing import Any, NamedTuple
+
+import numpy as np
+import numpy.typing as npt
 
 from silkway.adapters.devices.crc import crc8_egts, crc16_ccitt
 from silkway.adapters.devices.records import (
+    EARLIEST_FIX,
+    MAX_ALTITUDE_M,
+    MAX_CLOCK_AHEAD,
+    MAX_COURSE,
+    MAX_SPEED_KMH,
+    MIN_ALTITUDE_M,
     DecodeError,
     IoValue,
     Position,
@@ -25,12 +39,15 @@ from silkway.adapters.devices.records import (
     check_speed,
     check_time,
 )
+from silkway.domain.telemetry import PositionBatch
 
 __all__ = [
     "NTM_EPOCH",
     "AdSensorsData",
+    "EgtsColumns",
     "EgtsPacket",
     "ExtPosData",
+    "FrameOutcome",
     "PacketType",
     "RecordResponse",
     "ResultCode",
@@ -40,6 +57,7 @@ __all__ = [
     "Subrecord",
     "SubrecordType",
     "TermIdentity",
+    "decode_columns",
     "decode_packet",
     "encode_ad_sensors_data",
     "encode_auth_result",
@@ -213,7 +231,29 @@ _SUBRECORD_HEAD = struct.Struct("<BH")
 _U16 = struct.Struct("<H")
 _U32 = struct.Struct("<I")
 _RESPONSE_HEAD = struct.Struct("<HB")
-_POS_HEAD = struct.Struct("<IIIBHB")
+# The fixed part of POS_DATA in wire order, read by struct (one fix) and numpy (many) alike.
+_POS_LAYOUT = (
+    ("ntm", "I"),  # seconds since 2010-01-01 UTC
+    ("lat", "I"),  # |latitude| / 90 * 0xFFFFFFFF
+    ("lon", "I"),  # |longitude| / 180 * 0xFFFFFFFF
+    ("flg", "B"),
+    ("spd", "H"),  # speed in 0.1 km/h (14 bits), ALTS, DIRH
+    ("dir", "B"),  # course, low 8 bits
+    ("odm", "3s"),  # odometer in 0.1 km
+    ("din", "B"),
+    ("src", "B"),
+)
+_NUMPY_FORMAT: dict[str, tuple[str] | tuple[str, tuple[int]]] = {
+    "I": ("<u4",),
+    "H": ("<u2",),
+    "B": ("u1",),
+    "3s": ("u1", (3,)),
+}
+_POS = struct.Struct("<" + "".join(code for _, code in _POS_LAYOUT))
+_POS_DTYPE = np.dtype([(name, *_NUMPY_FORMAT[code]) for name, code in _POS_LAYOUT])
+_ALT_LEN = 3
+_SRCD_LEN = 2
+_POS_MAX_LEN = _POS.size + _ALT_LEN + _SRCD_LEN
 _SRT_POS_DATA = int(SubrecordType.POS_DATA)
 _SRT_EXT_POS_DATA = int(SubrecordType.EXT_POS_DATA)
 _SHORT_HEADER_LEN = 11
@@ -305,6 +345,39 @@ def decode_packet(
     the IMEI (else TID) of a TERM_IDENTITY in the same packet, else the record's OID. ``now``
     enables the "more than a day in the future" check on fix times.
     """
+    frame = _open_frame(data)
+    walk = _Walk.empty()
+    _walk_records(frame.sfrd, frame.start, walk)
+    records = tuple(_decode_record(walk, i, frame.sfrd, now) for i in range(len(walk.rn)))
+    return EgtsPacket(
+        pid=frame.pid,
+        pt=frame.pt,
+        skid=frame.skid,
+        priority=frame.priority,
+        records=records,
+        positions=_collect_positions(records, device_id),
+        route=frame.route,
+        rpid=frame.rpid,
+        pr=frame.pr,
+    )
+
+
+class _Frame(NamedTuple):
+    """A frame whose transport layer checked out: its header and its service frame data."""
+
+    pid: int
+    pt: int
+    skid: int
+    priority: int
+    route: Route | None
+    rpid: int | None
+    pr: int | None
+    sfrd: bytes
+    start: int
+    """Where the first record begins in ``sfrd``."""
+
+
+def _open_frame(data: bytes) -> _Frame:
     length = _frame_length(data, 0)
     if length is None:
         raise _fail(f"truncated header ({len(data)} bytes)", ResultCode.INVDATALEN)
@@ -320,7 +393,7 @@ def decode_packet(
     if he != 0:
         raise _fail(f"unsupported header encoding {he}", ResultCode.INC_HEADERFORM)
     route = Route(*_ROUTE.unpack_from(data, 10)) if hl == _ROUTED_HEADER_LEN else None
-    sfrd = data[hl : hl + fdl]
+    sfrd = bytes(data[hl : hl + fdl])
     if fdl:
         (sfrcs,) = _U16.unpack_from(data, hl + fdl)
         computed = crc16_ccitt(sfrd)
@@ -345,28 +418,50 @@ def decode_packet(
             raise _fail(f"signature length {sigl} exceeds frame data", ResultCode.INVDATALEN)
     elif pt != PacketType.APPDATA:
         raise _fail(f"unknown packet type {pt}", ResultCode.UNS_TYPE)
-    records = _decode_records(sfrd, start, now)
-    positions = _collect_positions(records, device_id)
-    return EgtsPacket(
-        pid=pid,
-        pt=pt,
-        skid=skid,
-        priority=flags & 0x03,
-        records=records,
-        positions=positions,
-        route=route,
-        rpid=rpid,
-        pr=pr,
-    )
+    return _Frame(pid, pt, skid, flags & 0x03, route, rpid, pr, sfrd, start)
 
 
-def _decode_records(sfrd: bytes, offset: int, now: datetime | None) -> tuple[ServiceRecord, ...]:
-    records: list[ServiceRecord] = []
+class _Walk(NamedTuple):
+    """Records and their subrecords as parallel lists, subrecords not yet decoded.
+
+    Lists of numbers rather than an object per record: they leave nothing for the garbage
+    collector to trace, which matters at thousands of records a second.
+    """
+
+    rn: list[int]
+    sst: list[int]
+    rst: list[int]
+    oid: list[int | None]
+    evid: list[int | None]
+    tm: list[int | None]
+    first: list[int]
+    """Index of each record's first subrecord."""
+    srt: list[int]
+    offset: list[int]
+    """Where each subrecord's data starts."""
+    srl: list[int]
+
+    @classmethod
+    def empty(cls) -> _Walk:
+        return cls([], [], [], [], [], [], [], [], [], [])
+
+    def subrecords(self, record: int) -> range:
+        stop = self.first[record + 1] if record + 1 < len(self.first) else len(self.srt)
+        return range(self.first[record], stop)
+
+
+def _walk_records(sfrd: bytes, offset: int, walk: _Walk, base: int = 0) -> None:
+    """Append the records of ``sfrd`` from ``offset`` to ``walk``, subrecord offsets + ``base``.
+
+    A frame whose lengths do not add up is refused; ``walk`` then holds part of it.
+    """
+    rns, ssts, rsts, oids, evids, tms, first, srts, offsets, srls = walk
+    record_head, subrecord_head = _RECORD_HEAD.unpack_from, _SUBRECORD_HEAD.unpack_from
     end = len(sfrd)
     while offset < end:
         if end - offset < _RECORD_HEAD.size:
             raise _fail("truncated record header", ResultCode.INVDATALEN)
-        rl, rn, rfl = _RECORD_HEAD.unpack_from(sfrd, offset)
+        rl, rn, rfl = record_head(sfrd, offset)
         offset += _RECORD_HEAD.size
         if end - offset < 4 * (rfl & 0x07).bit_count() + 2:
             raise _fail(f"truncated header of record {rn}", ResultCode.INVDATALEN)
@@ -380,45 +475,42 @@ def _decode_records(sfrd: bytes, offset: int, now: datetime | None) -> tuple[Ser
         if rfl & 0x04:
             (tm,) = _U32.unpack_from(sfrd, offset)
             offset += 4
-        sst, rst = sfrd[offset], sfrd[offset + 1]
+        rns.append(rn)
+        ssts.append(sfrd[offset])
+        rsts.append(sfrd[offset + 1])
+        oids.append(oid)
+        evids.append(evid)
+        tms.append(tm)
+        first.append(len(srts))
         offset += 2
         if end - offset < rl:
             raise _fail(
                 f"record {rn} announces {rl} bytes, {end - offset} remain", ResultCode.INVDATALEN
             )
-        raw_subrecords = _split_subrecords(sfrd, offset, offset + rl, rn)
-        offset += rl
-        records.append(_decode_record(rn, sst, rst, oid, evid, tm, raw_subrecords, now))
-    return tuple(records)
+        stop = offset + rl
+        while offset < stop:
+            if stop - offset < _SUBRECORD_HEAD.size:
+                raise _fail(f"truncated subrecord header in record {rn}", ResultCode.INVDATALEN)
+            srt, srl = subrecord_head(sfrd, offset)
+            offset += _SUBRECORD_HEAD.size
+            if stop - offset < srl:
+                raise _fail(
+                    f"subrecord {srt} of record {rn} announces {srl} bytes, {stop - offset} remain",
+                    ResultCode.INVDATALEN,
+                )
+            srts.append(srt)
+            offsets.append(base + offset)
+            srls.append(srl)
+            offset += srl
 
 
-def _split_subrecords(sfrd: bytes, offset: int, end: int, rn: int) -> list[tuple[int, bytes]]:
-    subrecords: list[tuple[int, bytes]] = []
-    while offset < end:
-        if end - offset < _SUBRECORD_HEAD.size:
-            raise _fail(f"truncated subrecord header in record {rn}", ResultCode.INVDATALEN)
-        srt, srl = _SUBRECORD_HEAD.unpack_from(sfrd, offset)
-        offset += _SUBRECORD_HEAD.size
-        if end - offset < srl:
-            raise _fail(
-                f"subrecord {srt} of record {rn} announces {srl} bytes, {end - offset} remain",
-                ResultCode.INVDATALEN,
-            )
-        subrecords.append((srt, bytes(sfrd[offset : offset + srl])))
-        offset += srl
-    return subrecords
-
-
-def _decode_record(
-    rn: int,
-    sst: int,
-    rst: int,
-    oid: int | None,
-    evid: int | None,
-    tm: int | None,
-    raw_subrecords: list[tuple[int, bytes]],
-    now: datetime | None,
-) -> ServiceRecord:
+def _decode_record(walk: _Walk, record: int, sfrd: bytes, now: datetime | None) -> ServiceRecord:
+    rn, sst, rst = walk.rn[record], walk.sst[record], walk.rst[record]
+    oid, evid, tm = walk.oid[record], walk.evid[record], walk.tm[record]
+    raw_subrecords = [
+        (walk.srt[k], sfrd[walk.offset[k] : walk.offset[k] + walk.srl[k]])
+        for k in walk.subrecords(record)
+    ]
     try:
         time = _ntm_time(tm) if tm is not None else None
         subrecords = tuple(
@@ -472,13 +564,13 @@ def _ntm_time(ntm: int) -> datetime:
 
 
 def _decode_pos_data(data: bytes, now: datetime | None) -> Position:
-    if len(data) < 21:
+    if len(data) < _POS.size:
         raise _fail(f"POS_DATA is {len(data)} bytes, expected 21 or 24", ResultCode.INC_DATAFORM)
-    ntm, lat_raw, lon_raw, flg, spd, direction = _POS_HEAD.unpack_from(data, 0)
-    expected = 24 if flg & _FLG_ALTE else 21
+    ntm, lat_raw, lon_raw, flg, spd, direction, odm, din, src = _POS.unpack_from(data, 0)
+    expected = _POS.size + (_ALT_LEN if flg & _FLG_ALTE else 0)
     # GOST 33472 allows an optional 2-byte SRCD after the fixed part; its presence is known
     # only from the subrecord length, so exactly +2 bytes is accepted and anything else is not.
-    if len(data) not in (expected, expected + 2):
+    if len(data) not in (expected, expected + _SRCD_LEN):
         raise _fail(f"POS_DATA is {len(data)} bytes, expected {expected}", ResultCode.INC_DATAFORM)
     time = _ntm_time(ntm)
     check_time(PROTOCOL, time, now, ResultCode.INC_DATETIME)
@@ -493,18 +585,18 @@ def _decode_pos_data(data: bytes, now: datetime | None) -> Position:
     course = direction + (256 if spd & _SPD_DIRH else 0)
     altitude: float | None = None
     if flg & _FLG_ALTE:
-        altitude = float(int.from_bytes(data[21:24], "little"))
+        altitude = float(int.from_bytes(data[_POS.size : _POS.size + _ALT_LEN], "little"))
         if spd & _SPD_ALTS:
             altitude = -altitude
     check_speed(PROTOCOL, speed, ResultCode.INC_DATAFORM)
     check_course(PROTOCOL, course, ResultCode.INC_DATAFORM)
     check_altitude(PROTOCOL, altitude, ResultCode.INC_DATAFORM)
     io: dict[str, IoValue] = {
-        "odometer_km": int.from_bytes(data[16:19], "little") / 10,
-        "digital_inputs": data[19],
-        "source": data[20],
+        "odometer_km": int.from_bytes(odm, "little") / 10,
+        "digital_inputs": din,
+        "source": src,
     }
-    if len(data) == expected + 2:
+    if len(data) == expected + _SRCD_LEN:
         io["source_data"] = _U16.unpack_from(data, expected)[0]
     return Position(
         device_id=None,
@@ -633,50 +725,60 @@ def _find_identity(records: Sequence[ServiceRecord]) -> TermIdentity | None:
     return None
 
 
-def _collect_positions(
-    records: Sequence[ServiceRecord], device_id: str | None
-) -> tuple[Position, ...]:
+def _packet_device(records: Sequence[ServiceRecord], device_id: str | None) -> str | None:
+    """Whose positions these are: the connection's identity, else the packet's TERM_IDENTITY."""
     if device_id is None:
         identity = _find_identity(records)
         if identity is not None:
             device_id = identity.imei or str(identity.tid)
+    return device_id
+
+
+def _collect_positions(
+    records: Sequence[ServiceRecord], device_id: str | None
+) -> tuple[Position, ...]:
+    device_id = _packet_device(records, device_id)
     positions: list[Position] = []
     for record in records:
-        if record.result != ResultCode.OK:
-            continue
-        fixes = [s.value for s in record.subrecords if isinstance(s.value, Position)]
-        if not fixes:
-            continue
-        owner = device_id if device_id is not None else _optional_str(record.oid)
-        satellites: int | None = None
-        extra: dict[str, IoValue] = {}
-        for subrecord in record.subrecords:
-            value = subrecord.value
-            if isinstance(value, ExtPosData):
-                satellites = value.satellites
-                extra.update(_ext_pos_io(value))
-            elif isinstance(value, AdSensorsData):
-                extra.update(_ad_sensors_io(value))
-        # Built field by field: dataclasses.replace costs several times more per position.
-        positions.extend(
-            Position(
-                device_id=owner,
-                time=fix.time,
-                lat=fix.lat,
-                lon=fix.lon,
-                speed_kmh=fix.speed_kmh,
-                course=fix.course,
-                altitude_m=fix.altitude_m,
-                satellites=satellites,
-                valid=fix.valid,
-                stored=fix.stored,
-                flags=dict(fix.flags),
-                io={**fix.io, **extra},
-                protocol=PROTOCOL,
-            )
-            for fix in fixes
-        )
+        if record.result == ResultCode.OK:
+            owner = device_id if device_id is not None else _optional_str(record.oid)
+            positions.extend(_record_positions(record, owner))
     return tuple(positions)
+
+
+def _record_positions(record: ServiceRecord, owner: str | None) -> list[Position]:
+    """The fixes of an accepted record, with what its other subrecords add to each."""
+    fixes = [s.value for s in record.subrecords if isinstance(s.value, Position)]
+    if not fixes:
+        return []
+    satellites: int | None = None
+    extra: dict[str, IoValue] = {}
+    for subrecord in record.subrecords:
+        value = subrecord.value
+        if isinstance(value, ExtPosData):
+            satellites = value.satellites
+            extra.update(_ext_pos_io(value))
+        elif isinstance(value, AdSensorsData):
+            extra.update(_ad_sensors_io(value))
+    # Built field by field: dataclasses.replace costs several times more per position.
+    return [
+        Position(
+            device_id=owner,
+            time=fix.time,
+            lat=fix.lat,
+            lon=fix.lon,
+            speed_kmh=fix.speed_kmh,
+            course=fix.course,
+            altitude_m=fix.altitude_m,
+            satellites=satellites,
+            valid=fix.valid,
+            stored=fix.stored,
+            flags=dict(fix.flags),
+            io={**fix.io, **extra},
+            protocol=PROTOCOL,
+        )
+        for fix in fixes
+    ]
 
 
 def _optional_str(value: int | None) -> str | None:
@@ -701,6 +803,290 @@ def _ad_sensors_io(value: AdSensorsData) -> dict[str, IoValue]:
     io.update({f"adio{n}": v for n, v in value.digital_inputs.items()})
     io.update({f"ans{n}": v for n, v in value.analog_inputs.items()})
     return io
+
+
+# ---------------------------------------------------------------------------------------------
+# Decoding into columns
+
+_IntArray = npt.NDArray[np.int64]
+_Index = npt.NDArray[np.intp]
+_NTM_EPOCH_S = int(NTM_EPOCH.timestamp())
+_EARLIEST_S = int(EARLIEST_FIX.timestamp())
+_UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Subrecords only the per-record path decodes: a record holding one is decoded that way.
+_PER_RECORD_SRT = np.array(
+    [
+        SubrecordType.RECORD_RESPONSE,
+        SubrecordType.TERM_IDENTITY,
+        SubrecordType.RESULT_CODE,
+        SubrecordType.EXT_POS_DATA,
+        SubrecordType.AD_SENSORS_DATA,
+    ],
+    dtype=np.int64,
+)
+
+
+class _Refused(NamedTuple):
+    pid: int | None
+    error: DecodeError
+
+
+@dataclass(frozen=True, slots=True)
+class FrameOutcome:
+    """What became of one frame given to :func:`decode_columns`."""
+
+    pid: int | None
+    """None when the frame is too short to hold one."""
+    pt: int | None
+    """None when the frame was refused."""
+    identity: TermIdentity | None
+    rejected: tuple[ServiceRecord, ...]
+    """The records not accepted, each with its result code and reason."""
+    fixes: int
+    """How many of the batch's positions are this frame's (they follow the order of frames)."""
+    error: DecodeError | None = None
+    """Why the whole frame was refused: what :func:`decode_packet` raises for it."""
+
+
+@dataclass(frozen=True, slots=True)
+class EgtsColumns:
+    """Frames decoded for ingestion: their positions as one batch, and what became of each."""
+
+    frames: tuple[FrameOutcome, ...]
+    positions: PositionBatch
+
+
+def decode_columns(
+    frames: Sequence[bytes], *, device_id: str | None = None, now: datetime | None = None
+) -> EgtsColumns:
+    """Decode complete EGTS frames, each as :func:`decode_packet` does, positions as columns.
+
+    Each frame goes through the same checks: one that :func:`decode_packet` refuses is reported
+    with the same error, and its records with the same result codes and reasons. ``positions``
+    holds, in order, the positions :func:`decode_packet` gives for every frame. Records holding
+    only POS_DATA, the bulk of telemetry, are read together with numpy; any other record (an
+    identity, extended position or sensor data, a fix that fails a check) is decoded on its own
+    by :func:`decode_packet`'s path.
+    """
+    scan = _Scan(device_id, now)
+    for data in frames:
+        scan.add(data)
+    return scan.finish()
+
+
+class _Scan:
+    """The frames of one :func:`decode_columns` call: walked one by one, decoded together."""
+
+    def __init__(self, device_id: str | None, now: datetime | None) -> None:
+        self.device_id = device_id
+        self.now = now
+        self.heads: list[_Frame | _Refused] = []
+        self.records: list[int] = []
+        """How many records each frame holds."""
+        self.walk = _Walk.empty()
+        """Every record of every frame, subrecord offsets into the frames' data joined."""
+        self.data: list[bytes] = []
+        self.size = 0
+
+    def add(self, data: bytes) -> None:
+        walk = self.walk
+        columns: tuple[list[Any], ...] = walk
+        marks = [len(column) for column in columns]
+        try:
+            frame = _open_frame(data)
+            _walk_records(frame.sfrd, frame.start, walk, self.size)
+        except DecodeError as error:
+            # A refused frame leaves nothing behind.
+            for column, mark in zip(columns, marks, strict=True):
+                del column[mark:]
+            self.heads.append(_Refused(peek_packet_id(data), error))
+            self.records.append(0)
+            return
+        self.heads.append(frame)
+        self.records.append(len(walk.rn) - marks[0])
+        self.data.append(frame.sfrd)
+        self.size += len(frame.sfrd)
+
+    def finish(self) -> EgtsColumns:
+        walk, data = self.walk, b"".join(self.data)
+        frame_of = np.repeat(np.arange(len(self.heads)), self.records)
+        srt = np.array(walk.srt, dtype=np.int64)
+        record_of_sub = np.repeat(np.arange(len(walk.rn)), np.diff([*walk.first, len(srt)]))
+        # Records of POS_DATA alone are read together; any other is decoded on its own.
+        alone = np.array([t is not None and t > _MAX_NTM for t in walk.tm], dtype=np.bool_)
+        alone[record_of_sub[np.isin(srt, _PER_RECORD_SRT)]] = True
+        fix = (srt == _SRT_POS_DATA) & ~alone[record_of_sub]
+        record_of = record_of_sub[fix]
+        offsets = np.array(walk.offset, dtype=np.intp)[fix]
+        fixes = _pos_columns(data, offsets, np.array(walk.srl, dtype=np.intp)[fix], self.now)
+        if fixes.bad.any():
+            # A fix that fails a check refuses its whole record: decoded on its own, the record
+            # gets the result code and reason decode_packet gives it.
+            failed = np.unique(record_of[fixes.bad])
+            alone[failed] = True
+            keep = ~np.isin(record_of, failed)
+            fixes = _Fixes._make(column[keep] for column in fixes)
+            record_of = record_of[keep]
+        decoded = {
+            number: _decode_record(walk, number, data, self.now)
+            for number in np.flatnonzero(alone).tolist()
+        }
+        by_frame: list[list[ServiceRecord]] = [[] for _ in self.heads]
+        for number, record in decoded.items():
+            by_frame[frame_of[number]].append(record)
+        device_ids, owner = self._owners(frame_of, by_frame)
+        positions = _fix_batch(fixes, device_ids, owner[record_of])
+        late: list[Position] = []
+        late_record: list[int] = []
+        for number, record in decoded.items():
+            if record.result == ResultCode.OK:
+                found = _record_positions(record, device_ids[owner[number]])
+                late.extend(found)
+                late_record.extend([number] * len(found))
+        if late:
+            # Back into the order of records, as decode_packet lists them.
+            merged = PositionBatch.concat([positions, PositionBatch.from_positions(late)])
+            record_of = np.concatenate([record_of, np.array(late_record, dtype=np.intp)])
+            order = np.argsort(record_of, kind="stable")
+            positions, record_of = merged.take(order), record_of[order]
+        counts = np.bincount(frame_of[record_of], minlength=len(self.heads)).tolist()
+        return EgtsColumns(
+            frames=tuple(map(_outcome, self.heads, by_frame, counts)),
+            positions=positions,
+        )
+
+    def _owners(
+        self, frame_of: _Index, by_frame: list[list[ServiceRecord]]
+    ) -> tuple[tuple[str | None, ...], _IntArray]:
+        """Whose each record's fixes are: the frame's identity, else the record's OID."""
+        names: dict[str | None, int] = {}
+        devices = (_packet_device(decoded, self.device_id) for decoded in by_frame)
+        of_frame = np.array(
+            [-1 if d is None else names.setdefault(d, len(names)) for d in devices],
+            dtype=np.int64,
+        )
+        owner = of_frame[frame_of]
+        for number in np.flatnonzero(owner < 0).tolist():
+            owner[number] = names.setdefault(_optional_str(self.walk.oid[number]), len(names))
+        return tuple(names), owner
+
+
+def _outcome(head: _Frame | _Refused, decoded: list[ServiceRecord], fixes: int) -> FrameOutcome:
+    if isinstance(head, _Refused):
+        return FrameOutcome(head.pid, None, None, (), 0, head.error)
+    rejected = tuple(r for r in decoded if r.result != ResultCode.OK)
+    return FrameOutcome(head.pid, head.pt, _find_identity(decoded), rejected, fixes)
+
+
+class _Fixes(NamedTuple):
+    """POS_DATA subrecords as columns, and which of them fail a check."""
+
+    seconds: _IntArray
+    """Fix time, seconds since the Unix epoch."""
+    lat: npt.NDArray[np.float64]
+    lon: npt.NDArray[np.float64]
+    speed: npt.NDArray[np.float64]
+    course: _IntArray
+    altitude: npt.NDArray[np.float64]
+    """NaN when ALTE is not set."""
+    flg: npt.NDArray[np.uint8]
+    odometer: npt.NDArray[np.float64]
+    din: npt.NDArray[np.uint8]
+    src: npt.NDArray[np.uint8]
+    source_data: _IntArray
+    """-1 when the subrecord carries no SRCD."""
+    bad: npt.NDArray[np.bool_]
+
+
+def _pos_columns(sfrd: bytes, offsets: _Index, sizes: _Index, now: datetime | None) -> _Fixes:
+    """The POS_DATA subrecords at ``offsets`` read at once, with the checks of _decode_pos_data."""
+    wire = np.frombuffer(sfrd + bytes(_POS_MAX_LEN), dtype=np.uint8)
+    raw = wire[offsets[:, None] + np.arange(_POS_MAX_LEN)]
+    head = np.ascontiguousarray(raw[:, : _POS.size]).view(_POS_DTYPE)[:, 0]
+    flg, spd = head["flg"], head["spd"]
+    alte = (flg & _FLG_ALTE) != 0
+    expected = np.where(alte, _POS.size + _ALT_LEN, _POS.size)
+    has_srcd = sizes == expected + _SRCD_LEN
+    bad = (sizes != expected) & ~has_srcd
+    ntm = head["ntm"].astype(np.int64)
+    seconds = ntm + _NTM_EPOCH_S
+    # As _ntm_time and check_time (an NTM, counted from 2010, is never before 2000).
+    bad |= (ntm > _MAX_NTM) | (seconds < _EARLIEST_S)
+    if now is not None:
+        limit_us = (now + MAX_CLOCK_AHEAD - _UNIX_EPOCH) // timedelta(microseconds=1)
+        bad |= seconds * 1_000_000 > limit_us
+    lat = head["lat"] * _LAT_SCALE
+    lon = head["lon"] * _LON_SCALE
+    np.negative(lat, out=lat, where=(flg & _FLG_LAHS) != 0)
+    np.negative(lon, out=lon, where=(flg & _FLG_LOHS) != 0)
+    speed = (spd & 0x3FFF) / 10
+    course = head["dir"].astype(np.int64) + np.where(spd & _SPD_DIRH, 256, 0)
+    altitude = _le_uint(raw[:, _POS.size : _POS.size + _ALT_LEN]).astype(np.float64)
+    np.negative(altitude, out=altitude, where=(spd & _SPD_ALTS) != 0)
+    altitude[~alte] = np.nan
+    bad |= (speed > MAX_SPEED_KMH) | (course > MAX_COURSE)
+    bad |= alte & ~((altitude >= MIN_ALTITUDE_M) & (altitude <= MAX_ALTITUDE_M))
+    rows = np.arange(len(offsets))
+    source_data = (
+        raw[rows, expected].astype(np.int64) | raw[rows, expected + 1].astype(np.int64) << 8
+    )
+    return _Fixes(
+        seconds=seconds,
+        lat=lat,
+        lon=lon,
+        speed=speed,
+        course=course,
+        altitude=altitude,
+        flg=flg,
+        odometer=_le_uint(head["odm"]) / 10,
+        din=head["din"],
+        src=head["src"],
+        source_data=np.where(has_srcd, source_data, -1),
+        bad=bad,
+    )
+
+
+def _le_uint(octets: npt.NDArray[np.uint8]) -> _IntArray:
+    """Little-endian unsigned integers from rows of octets."""
+    value = np.zeros(len(octets), dtype=np.int64)
+    for k in range(octets.shape[1]):
+        value |= octets[:, k].astype(np.int64) << (8 * k)
+    return value
+
+
+def _fix_batch(
+    fixes: _Fixes, device_ids: tuple[str | None, ...], device: _IntArray
+) -> PositionBatch:
+    """The fixes as a batch; ``device`` indexes ``device_ids``."""
+    flg = fixes.flg
+    count = len(flg)
+    io: dict[str, list[IoValue | None]] = {
+        "odometer_km": fixes.odometer.tolist(),
+        "digital_inputs": fixes.din.tolist(),
+        "source": fixes.src.tolist(),
+    }
+    if (fixes.source_data >= 0).any():
+        io["source_data"] = [None if v < 0 else v for v in fixes.source_data.tolist()]
+    return PositionBatch(
+        device_ids=device_ids,
+        device=device,
+        t_ms=fixes.seconds * 1000,
+        lat=fixes.lat,
+        lon=fixes.lon,
+        speed_kmh=fixes.speed,
+        course=fixes.course,
+        altitude_m=fixes.altitude,
+        satellites=np.full(count, -1, dtype=np.int64),
+        valid=(flg & _FLG_VLD) != 0,
+        stored=(flg & _FLG_BB) != 0,
+        flags={
+            "fix_3d": ((flg & _FLG_FIX) != 0).tolist(),
+            "pz90": ((flg & _FLG_CS) != 0).tolist(),
+            "moving": ((flg & _FLG_MV) != 0).tolist(),
+        },
+        io=io,
+        protocol=[PROTOCOL] * count,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -805,15 +1191,17 @@ def encode_pos_data(
         flg |= _FLG_ALTE
         spd |= _SPD_ALTS if altitude_m < 0 else 0
         tail = round(abs(altitude_m)).to_bytes(3, "little")
-    data = _POS_HEAD.pack(
+    data = _POS.pack(
         _to_ntm(time),
         round(abs(lat) / 90 * 0xFFFFFFFF),
         round(abs(lon) / 180 * 0xFFFFFFFF),
         flg,
         spd,
         course & 0xFF,
+        round(odometer_km * 10).to_bytes(3, "little"),
+        digital_inputs,
+        source,
     )
-    data += round(odometer_km * 10).to_bytes(3, "little") + bytes([digital_inputs, source])
     return encode_subrecord(SubrecordType.POS_DATA, data + tail)
 
 

@@ -10,6 +10,7 @@ __all__ = [
     "EARLIEST_FIX",
     "MAX_ALTITUDE_M",
     "MAX_CLOCK_AHEAD",
+    "MAX_COURSE",
     "MAX_SATELLITES",
     "MAX_SPEED_KMH",
     "MIN_ALTITUDE_M",
@@ -28,6 +29,7 @@ __all__ = [
 # A road vehicle or a container under seal never reaches these; a value beyond them is a
 # corrupted frame or a broken receiver, and storing it would poison corridor analytics.
 MAX_SPEED_KMH = 500.0
+MAX_COURSE = 359
 MAX_SATELLITES = 64
 MIN_ALTITUDE_M = -1000.0
 MAX_ALTITUDE_M = 10000.0
@@ -87,7 +89,7 @@ def check_speed(protocol: str, speed_kmh: float | None, code: int | str | None) 
 
 def check_course(protocol: str, course: int | None, code: int | str | None) -> None:
     """Reject a course outside 0–359 degrees."""
-    if course is not None and not 0 <= course <= 359:
+    if course is not None and not 0 <= course <= MAX_COURSE:
         raise DecodeError(protocol, f"absurd value: course {course}", code)
 
 
