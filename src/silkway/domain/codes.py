@@ -59,6 +59,7 @@ __all__ = [
     "make_mrn",
     "make_registration_number",
     "movement_check_character",
+    "movement_state",
     "validate_commodity_code",
     "validate_grn",
     "validate_movement_reference",
@@ -275,6 +276,11 @@ def make_movement_reference(state: str, year: int, serial: int) -> str:
         raise ValueError(f"serial must be between 0 and {10**MOVEMENT_SERIAL_DIGITS - 1}")
     body = f"{MOVEMENT_REFERENCE_PREFIX}{_yy(year)}{state}{serial:0{MOVEMENT_SERIAL_DIGITS}d}"
     return body + movement_check_character(body)
+
+
+def movement_state(reference: str) -> str:
+    """The member state of departure that a (valid) movement reference names."""
+    return reference[4:6]
 
 
 def validate_movement_reference(value: str) -> CodeCheck:

@@ -55,9 +55,9 @@ from silkway.services.outbound import conversation_of
 from silkway.services.ports import OutboxMessage, UnitOfWork
 from silkway.services.seals import SealContext
 from silkway.services.transit import (
-    MovementNotFound,
     TransitContext,
     apply_event,
+    known_movement,
 )
 
 log = logging.getLogger("silkway.exchange")
@@ -389,16 +389,6 @@ def _record_answer(
 # --- effects of each message ---------------------------------------------------------------------
 
 
-def _movement(uow: UnitOfWork, ctx: ExchangeContext, reference: str) -> Movement:
-    found = uow.movements.get(reference)
-    if found is None:
-        raise MovementNotFound(
-            f"no movement {reference} at the {ctx.state} node",
-            [Violation("movement-not-found", "/MovementReference", reference)],
-        )
-    return found
-
-
 def _reference(envelope: Envelope) -> str:
     return str(envelope.body.fields["MovementReference"])
 
@@ -457,7 +447,7 @@ def _informational(
 def _passage_confirmation(
     ctx: ExchangeContext, uow: UnitOfWork, envelope: Envelope, now: datetime
 ) -> None:
-    movement = _movement(uow, ctx, _reference(envelope))
+    movement = known_movement(uow, ctx.state, _reference(envelope))
     office = _office(envelope, "IntermediateOffice")
     if office in movement.passed_offices:
         return
@@ -475,7 +465,7 @@ def _passage_confirmation(
 def _arrival_notice(
     ctx: ExchangeContext, uow: UnitOfWork, envelope: Envelope, now: datetime
 ) -> None:
-    movement = _movement(uow, ctx, _reference(envelope))
+    movement = known_movement(uow, ctx.state, _reference(envelope))
     if movement.status in (MovementStatus.COMPLETED, MovementStatus.PARTIALLY_COMPLETED):
         return
     if movement.status is not MovementStatus.ARRIVED:
@@ -501,7 +491,7 @@ def _mirror(
     **changes: Any,
 ) -> None:
     """Bring this state's copy in line with what the node of departure decided."""
-    movement = movement or _movement(uow, ctx, _reference(envelope))
+    movement = movement or known_movement(uow, ctx.state, _reference(envelope))
     if movement.state == ctx.state:
         raise ActionInvalid(
             f"{envelope.header.action.message} concerns a movement registered here",
@@ -545,7 +535,7 @@ def _completion(ctx: ExchangeContext, uow: UnitOfWork, envelope: Envelope, now: 
 
 
 def _incident(ctx: ExchangeContext, uow: UnitOfWork, envelope: Envelope, now: datetime) -> None:
-    movement = _movement(uow, ctx, _reference(envelope))
+    movement = known_movement(uow, ctx.state, _reference(envelope))
     incidents = movement.incidents + 1
     if movement.state == ctx.state:
         # Reported by a state on the route about our own movement: keep it in our log.
@@ -614,7 +604,7 @@ def _enquiry_answer_message(
 def _enquiry_answer(
     ctx: ExchangeContext, uow: UnitOfWork, envelope: Envelope, now: datetime
 ) -> None:
-    movement = _movement(uow, ctx, _reference(envelope))
+    movement = known_movement(uow, ctx.state, _reference(envelope))
     if movement.status is not MovementStatus.UNDER_ENQUIRY:
         return  # answered after the movement moved on (arrived, closed): nothing to apply
     code = envelope.body.fields["AnswerCode"]

@@ -114,7 +114,10 @@ def activate_seals(
                 reporting_period_s=seal.reporting_period_s,
                 route=route,
                 operators=plan,
-                silent_after_ms=to_ms(now) + silent_periods * seal.reporting_period_s * 1000,
+                # Only the tracking operator watches for silence (the seal reports to it).
+                silent_after_ms=None
+                if plan.tracking != state
+                else to_ms(now) + silent_periods * seal.reporting_period_s * 1000,
             )
         )
         uow.seals.set_seal_status(seal.key, SealStatus.ACTIVE, movement.reference)

@@ -12,6 +12,8 @@ message by raising a :class:`DomainError`; the sender then gets a negative R.006
   carriage over on its copy of the movement: the seal is recorded if new and activated, with
   the sender as tracking operator.
 - MSG.904, end of tracking, ends the activations here and gives a lent seal back to the registry.
+- MSG.905 carries the points of a carriage handed over here; they go through this operator's
+  own pipeline (corridor, rules, incidents, storage) in the receiving transaction.
 """
 
 from __future__ import annotations
@@ -26,11 +28,17 @@ from silkway.domain.errors import ActionInvalid, Violation
 from silkway.domain.movement import Movement, MovementStatus
 from silkway.domain.seal_rules import Handover
 from silkway.domain.seals import MonitoringThresholds, Seal, SealStatus
-from silkway.services import seal_messages
+from silkway.domain.telemetry import Position
+from silkway.services import seal_messages, telemetry
 from silkway.services.ports import DuplicateKey, UnitOfWork
-from silkway.services.seal_activation import HANDOVER, activate_seals, operator_payload
+from silkway.services.seal_activation import (
+    HANDOVER,
+    SealActivations,
+    activate_seals,
+    operator_payload,
+)
 from silkway.services.seal_ports import HandoverRecord
-from silkway.services.transit import MovementNotFound
+from silkway.services.transit import known_movement
 
 if TYPE_CHECKING:
     from silkway.services.exchange import ExchangeContext, InboundHandler
@@ -46,9 +54,26 @@ def _text(fields: Mapping[str, Any], name: str) -> str:
     return str(fields[name])
 
 
-def _silent_periods(ctx: ExchangeContext) -> int:
+def _activate(
+    ctx: ExchangeContext,
+    uow: UnitOfWork,
+    movement: Movement,
+    seal_id: str,
+    tracking: str,
+    now: datetime,
+) -> SealActivations:
+    """Activate one seal on ``movement`` here, ``tracking`` being the operator that tracks it."""
     thresholds = ctx.seals.thresholds if ctx.seals is not None else MonitoringThresholds()
-    return thresholds.silent_periods
+    return activate_seals(
+        uow,
+        ctx.transit.reference,
+        ctx.state,
+        movement,
+        now,
+        [seal_id],
+        silent_periods=thresholds.silent_periods,
+        tracking=tracking,
+    )
 
 
 def _log(
@@ -70,16 +95,6 @@ def _log(
             f"message:{_sender(envelope)}",
         )
     )
-
-
-def _own_movement(ctx: ExchangeContext, uow: UnitOfWork, reference: str) -> Movement:
-    movement = uow.movements.get(reference)
-    if movement is None:
-        raise MovementNotFound(
-            f"no movement {reference} at the {ctx.state} node",
-            [Violation("movement-not-found", "/MovementReference", reference)],
-        )
-    return movement
 
 
 def _lend(uow: UnitOfWork, state: str, seal: Seal | None, reference: str) -> tuple[str, str | None]:
@@ -150,7 +165,7 @@ def seal_answer(ctx: ExchangeContext, uow: UnitOfWork, envelope: Envelope, now: 
     """The tracking operator learns about a third-party seal and activates it if it can."""
     fields = envelope.body.fields
     seal_id, answer = _text(fields, "SealId"), _text(fields, "AnswerCode")
-    movement = _own_movement(ctx, uow, _text(fields, "MovementReference"))
+    movement = known_movement(uow, ctx.state, _text(fields, "MovementReference"))
     registration = _sender(envelope)
     if _text(fields, "RegistrationCountryCode") != registration:
         raise ActionInvalid(
@@ -162,15 +177,7 @@ def seal_answer(ctx: ExchangeContext, uow: UnitOfWork, envelope: Envelope, now: 
     if answer == "available" and isinstance(device, Mapping):
         _record_seal(uow, seal_id, registration, device, now)
         if movement.status in UNDER_WAY:
-            result = activate_seals(
-                uow,
-                ctx.transit.reference,
-                ctx.state,
-                movement,
-                now,
-                [seal_id],
-                silent_periods=_silent_periods(ctx),
-            )
+            result = _activate(ctx, uow, movement, seal_id, ctx.state, now)
             outcome["activated"] = seal_id in result.activated
             if seal_id in result.unresolved:
                 outcome["reason"] = result.unresolved[seal_id]
@@ -184,7 +191,7 @@ def handover(ctx: ExchangeContext, uow: UnitOfWork, envelope: Envelope, now: dat
     """The operator of the state entered takes the carriage over on its copy of the movement."""
     fields = envelope.body.fields
     seal_id = _text(fields, "SealId")
-    movement = _own_movement(ctx, uow, _text(fields, "MovementReference"))
+    movement = known_movement(uow, ctx.state, _text(fields, "MovementReference"))
     if _text(fields, "ToCountryCode") != ctx.state:
         raise ActionInvalid(
             f"the hand-over is to {fields['ToCountryCode']}, not {ctx.state}",
@@ -199,16 +206,7 @@ def handover(ctx: ExchangeContext, uow: UnitOfWork, envelope: Envelope, now: dat
     device = fields["Device"]
     assert isinstance(device, Mapping)
     _record_seal(uow, seal_id, _text(fields, "RegistrationCountryCode"), device, now)
-    result = activate_seals(
-        uow,
-        ctx.transit.reference,
-        ctx.state,
-        movement,
-        now,
-        [seal_id],
-        silent_periods=_silent_periods(ctx),
-        tracking=tracking,
-    )
+    result = _activate(ctx, uow, movement, seal_id, tracking, now)
     if seal_id in result.unresolved and result.unresolved[seal_id] != "already-active":
         reason = result.unresolved[seal_id]
         raise ActionInvalid(
@@ -284,10 +282,86 @@ def tracking_ended(
         )
 
 
+def positions_forwarded(
+    ctx: ExchangeContext, uow: UnitOfWork, envelope: Envelope, now: datetime
+) -> None:
+    """Points of a carriage handed over here: monitored like the operator's own."""
+    fields = envelope.body.fields
+    seal_id = _text(fields, "SealId")
+    movement = known_movement(uow, ctx.state, _text(fields, "MovementReference"))
+    if movement.state != _sender(envelope):
+        raise ActionInvalid(
+            "positions of a carriage come from the operator tracking it",
+            [Violation("not-tracking-operator", "/MovementReference", _sender(envelope))],
+        )
+    if ctx.seals is None:
+        raise ActionInvalid(
+            "this node does not monitor seals",
+            [Violation("seal-monitoring-unavailable", "/SealId", seal_id)],
+        )
+    tracked = any(
+        a.active and a.seal_id == seal_id
+        for a in uow.seals.activations_for_movement(movement.reference)
+    )
+    seal = uow.seals.get_seal(seal_id)
+    if seal is None or not tracked:
+        raise ActionInvalid(
+            f"seal {seal_id} was not handed over to {ctx.state} on {movement.reference}",
+            [Violation("not-handed-over", "/SealId", seal_id)],
+        )
+    names = {code.value: name for name, code in ctx.seals.signals.event_names.items()}
+    battery = ctx.seals.signals.battery_names[0]
+    points = fields["Position"]
+    assert isinstance(points, tuple)
+    positions = [_position(seal.device_id, i, p, names, battery) for i, p in enumerate(points)]
+    report = telemetry.ingest_within(ctx.seals, uow, positions, source="exchange")
+    if report.rejected:
+        index, reason = report.rejected[0]
+        raise ActionInvalid(
+            f"{len(report.rejected)} forwarded position(s) refused: {reason}",
+            [Violation("position-invalid", f"/Position/{index}", reason)],
+        )
+
+
+def _position(
+    device_id: str, index: int, point: Any, names: Mapping[str, str], battery: str
+) -> Position:
+    """A forwarded point as this operator reads positions: events under its own names."""
+    assert isinstance(point, Mapping)
+    events = [str(e) for e in point.get("EventCode", ())]
+    unknown = [e for e in events if e not in names]
+    if unknown:
+        raise ActionInvalid(
+            f"event code {unknown[0]!r} is not a seal event",
+            [Violation("event-code-unknown", f"/Position/{index}/EventCode", unknown[0])],
+        )
+    at = point["PositionDateTime"]
+    assert isinstance(at, datetime)
+    speed = point.get("SpeedKmh")
+    course = point.get("CourseDegrees")
+    charge = point.get("BatteryPercent")
+    return Position(
+        device_id=device_id,
+        time=at,
+        lat=float(str(point["Latitude"])),
+        lon=float(str(point["Longitude"])),
+        speed_kmh=None if speed is None else float(str(speed)),
+        course=None if course is None else int(str(course)),
+        altitude_m=None,
+        satellites=None,
+        valid=True,
+        stored=False,
+        flags={names[e]: True for e in events},
+        io={} if charge is None else {battery: int(str(charge))},
+        protocol="exchange",
+    )
+
+
 HANDLERS: Mapping[str, InboundHandler] = {
     seal_messages.ENQUIRY_CODE: seal_enquiry,
     seal_messages.ANSWER_CODE: seal_answer,
     seal_messages.HANDOVER_CODE: handover,
     seal_messages.COMPLETION_CODE: tracking_ended,
+    seal_messages.POSITIONS_CODE: positions_forwarded,
 }
 """The effect of each P.SO.01 message at the receiving node."""

@@ -2,7 +2,9 @@
 
 Only the tracking operator (the one that activated the seal at release) tells the next
 operator; a passage operator that follows the same carriage records the crossing for its own
-view and leaves the telling to it.
+view and leaves the telling to it. Seals keep reporting to the tracking operator, so from a
+hand-over on it forwards the carriage's points to the operator of the state it is in
+(MSG.905): that operator monitors them against its own thresholds and loses none of them.
 """
 
 from __future__ import annotations
@@ -10,15 +12,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+import numpy as np
+import numpy.typing as npt
+
+from silkway.domain.codes import movement_state
 from silkway.domain.processes import SEAL_PROCESS
 from silkway.domain.reference import MEMBER_STATES
-from silkway.domain.seal_rules import Handover
+from silkway.domain.seal_rules import Handover, to_ms
 from silkway.domain.seals import Seal
 from silkway.services import seal_messages
 from silkway.services.ports import OutboxMessage, UnitOfWork
 from silkway.services.seal_activation import HANDOVER, operator_payload
 from silkway.services.seal_ports import HandoverRecord
 from silkway.services.seals import SealContext
+
+IntArray = npt.NDArray[np.int64]
+IntpArray = npt.NDArray[np.intp]
 
 OPERATOR_PROCESS = SEAL_PROCESS
 """The process of the exchange between national seal operators."""
@@ -55,3 +64,40 @@ def record_handovers(
     # A crossing recorded before (the same points seen again) owes nothing new.
     added = {r.message_id for r in uow.seals.add_handovers(records)}
     uow.outbox.put([m for m in messages if m.message_id in added])
+
+
+def tracked_here(ctx: SealContext, movement_reference: str) -> bool:
+    """Whether this node's operator tracks the carriage: the one of its state of departure."""
+    return movement_state(movement_reference) == ctx.state
+
+
+def owners(
+    ctx: SealContext,
+    before: str | None,
+    handovers: Sequence[Handover],
+    t_ms: IntArray,
+) -> list[tuple[str, IntpArray]]:
+    """Which points of one carriage's batch belong to another operator, by state.
+
+    A point belongs to the state the carriage was in at its time: the state before the batch,
+    then each state entered from its hand-over on. Points in this node's own state (or outside
+    the Union) stay here.
+    """
+    times = np.array([to_ms(h.at) for h in handovers], dtype=np.int64)
+    states = [before, *(h.to_state for h in handovers)]
+    owner = np.searchsorted(times, t_ms, side="right")
+    out: list[tuple[str, IntpArray]] = []
+    for k, state in enumerate(states):
+        if state is None or state == ctx.state or state not in MEMBER_STATES:
+            continue
+        rows = np.flatnonzero(owner == k)
+        if len(rows):
+            out.append((state, rows))
+    return out
+
+
+def forward_positions(
+    uow: UnitOfWork, forwards: Sequence[seal_messages.Forwarded], now: datetime
+) -> None:
+    """Send the points of carriages handed over to the operators now following them."""
+    uow.outbox.put([m for f in forwards for m in seal_messages.positions(f, now)])

@@ -7,9 +7,14 @@ message about a carriage travels in the conversation of its movement, as P.CP.01
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
+
+import numpy as np
+import numpy.typing as npt
 
 from silkway.domain.processes import (
     COMPLETION_OPERATOR,
@@ -17,7 +22,8 @@ from silkway.domain.processes import (
     REGISTRATION_OPERATOR,
     TRACKING_OPERATOR,
 )
-from silkway.domain.seal_rules import Handover
+from silkway.domain.seal_rules import Handover, from_ms
+from silkway.domain.seal_signals import events_in
 from silkway.domain.seals import Seal, new_seal
 from silkway.services.outbound import conversation_of, process_message
 from silkway.services.ports import OutboxMessage
@@ -26,6 +32,7 @@ SEAL_ENQUIRY = "seal_enquiry"
 SEAL_ANSWER = "seal_answer"
 HANDOVER = "handover"
 COMPLETION = "completion"
+POSITIONS = "positions"
 
 ENQUIRY_CODE = "P.SO.01.MSG.901"
 ANSWER_CODE = "P.SO.01.MSG.902"
@@ -34,6 +41,9 @@ COMPLETION_CODE = "P.SO.01.MSG.904"
 POSITIONS_CODE = "P.SO.01.MSG.905"
 
 _ENQUIRY_TRANSACTION = "P.SO.01.TRN.901"
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
 
 
 def _message(
@@ -207,3 +217,65 @@ def completion(
         fields,
         now,
     )
+
+
+FORWARD_CHUNK = 500
+"""Positions per forwarding message: well inside the schema's 1,000 and the parser's limits."""
+
+
+@dataclass(frozen=True, slots=True)
+class Forwarded:
+    """The points of one carriage that belong to the operator it was handed to."""
+
+    to_state: str
+    movement_reference: str
+    seal_id: str
+    t_ms: IntArray
+    lat: FloatArray
+    lon: FloatArray
+    speed_kmh: FloatArray
+    """NaN where the device did not say."""
+    course: IntArray
+    """Negative where the device did not say."""
+    battery_pct: FloatArray
+    """NaN where the position did not carry it."""
+    signals: IntArray
+
+
+def positions(forwarded: Forwarded, now: datetime) -> list[OutboxMessage]:
+    """The points as MSG.905 messages to the operator now following the carriage."""
+    f = forwarded
+    points: list[dict[str, Any]] = []
+    for i in range(len(f.t_ms)):
+        point: dict[str, Any] = {
+            "PositionDateTime": from_ms(int(f.t_ms[i])),
+            **location(float(f.lat[i]), float(f.lon[i])),
+        }
+        speed = float(f.speed_kmh[i])
+        if not math.isnan(speed):
+            point["SpeedKmh"] = Decimal(f"{min(speed, 3000.0):.3f}")
+        if f.course[i] >= 0:
+            point["CourseDegrees"] = int(f.course[i]) % 360
+        battery = float(f.battery_pct[i])
+        if not math.isnan(battery):
+            point["BatteryPercent"] = round(battery)
+        events = events_in(int(f.signals[i]))
+        if events:
+            point["EventCode"] = tuple(e.value for e in events)
+        points.append(point)
+    return [
+        _message(
+            f.to_state,
+            POSITIONS,
+            POSITIONS_CODE,
+            (TRACKING_OPERATOR, PASSAGE_OPERATOR),
+            f.movement_reference,
+            {
+                "MovementReference": f.movement_reference,
+                "SealId": f.seal_id,
+                "Position": tuple(points[start : start + FORWARD_CHUNK]),
+            },
+            now,
+        )
+        for start in range(0, len(points), FORWARD_CHUNK)
+    ]

@@ -32,6 +32,7 @@ from silkway.domain.seals import Incident, IncidentCode, SealStatus
 from silkway.domain.telemetry import Position, PositionBatch
 from silkway.services import seal_handover
 from silkway.services.ports import UnitOfWork
+from silkway.services.seal_messages import Forwarded
 from silkway.services.seal_ports import (
     NULL,
     Monitored,
@@ -45,10 +46,12 @@ __all__ = [
     "IngestReport",
     "check_silence",
     "ingest",
+    "ingest_within",
     "purge_positions",
 ]
 
-SOURCES = ("egts", "wialon", "teltonika", "mqtt", "http")
+SOURCES = ("egts", "wialon", "teltonika", "mqtt", "http", "exchange")
+"""Where positions come from; ``exchange`` is another operator forwarding a carriage's points."""
 
 _EARLIEST_MS = to_ms(datetime(2000, 1, 1, tzinfo=UTC))
 _MAX_AHEAD = timedelta(days=1)
@@ -135,10 +138,36 @@ def ingest(
     neither affects the rest of the batch. Repeated points (same seal, same time) are counted
     as duplicates and stored once. Late and out-of-order points (black-box records) are accepted.
     """
+    prepared = _prepare(ctx, positions, source)
+    if prepared is None:
+        return IngestReport()
+    with ctx.uow() as uow:
+        report = _ingest(ctx, uow, *prepared)
+        uow.commit()
+    return report
+
+
+def ingest_within(
+    ctx: SealContext,
+    uow: UnitOfWork,
+    positions: Sequence[Position] | PositionBatch,
+    *,
+    source: str,
+) -> IngestReport:
+    """:func:`ingest` inside a transaction the caller owns (positions forwarded by another
+    operator arrive in the exchange's receiving transaction)."""
+    prepared = _prepare(ctx, positions, source)
+    return IngestReport() if prepared is None else _ingest(ctx, uow, *prepared)
+
+
+def _prepare(
+    ctx: SealContext, positions: Sequence[Position] | PositionBatch, source: str
+) -> tuple[_Columns, dict[int, str], datetime] | None:
+    """The batch as columns and the positions refused before any lookup; None when empty."""
     if source not in SOURCES:
         raise ValueError(f"unknown telemetry source {source!r}; expected one of {SOURCES}")
     if not positions:
-        return IngestReport()
+        return None
     now = ctx.clock.now()
     if isinstance(positions, PositionBatch):
         batch, naive = positions, []
@@ -146,11 +175,7 @@ def ingest(
         naive = [i for i, p in enumerate(positions) if p.time.utcoffset() is None]
         batch = PositionBatch.from_positions(positions)
     cols = _columns(ctx, batch)
-    refused = _checks(cols, naive, to_ms(now))
-    with ctx.uow() as uow:
-        report = _ingest(ctx, uow, cols, refused, now)
-        uow.commit()
-    return report
+    return cols, _checks(cols, naive, to_ms(now)), now
 
 
 def _ingest(
@@ -247,6 +272,8 @@ def _ingest(
     # Gathered in batch order once, so that each carriage's points are slices, not copies.
     t_ms, lat, lon = cols.t_ms[order], cols.lat[order], cols.lon[order]
     speed, battery, signals = cols.speed[order], cols.battery[order], cols.signals[order]
+    course = cols.course[order]
+    forwards: list[Forwarded] = []
     for start, stop in bounds:
         aid = int(activation_ids[start])
         if aid == NULL:
@@ -274,6 +301,25 @@ def _ingest(
         )
         incidents.extend(outcome.incidents)
         handovers.extend(outcome.handovers)
+        before = activation.track.current_state
+        if (outcome.handovers or before not in (None, ctx.state)) and seal_handover.tracked_here(
+            ctx, activation.movement_reference
+        ):
+            for to_state, rows in seal_handover.owners(ctx, before, outcome.handovers, batch.t_ms):
+                forwards.append(
+                    Forwarded(
+                        to_state=to_state,
+                        movement_reference=activation.movement_reference,
+                        seal_id=activation.seal_id,
+                        t_ms=batch.t_ms[rows],
+                        lat=batch.lat[rows],
+                        lon=batch.lon[rows],
+                        speed_kmh=batch.speed_kmh[rows],
+                        course=course[start:stop][rows],
+                        battery_pct=batch.battery_pct[rows],
+                        signals=batch.signals[rows],
+                    )
+                )
         updates.append(
             TrackUpdate(aid, outcome.state, _silent_after(ctx, activation, outcome.state))
         )
@@ -289,6 +335,8 @@ def _ingest(
         uow.seals.save_incidents(incidents, uow.counters.next(INCIDENT_SEQUENCE))
     if handovers:
         seal_handover.record_handovers(ctx, uow, handovers, now)
+    if forwards:
+        seal_handover.forward_positions(uow, forwards, now)
     return IngestReport(
         accepted=inserted,
         duplicates=duplicates,
@@ -310,7 +358,9 @@ def _carriage(activation: Monitored) -> Carriage:
 
 
 def _silent_after(ctx: SealContext, activation: Monitored, track: TrackState) -> int | None:
-    if track.last_ms is None:
+    # Silence (06) is the tracking operator's check: the seal reports to it, and a passage
+    # operator only sees the points forwarded while the carriage is in its state.
+    if track.last_ms is None or not seal_handover.tracked_here(ctx, activation.movement_reference):
         return None
     return track.last_ms + ctx.thresholds.silent_periods * activation.reporting_period_s * 1000
 

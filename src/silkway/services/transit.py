@@ -331,6 +331,17 @@ def outbox_message(
     )
 
 
+def known_movement(uow: UnitOfWork, state: str, reference: str) -> Movement:
+    """The movement a message is about; refused (movement-not-found) when this node has none."""
+    found = uow.movements.get(reference)
+    if found is None:
+        raise MovementNotFound(
+            f"no movement {reference} at the {state} node",
+            [Violation("movement-not-found", "/MovementReference", reference)],
+        )
+    return found
+
+
 def get_movement(ctx: TransitContext, key: str) -> Movement:
     """A movement by its reference or its registration number."""
     with ctx.read() as uow:

@@ -34,7 +34,7 @@ from silkway.domain.processes import CATALOGUE, PROCESSES
 from silkway.domain.seals import SealStatus
 from silkway.examples import example_declaration
 from silkway.services import exchange, seals, telemetry, transit
-from silkway.services.seal_ports import Activation
+from silkway.services.seal_ports import Activation, IncidentFilter
 
 RU_SEAL = "RUNS2600000731"
 RU_IMEI = "356307042449999"
@@ -132,6 +132,18 @@ def test_a_third_party_seal_is_lent_tracked_handed_over_and_returned(fed: Federa
             {"seal_id": RU_SEAL, "from_state": came_from, "tracking": "KZ"},
         ) in (events(fed, state, ref))
     assert seals.get_seal(fed.nodes["BY"].seals, RU_SEAL).operator == "RU"
+    # Not a point lost: each operator holds the points from its own border on, and the
+    # tracking operator keeps the whole track.
+    kz_view = seals.movement_track(fed.nodes["KZ"].seals, ref)
+    entered = {h.handover.to_state: h.handover.at for h in kz_view.handovers}
+    ru_points = [p for p in track if entered["RU"] <= p.time < entered["BY"]]
+    by_points = [p for p in track if p.time >= entered["BY"]]
+    assert kz_view.stored_points == 400
+    assert seals.movement_track(fed.nodes["RU"].seals, ref).stored_points == len(ru_points) > 0
+    assert seals.movement_track(fed.nodes["BY"].seals, ref).stored_points == len(by_points) > 0
+    with fed.nodes["BY"].transit.read() as uow:
+        [by_activation] = uow.seals.activations_for_movement(ref)
+    assert by_activation.track.last_ms == int(track[-1].time.timestamp() * 1000)
 
     # Arrival in Belarus completes the movement at KZ, which ends the tracking everywhere.
     decl = transit.get_movement(fed.nodes["BY"].transit, ref).declaration
@@ -150,6 +162,8 @@ def test_a_third_party_seal_is_lent_tracked_handed_over_and_returned(fed: Federa
             ("seal_enquiry", "accepted"),
             ("handover", "accepted"),
             ("handover", "accepted"),
+            ("positions", "accepted"),
+            ("positions", "accepted"),
             ("completion", "accepted"),
             ("completion", "accepted"),
         ]
@@ -312,3 +326,85 @@ def test_a_seal_answer_with_a_bad_device_is_refused_with_the_rule(fed: Federatio
     assert [e["ErrorCode"] for e in receipt.errors] == ["imei-invalid"]
     with pytest.raises(seals.SealNotFound):
         seals.get_seal(fed.nodes["KZ"].seals, RU_SEAL)
+
+
+def test_later_batches_of_a_handed_over_carriage_are_forwarded_whole(fed: Federation) -> None:
+    register_ru_seal(fed)
+    ref = release_with(fed, RU_SEAL)
+    fed.pump()
+    start = fed.clock.now()
+    track = corridor_track(
+        fed.nodes["KZ"], start, count=400, device=RU_IMEI, step=timedelta(minutes=15)
+    )
+    fed.clock.advance(timedelta(days=5))
+    kz = fed.nodes["KZ"].seals
+    # Batch by batch, as a device reports: each batch's points go where the carriage is.
+    for first in range(0, 400, 25):
+        telemetry.ingest(kz, track[first : first + 25], source="wialon")
+        fed.pump()
+    entered = {h.handover.to_state: h.handover.at for h in seals.movement_track(kz, ref).handovers}
+    # Silence is the tracking operator's check: the passage operators never flag it.
+    later = fed.clock.now() + timedelta(days=3)
+    assert [i.code.value for i in telemetry.check_silence(kz, later)] == ["06"]
+    for state in ("RU", "BY"):
+        assert telemetry.check_silence(fed.nodes[state].seals, later) == []
+    stored = {s: seals.movement_track(fed.nodes[s].seals, ref).stored_points for s in ("RU", "BY")}
+    assert stored == {
+        "RU": sum(1 for p in track if entered["RU"] <= p.time < entered["BY"]),
+        "BY": sum(1 for p in track if p.time >= entered["BY"]),
+    }
+
+
+def _forwarded(ref: str, **point: Any) -> dict[str, Any]:
+    return {
+        "MovementReference": ref,
+        "SealId": RU_SEAL,
+        "Position": (
+            {
+                "PositionDateTime": fed_now(),
+                "Latitude": Decimal("54.2"),
+                "Longitude": Decimal("60.9"),
+                **point,
+            },
+        ),
+    }
+
+
+def _handed_to_ru(fed: Federation) -> str:
+    register_ru_seal(fed)
+    ref = release_with(fed, RU_SEAL)
+    fed.pump()
+    receipt = _send(fed, "KZ", "RU", "P.SO.01.MSG.903", _handover_fields(ref, "RU"))
+    assert receipt.outcome == "accepted", receipt.errors
+    return ref
+
+
+@pytest.mark.parametrize(
+    ("sender", "seal_id", "point", "code"),
+    [
+        ("BY", RU_SEAL, {}, "not-tracking-operator"),
+        ("KZ", "KZNS2600045180", {}, "not-handed-over"),
+        ("KZ", RU_SEAL, {"EventCode": ("99",)}, "event-code-unknown"),
+        ("KZ", RU_SEAL, {"PositionDateTime": START + timedelta(days=30)}, "position-invalid"),
+    ],
+)
+def test_forwarded_positions_that_do_not_belong_are_refused_and_nothing_is_stored(
+    fed: Federation, sender: str, seal_id: str, point: dict[str, Any], code: str
+) -> None:
+    ref = _handed_to_ru(fed)
+    fields = {**_forwarded(ref, **point), "SealId": seal_id}
+    receipt = _send(fed, sender, "RU", "P.SO.01.MSG.905", fields)
+    assert receipt.outcome == "rejected"
+    assert [e["ErrorCode"] for e in receipt.errors] == [code]
+    assert seals.movement_track(fed.nodes["RU"].seals, ref).stored_points == 0
+
+
+def test_forwarded_positions_are_monitored_by_the_operator_they_reach(fed: Federation) -> None:
+    ref = _handed_to_ru(fed)
+    receipt = _send(
+        fed, "KZ", "RU", "P.SO.01.MSG.905", _forwarded(ref, EventCode=("02",), BatteryPercent=9)
+    )
+    assert receipt.outcome == "accepted", receipt.errors
+    assert seals.movement_track(fed.nodes["RU"].seals, ref).stored_points == 1
+    opened = {i.code.value for i in seals.list_incidents(fed.nodes["RU"].seals, IncidentFilter())}
+    assert {"02", "05"} <= opened  # housing opened, battery under 15 %

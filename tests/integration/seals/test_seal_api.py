@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +15,6 @@ from tests.integration.seals.seal_support import (
     corridor_track,
     count_rows,
     released_movement,
-    seal_node,
 )
 
 from silkway.adapters.clock import ManualClock
@@ -26,13 +24,6 @@ from silkway.entrypoints.api.app import create_node_app
 
 API = "/api/v1"
 NDJSON = {"content-type": "application/x-ndjson"}
-
-
-@pytest.fixture
-def node(database_url: str, clock: ManualClock, tmp_path: Path) -> Iterator[Node]:
-    n = seal_node(database_url, clock, tmp_path)
-    yield n
-    n.dispose()
 
 
 @pytest.fixture

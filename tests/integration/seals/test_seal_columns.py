@@ -3,9 +3,7 @@ ingested as their positions would be, and the bulk writers store every value exa
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,7 +14,6 @@ from tests.integration.seals.seal_support import (
     count_rows,
     register,
     released_movement,
-    seal_node,
 )
 
 from silkway.adapters.clock import ManualClock
@@ -29,13 +26,6 @@ from silkway.domain.seals import IncidentCode
 from silkway.domain.telemetry import Position
 from silkway.services import seals, telemetry
 from silkway.services.seal_ports import NULL, IncidentFilter, PositionRows
-
-
-@pytest.fixture
-def node(database_url: str, clock: ManualClock, tmp_path: Path) -> Iterator[Node]:
-    n = seal_node(database_url, clock, tmp_path)
-    yield n
-    n.dispose()
 
 
 def _frames(track: list[Position], per_frame: int) -> list[bytes]:

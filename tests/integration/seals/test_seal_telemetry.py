@@ -3,10 +3,8 @@ incidents, hand-overs, silence, storage, retention, deactivation at completion."
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,7 +16,6 @@ from tests.integration.seals.seal_support import (
     count_rows,
     register,
     released_movement,
-    seal_node,
 )
 
 from silkway.adapters.clock import ManualClock
@@ -30,13 +27,6 @@ from silkway.domain.movement import Complete, RecordArrival
 from silkway.domain.seals import IncidentCode, IncidentStatus, SealStatus
 from silkway.services import seal_handover, seals, telemetry, transit
 from silkway.services.seal_ports import NULL, IncidentFilter, PositionRows
-
-
-@pytest.fixture
-def node(database_url: str, clock: ManualClock, tmp_path: Path) -> Iterator[Node]:
-    n = seal_node(database_url, clock, tmp_path)
-    yield n
-    n.dispose()
 
 
 def test_register_activate_ingest_and_see_one_deviation_opened_then_closed(
@@ -78,14 +68,17 @@ def test_register_activate_ingest_and_see_one_deviation_opened_then_closed(
     ]
     # Each hand-over owes the next operator a P.SO.01 message, waiting in the outbox.
     assert all(h.message_id is not None for h in view.handovers)
-    assert operator_messages(node) == [("RU", "handover"), ("BY", "handover")]
+    assert operator_messages(node, "handover") == [("RU", "handover"), ("BY", "handover")]
+    # From each hand-over on, the points go on to the operator of the state entered.
+    assert {to for to, _ in operator_messages(node, "positions")} == {"RU", "BY"}
 
 
-def operator_messages(node: Node) -> list[tuple[str, str]]:
+def operator_messages(node: Node, kind: str) -> list[tuple[str, str]]:
     with node.engine.connect() as conn:
         rows = conn.execute(
             select(outbox.c.to_state, outbox.c.message_kind)
             .where(outbox.c.process == seal_handover.OPERATOR_PROCESS)
+            .where(outbox.c.message_kind == kind)
             .order_by(outbox.c.id)
         )
         return [(r[0], r[1]) for r in rows]
@@ -99,10 +92,10 @@ def test_a_crossing_seen_again_owes_no_second_handover(node: Node, clock: Manual
     clock.advance(timedelta(days=1))
     report = telemetry.ingest(ctx, track, source="teltonika")
     assert report.handovers == 2
-    assert operator_messages(node) == [("RU", "handover"), ("BY", "handover")]
+    assert operator_messages(node, "handover") == [("RU", "handover"), ("BY", "handover")]
     again = telemetry.ingest(ctx, track[-5:], source="teltonika")
     assert again.handovers == 0
-    assert len(operator_messages(node)) == 2
+    assert len(operator_messages(node, "handover")) == 2
 
 
 def test_replayed_and_out_of_order_points_are_counted_and_stored_once(

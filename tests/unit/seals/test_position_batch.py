@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.unit.seals.tracks import position
 
 from silkway.domain.seal_signals import (
     INVALID_FIX_BIT,
@@ -49,23 +50,6 @@ def battery_of(mapping: SignalMapping, p: Position) -> float:
 
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
-
-
-def position(**changes: object) -> Position:
-    base: dict[str, object] = {
-        "device_id": "356307042441013",
-        "time": NOW,
-        "lat": 50.0,
-        "lon": 70.0,
-        "speed_kmh": 60.0,
-        "course": 0,
-        "altitude_m": None,
-        "satellites": None,
-        "valid": True,
-        "stored": False,
-        "protocol": "egts",
-    }
-    return Position(**{**base, **changes})  # type: ignore[arg-type]
 
 
 MIXED = [

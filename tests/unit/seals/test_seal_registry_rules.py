@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from tests.unit.seals.tracks import REFERENCE, START
+from tests.unit.seals.tracks import REFERENCE, START, position
 
 from silkway.domain.seal_route import (
     PlannedRoute,
@@ -96,23 +96,6 @@ def test_seal_status_transitions() -> None:
     assert seal_transition(SealStatus.ACTIVE, SealEvent.DEACTIVATE) is SealStatus.REGISTERED
     with pytest.raises(SealTransitionForbidden):
         seal_transition(SealStatus.ACTIVE, SealEvent.RETIRE)
-
-
-def position(**changes: object) -> Position:
-    base: dict[str, object] = {
-        "device_id": "356307042441013",
-        "time": NOW,
-        "lat": 50.0,
-        "lon": 70.0,
-        "speed_kmh": 60.0,
-        "course": 0,
-        "altitude_m": None,
-        "satellites": None,
-        "valid": True,
-        "stored": False,
-        "protocol": "egts",
-    }
-    return Position(**{**base, **changes})  # type: ignore[arg-type]
 
 
 def _one(read: Callable[[PositionBatch], Any], p: Position) -> Any:

@@ -10,6 +10,7 @@ import numpy as np
 
 from silkway.domain.seal_route import PlannedRoute, RouteGeometry, plan_route
 from silkway.domain.seal_rules import Carriage, TrackBatch, to_ms
+from silkway.domain.telemetry import Position
 from silkway.examples import example_declaration
 from silkway.reference import load_reference
 
@@ -74,3 +75,21 @@ def batch(fixes: Sequence[Fix], geometry: RouteGeometry = GEOMETRY) -> TrackBatc
 
 def at(minute: float) -> datetime:
     return START + timedelta(minutes=minute)
+
+
+def position(**changes: object) -> Position:
+    """A plain EGTS fix at ``START``; ``changes`` override any field."""
+    base: dict[str, object] = {
+        "device_id": "356307042441013",
+        "time": START,
+        "lat": 50.0,
+        "lon": 70.0,
+        "speed_kmh": 60.0,
+        "course": 0,
+        "altitude_m": None,
+        "satellites": None,
+        "valid": True,
+        "stored": False,
+        "protocol": "egts",
+    }
+    return Position(**{**base, **changes})  # type: ignore[arg-type]
