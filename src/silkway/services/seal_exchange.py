@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from silkway.domain import audit
+from silkway.domain.codes import movement_state
 from silkway.domain.envelope import Envelope, urn_uuid
 from silkway.domain.errors import ActionInvalid, Violation
 from silkway.domain.movement import Movement, MovementStatus
@@ -97,6 +98,17 @@ def _log(
     )
 
 
+def _from_tracking_operator(envelope: Envelope, reference: str) -> str:
+    """The sender, which must be the carriage's tracking operator: its state of departure."""
+    sender = _sender(envelope)
+    if movement_state(reference) != sender:
+        raise ActionInvalid(
+            f"only the operator tracking {reference} ({movement_state(reference)}) sends this",
+            [Violation("not-tracking-operator", "/MovementReference", sender)],
+        )
+    return sender
+
+
 def _lend(uow: UnitOfWork, state: str, seal: Seal | None, reference: str) -> tuple[str, str | None]:
     """Whether a seal of this registry can go to ``reference``; marks it lent when it can."""
     if seal is None or seal.key is None or seal.operator != state:
@@ -113,7 +125,7 @@ def seal_enquiry(ctx: ExchangeContext, uow: UnitOfWork, envelope: Envelope, now:
     """The registration operator answers about one of its seals."""
     fields = envelope.body.fields
     seal_id, reference = _text(fields, "SealId"), _text(fields, "MovementReference")
-    tracking = _sender(envelope)
+    tracking = _from_tracking_operator(envelope, reference)
     if _text(fields, "TrackingCountryCode") != tracking:
         raise ActionInvalid(
             "a seal enquiry comes from the tracking operator it names",
@@ -197,7 +209,7 @@ def handover(ctx: ExchangeContext, uow: UnitOfWork, envelope: Envelope, now: dat
             f"the hand-over is to {fields['ToCountryCode']}, not {ctx.state}",
             [Violation("handover-misaddressed", "/ToCountryCode", str(fields["ToCountryCode"]))],
         )
-    tracking = _sender(envelope)
+    tracking = _from_tracking_operator(envelope, movement.reference)
     if movement.state == ctx.state:
         raise ActionInvalid(
             "a carriage released here is tracked here, not handed over to this operator",
@@ -259,6 +271,7 @@ def tracking_ended(
     """Tracking of the carriage ended: stop following it here; a lent seal comes back."""
     fields = envelope.body.fields
     seal_id, reference = _text(fields, "SealId"), _text(fields, "MovementReference")
+    _from_tracking_operator(envelope, reference)
     for activation in uow.seals.activations_for_movement(reference):
         if activation.active and activation.seal_id == seal_id:
             uow.seals.end_activation(activation.id, now)
@@ -289,11 +302,7 @@ def positions_forwarded(
     fields = envelope.body.fields
     seal_id = _text(fields, "SealId")
     movement = known_movement(uow, ctx.state, _text(fields, "MovementReference"))
-    if movement.state != _sender(envelope):
-        raise ActionInvalid(
-            "positions of a carriage come from the operator tracking it",
-            [Violation("not-tracking-operator", "/MovementReference", _sender(envelope))],
-        )
+    _from_tracking_operator(envelope, movement.reference)
     if ctx.seals is None:
         raise ActionInvalid(
             "this node does not monitor seals",

@@ -278,7 +278,8 @@ def fed_now() -> Any:
     ("sender", "receiver", "to_state", "code"),
     [
         ("KZ", "BY", "RU", "handover-misaddressed"),  # BY is not the state entered
-        ("RU", "KZ", "KZ", "own-movement"),  # KZ released it: it tracks, it is not handed it
+        ("RU", "KZ", "KZ", "not-tracking-operator"),  # only KZ, which released it, hands over
+        ("BY", "RU", "RU", "not-tracking-operator"),
     ],
 )
 def test_a_wrong_handover_is_refused_and_changes_nothing(
@@ -408,3 +409,20 @@ def test_forwarded_positions_are_monitored_by_the_operator_they_reach(fed: Feder
     assert seals.movement_track(fed.nodes["RU"].seals, ref).stored_points == 1
     opened = {i.code.value for i in seals.list_incidents(fed.nodes["RU"].seals, IncidentFilter())}
     assert {"02", "05"} <= opened  # housing opened, battery under 15 %
+
+
+def test_only_the_tracking_operator_ends_tracking(fed: Federation) -> None:
+    ref = _handed_to_ru(fed)
+    fields = {
+        "MovementReference": ref,
+        "SealId": RU_SEAL,
+        "CompletionDateTime": fed_now(),
+        "MovementStatusCode": "completed",
+    }
+    refused = _send(fed, "BY", "RU", "P.SO.01.MSG.904", fields)
+    assert [e["ErrorCode"] for e in refused.errors] == ["not-tracking-operator"]
+    assert [a.active for a in activations(fed, "RU", ref)] == [True]
+    accepted = _send(fed, "KZ", "RU", "P.SO.01.MSG.904", fields)
+    assert accepted.outcome == "accepted"
+    assert [a.active for a in activations(fed, "RU", ref)] == [False]
+    assert seals.get_seal(fed.nodes["RU"].seals, RU_SEAL).status is SealStatus.REGISTERED
