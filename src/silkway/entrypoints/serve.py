@@ -14,7 +14,7 @@ from silkway.bootstrap import Node, build_node, build_union
 from silkway.domain.reference import COMMISSION, MEMBER_STATES
 from silkway.entrypoints.api.app import create_node_app, create_union_app
 from silkway.entrypoints.exchange_runtime import ExchangeRuntime
-from silkway.entrypoints.listeners import start_device_listeners
+from silkway.entrypoints.listeners import DeviceBoard, start_device_listeners
 from silkway.entrypoints.scheduler import start_scheduler
 from silkway.services.bus_ports import Bus
 from silkway.services.register import import_register, shipped_register
@@ -27,7 +27,8 @@ log = logging.getLogger("silkway")
 def serve_union(settings: Settings, *, host: str, port: int, demo: bool) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     nodes = build_union(settings)
-    app = create_union_app(nodes)
+    devices = DeviceBoard()
+    app = create_union_app(nodes, devices=devices)
     traffic = DemoTraffic(nodes) if demo and settings.demo_traffic else None
     base = f"http://{host}:{port}"
     print(f"Silkway is up: landing page {base}/", flush=True)
@@ -39,6 +40,7 @@ def serve_union(settings: Settings, *, host: str, port: int, demo: bool) -> None
         )
     # A device port already taken does not stop the demo; it is reported beside the others.
     listeners = start_device_listeners(settings, nodes, strict=False)
+    devices.listeners = listeners
     runtime = start_exchange(settings, nodes)
     scheduler = start_scheduler(nodes)
     # Interstate tests first (measured, not assumed), then the demo traffic that relies on them.
@@ -95,13 +97,15 @@ def serve_node(
 ) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     node = build_node(state, settings, database_url=database_url)
-    app = create_node_app(node)
+    devices = DeviceBoard()
+    app = create_node_app(node, devices=devices)
     print(
         f"Silkway node {state} is up: API http://{host}:{port}/api/v1 "
         f"(docs http://{host}:{port}/docs)",
         flush=True,
     )
     listeners = start_device_listeners(settings, {node.state: node}, strict=True)
+    devices.listeners = listeners
     runtime = start_exchange(settings, {node.state: node})
     scheduler = start_scheduler({node.state: node})
     try:

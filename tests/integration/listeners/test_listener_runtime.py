@@ -8,14 +8,19 @@ import socket
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 
 import aiomqtt
 import pytest
+from fastapi.testclient import TestClient
 from tests.integration.listeners.harness import WAIT_S, RecordingSink, recent
 
 from silkway.adapters.devices import wialon
-from silkway.entrypoints.listeners import DeviceListeners, ListenerPlan
+from silkway.bootstrap import build_node
+from silkway.entrypoints.api.app import create_node_app
+from silkway.entrypoints.listeners import DeviceBoard, DeviceListeners, ListenerPlan
 from silkway.entrypoints.listeners.mqtt import MqttConfig
+from silkway.settings import Settings
 
 IMEI = "862462031234567"
 
@@ -97,3 +102,40 @@ def test_a_taken_port_fails_a_strict_start_and_is_reported_otherwise() -> None:
             assert list(lenient.tcp) == ["wialon"]
         finally:
             lenient.stop()
+
+
+def test_the_api_shows_what_each_listener_has_seen(tmp_path: Path) -> None:
+    node = build_node("KZ", Settings(data_dir=tmp_path))
+    board = DeviceBoard()
+    client = TestClient(create_node_app(node, devices=board))
+    try:
+        idle = client.get("/api/v1/devices/listeners").json()
+        assert idle == {"running": False, "tcp": {}, "mqtt": None}
+        sink = RecordingSink()
+        listeners = DeviceListeners(ListenerPlan(tcp_ports={"wialon": 0}, tcp_sink=sink))
+        listeners.start()
+        board.listeners = listeners
+        try:
+            port = listeners.tcp["wialon"].address[1]
+            fix = recent()
+            body = wialon.sd_body(fix, 43.0, 76.0)
+            _exchange(
+                port,
+                wialon.encode_login(IMEI) + wialon.encode_sd(body) + "#SD#garbage\r\n",
+                answers=3,
+            )
+            _poll(lambda: listeners.tcp["wialon"].stats.active == 0)
+            status = client.get("/api/v1/devices/listeners").json()
+        finally:
+            listeners.stop()
+    finally:
+        node.dispose()
+    assert status["running"] is True
+    wialon_status = status["tcp"]["wialon"]
+    assert wialon_status["address"] == f"127.0.0.1:{port}"
+    counters = wialon_status["counters"]
+    assert (counters["connections"], counters["active"]) == (1, 0)
+    # Three lines read (login, a fix, garbage), one of them refused, one position taken.
+    assert (counters["frames"], counters["errors"], counters["positions"]) == (3, 1, 1)
+    assert wialon_status["batches"]["positions"] == 1
+    assert status["mqtt"] is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
@@ -15,12 +16,15 @@ from silkway.entrypoints.api.landing import landing_page
 from silkway.entrypoints.api.problems import BodySizeLimit, install_problem_handlers
 from silkway.entrypoints.api.routes import build_router
 from silkway.entrypoints.api.seals import build_seal_router
+from silkway.entrypoints.listeners.runtime import DeviceBoard
 
 MAX_BODY_BYTES = 1 << 20
 """The largest request body a node accepts (a 999-item declaration fits easily)."""
 
 
-def create_node_app(node: Node, *, root_path: str = "") -> FastAPI:
+def create_node_app(
+    node: Node, *, root_path: str = "", devices: DeviceBoard | None = None
+) -> FastAPI:
     app = FastAPI(
         title=f"Silkway node {node.state}",
         version=__version__,
@@ -38,11 +42,19 @@ def create_node_app(node: Node, *, root_path: str = "") -> FastAPI:
     def health() -> dict[str, str]:
         return {"status": "ok", "node": node.state}
 
+    board = devices or DeviceBoard()
+
+    @app.get("/api/v1/devices/listeners", tags=["seals"])
+    def device_listeners() -> dict[str, Any]:
+        """What this process's device listeners have seen: per TCP port and for MQTT, the
+        connections, frames, positions and failures since start."""
+        return board.status()
+
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
     return app
 
 
-def create_union_app(nodes: Mapping[str, Node]) -> FastAPI:
+def create_union_app(nodes: Mapping[str, Node], *, devices: DeviceBoard | None = None) -> FastAPI:
     """The embedded set-up: a landing page at ``/`` and each node under ``/nodes/{state}``."""
     app = FastAPI(title="Silkway", version=__version__, docs_url=None, redoc_url=None)
     install_problem_handlers(app)
@@ -56,5 +68,5 @@ def create_union_app(nodes: Mapping[str, Node]) -> FastAPI:
         return {"status": "ok", "nodes": sorted(nodes)}
 
     for state, node in nodes.items():
-        app.mount(f"/nodes/{state.lower()}", create_node_app(node))
+        app.mount(f"/nodes/{state.lower()}", create_node_app(node, devices=devices))
     return app

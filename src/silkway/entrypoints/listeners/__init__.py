@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from silkway.entrypoints.listeners.runtime import (
     TCP_PROTOCOLS,
+    DeviceBoard,
     DeviceListeners,
     ListenerPlan,
     plan_from_settings,
@@ -28,6 +29,7 @@ from silkway.entrypoints.listeners.tcp import DeviceListener, ListenerLimits, Li
 __all__ = [
     "TCP_PROTOCOLS",
     "Batcher",
+    "DeviceBoard",
     "DeviceListener",
     "DeviceListeners",
     "IngestResult",

@@ -11,8 +11,8 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from silkway.entrypoints.listeners.egts import EgtsSession
 from silkway.entrypoints.listeners.sink import Sink, make_pipeline_sink
@@ -153,6 +153,37 @@ class DeviceListeners:
             raise self._error
         return list(self._lines)
 
+    def status(self) -> dict[str, Any]:
+        """What each listener has seen so far: connections, frames, positions, failures.
+
+        Read from another thread without locking: each counter is a plain int the listener
+        thread increments, so a reading is at worst a moment old.
+        """
+        tcp: dict[str, Any] = {}
+        for protocol, listener in self.tcp.items():
+            try:
+                host, port = listener.address
+                address: str | None = f"{host}:{port}"
+            except RuntimeError:
+                address = None  # closed meanwhile
+            tcp[protocol] = {
+                "address": address,
+                "counters": asdict(listener.stats),
+                "batches": asdict(listener.batcher.stats),
+            }
+        mqtt = None
+        if self.mqtt is not None and self.plan.mqtt is not None:
+            mqtt = {
+                "broker": self.plan.mqtt.describe(),
+                "connected": self.mqtt.connected.is_set(),
+                "counters": asdict(self.mqtt.stats),
+            }
+        return {
+            "running": self._thread is not None and self._thread.is_alive(),
+            "tcp": tcp,
+            "mqtt": mqtt,
+        }
+
     def stop(self, timeout_s: float = 30.0) -> None:
         loop, stop, thread = self._loop, self._stop, self._thread
         if loop is not None and stop is not None and not loop.is_closed():
@@ -220,6 +251,18 @@ class DeviceListeners:
             f"  seals: MQTT {plan.mqtt.describe()} topics {', '.join(self.mqtt.topics)}"
         )
         return asyncio.get_running_loop().create_task(self.mqtt.run(), name="silkway-mqtt")
+
+
+class DeviceBoard:
+    """Where the API reads the device listeners' counters; the server attaches them once open."""
+
+    def __init__(self) -> None:
+        self.listeners: DeviceListeners | None = None
+
+    def status(self) -> dict[str, Any]:
+        if self.listeners is None:
+            return {"running": False, "tcp": {}, "mqtt": None}
+        return self.listeners.status()
 
 
 def start_device_listeners(
