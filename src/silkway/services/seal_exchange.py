@@ -31,6 +31,7 @@ from silkway.domain.seal_rules import Handover
 from silkway.domain.seals import MonitoringThresholds, Seal, SealStatus
 from silkway.domain.telemetry import Position
 from silkway.services import seal_messages, telemetry
+from silkway.services.bus_ports import RetryLater
 from silkway.services.ports import DuplicateKey, UnitOfWork
 from silkway.services.seal_activation import (
     HANDOVER,
@@ -308,12 +309,21 @@ def positions_forwarded(
             "this node does not monitor seals",
             [Violation("seal-monitoring-unavailable", "/SealId", seal_id)],
         )
-    tracked = any(
-        a.active and a.seal_id == seal_id
-        for a in uow.seals.activations_for_movement(movement.reference)
-    )
+    if seal_id not in movement.declaration.seals.navigation_seal_ids:
+        raise ActionInvalid(
+            f"seal {seal_id} is not declared on {movement.reference}",
+            [Violation("seal-not-on-movement", "/SealId", seal_id)],
+        )
+    ours = [
+        a for a in uow.seals.activations_for_movement(movement.reference) if a.seal_id == seal_id
+    ]
+    if not ours:
+        # Sent after the hand-over but delivered before it (a redelivery overtook it): the bus
+        # brings it back after a pause, by which time the hand-over has taken effect. Bounded:
+        # after the bus's last attempt it is a dead letter, kept with this reason.
+        raise RetryLater(f"the hand-over of seal {seal_id} has not arrived yet")
     seal = uow.seals.get_seal(seal_id)
-    if seal is None or not tracked:
+    if seal is None or not any(a.active for a in ours):
         raise ActionInvalid(
             f"seal {seal_id} was not handed over to {ctx.state} on {movement.reference}",
             [Violation("not-handed-over", "/SealId", seal_id)],

@@ -34,6 +34,7 @@ from silkway.domain.processes import CATALOGUE, PROCESSES
 from silkway.domain.seals import SealStatus
 from silkway.examples import example_declaration
 from silkway.services import exchange, seals, telemetry, transit
+from silkway.services.bus_ports import RetryLater
 from silkway.services.seal_ports import Activation, IncidentFilter
 
 RU_SEAL = "RUNS2600000731"
@@ -232,29 +233,7 @@ def test_without_p_so_01_in_operation_the_enquiry_goes_on_paper(tmp_path: Path) 
 def _send(
     fed: Federation, sender: str, receiver: str, code: str, fields: dict[str, Any]
 ) -> exchange.Receipt:
-    entry = CATALOGUE[code]
-    process = PROCESSES["P.SO.01"]
-    envelope = Envelope(
-        EnvelopeHeader(
-            to=Address.for_role(receiver, entry.receiver_roles[0]),
-            reply_to=Address.for_role(sender, entry.sender_roles[0]),
-            action=Action(
-                process.code,
-                process.version,
-                process.procedure,
-                entry.transaction or "P.SO.01.TRN.901",
-                code,
-            ),
-            message_id=uuid.uuid4(),
-            procedure_id=uuid.uuid4(),
-            conversation_id=uuid.uuid4(),
-            relates_to=None if entry.transaction else uuid.uuid4(),
-        ),
-        EDocHeader(code, entry.structure, uuid.uuid4(), fed.clock.now()),
-        MessageBody(entry.structure, fields),
-    )
-    data = fed.contexts[sender].sealer.seal(envelope, fed.clock.now())
-    return exchange.receive(fed.contexts[receiver], data)
+    return exchange.receive(fed.contexts[receiver], _sealed(fed, sender, receiver, code, fields))
 
 
 def _handover_fields(ref: str, to_state: str) -> dict[str, Any]:
@@ -384,7 +363,7 @@ def _handed_to_ru(fed: Federation) -> str:
     ("sender", "seal_id", "point", "code"),
     [
         ("BY", RU_SEAL, {}, "not-tracking-operator"),
-        ("KZ", "KZNS2600045180", {}, "not-handed-over"),
+        ("KZ", "KZNS2600045180", {}, "seal-not-on-movement"),
         ("KZ", RU_SEAL, {"EventCode": ("99",)}, "event-code-unknown"),
         ("KZ", RU_SEAL, {"PositionDateTime": START + timedelta(days=30)}, "position-invalid"),
     ],
@@ -426,3 +405,67 @@ def test_only_the_tracking_operator_ends_tracking(fed: Federation) -> None:
     assert accepted.outcome == "accepted"
     assert [a.active for a in activations(fed, "RU", ref)] == [False]
     assert seals.get_seal(fed.nodes["RU"].seals, RU_SEAL).status is SealStatus.REGISTERED
+
+
+def _sealed(
+    fed: Federation, sender: str, receiver: str, code: str, fields: dict[str, Any]
+) -> bytes:
+    entry = CATALOGUE[code]
+    process = PROCESSES["P.SO.01"]
+    envelope = Envelope(
+        EnvelopeHeader(
+            to=Address.for_role(receiver, entry.receiver_roles[0]),
+            reply_to=Address.for_role(sender, entry.sender_roles[0]),
+            action=Action(
+                process.code,
+                process.version,
+                process.procedure,
+                entry.transaction or "P.SO.01.TRN.901",  # a reply: the enquiry's transaction
+                code,
+            ),
+            message_id=uuid.uuid4(),
+            procedure_id=uuid.uuid4(),
+            conversation_id=uuid.uuid4(),
+            relates_to=None if entry.transaction else uuid.uuid4(),
+        ),
+        EDocHeader(code, entry.structure, uuid.uuid4(), fed.clock.now()),
+        MessageBody(entry.structure, fields),
+    )
+    return fed.contexts[sender].sealer.seal(envelope, fed.clock.now())
+
+
+def test_points_that_overtake_their_hand_over_wait_for_it(fed: Federation) -> None:
+    register_ru_seal(fed)
+    ref = release_with(fed, RU_SEAL)
+    fed.pump()
+    points = _sealed(fed, "KZ", "RU", "P.SO.01.MSG.905", _forwarded(ref))
+    with pytest.raises(RetryLater):
+        exchange.receive(fed.contexts["RU"], points)
+    with fed.nodes["RU"].transit.read() as uow:
+        assert not uow.exchange.inbox_seen(_message_id(fed, points))
+    handover = _send(fed, "KZ", "RU", "P.SO.01.MSG.903", _handover_fields(ref, "RU"))
+    assert handover.outcome == "accepted"
+    # The bus brings the points back: now they are taken, once.
+    assert exchange.receive(fed.contexts["RU"], points).outcome == "accepted"
+    assert seals.movement_track(fed.nodes["RU"].seals, ref).stored_points == 1
+    assert exchange.receive(fed.contexts["RU"], points).outcome == "duplicate"
+
+
+def test_points_after_tracking_ended_are_refused(fed: Federation) -> None:
+    ref = _handed_to_ru(fed)
+    ended = {
+        "MovementReference": ref,
+        "SealId": RU_SEAL,
+        "CompletionDateTime": fed_now(),
+        "MovementStatusCode": "completed",
+    }
+    assert _send(fed, "KZ", "RU", "P.SO.01.MSG.904", ended).outcome == "accepted"
+    receipt = _send(fed, "KZ", "RU", "P.SO.01.MSG.905", _forwarded(ref))
+    assert [e["ErrorCode"] for e in receipt.errors] == ["not-handed-over"]
+    assert seals.movement_track(fed.nodes["RU"].seals, ref).stored_points == 0
+
+
+def _message_id(fed: Federation, data: bytes) -> str:
+    peeked = fed.contexts["RU"].sealer.peek(data)
+    assert peeked is not None
+    return str(peeked.header.message_id.urn)
