@@ -48,7 +48,7 @@ from silkway.domain.processes import (
     is_processing_result,
 )
 from silkway.domain.reference import MEMBER_STATES
-from silkway.services import guarantee_certificates, seal_exchange
+from silkway.services import guarantee_certificates, inbound, seal_exchange
 from silkway.services.bus_ports import BusUnavailable, subject_for
 from silkway.services.exchange_ports import EnvelopeSealer, InboxEntry
 from silkway.services.outbound import conversation_of
@@ -239,7 +239,9 @@ def _refuse_replay(
     if not is_processing_result(code) and envelope.header.to.node == ctx.state:
         uow.outbox.put([_answer(ctx, envelope, errors, now)])
         uow.commit()
-    log.warning("replayed envelope %s (%s) from %s refused", message_id, code, _sender(envelope))
+    log.warning(
+        "replayed envelope %s (%s) from %s refused", message_id, code, inbound.sender(envelope)
+    )
     return Receipt("duplicate", message_id, code, errors)
 
 
@@ -399,18 +401,10 @@ def _office(envelope: Envelope, name: str) -> str:
     return str(group["OfficeCode"])
 
 
-def _sender(envelope: Envelope) -> str:
-    return envelope.header.reply_to.node
-
-
-def _actor(envelope: Envelope) -> str:
-    return f"message:{_sender(envelope)}"
-
-
 def _release_notification(
     ctx: ExchangeContext, uow: UnitOfWork, envelope: Envelope, now: datetime
 ) -> None:
-    replica = transit_messages.replica_of(envelope.body.fields, _sender(envelope))
+    replica = transit_messages.replica_of(envelope.body.fields, inbound.sender(envelope))
     if replica.state == ctx.state:
         raise ActionInvalid(
             "a node does not receive release notifications of its own movements",
@@ -433,7 +427,7 @@ def _release_notification(
             "copy_received",
             {"from_state": replica.state, "message_id": urn_uuid(envelope.header.message_id)},
             now,
-            _actor(envelope),
+            inbound.actor(envelope),
         )
     )
 
@@ -458,7 +452,7 @@ def _passage_confirmation(
         movement.reference,
         RecordPassage(office, unplanned),
         now,
-        actor=_actor(envelope),
+        actor=inbound.actor(envelope),
     )
 
 
@@ -476,10 +470,12 @@ def _arrival_notice(
             movement.reference,
             RecordArrival(office),
             now,
-            actor=_actor(envelope),
+            actor=inbound.actor(envelope),
         )
     # The goods were presented intact at destination: the departure writes the movement off.
-    apply_event(ctx.transit, uow, movement.reference, Complete(), now, actor=_actor(envelope))
+    apply_event(
+        ctx.transit, uow, movement.reference, Complete(), now, actor=inbound.actor(envelope)
+    )
 
 
 def _mirror(
@@ -516,16 +512,7 @@ def _record(
     """Save a message's change to a movement and log it, the sender as actor."""
     after = replace(movement, version=movement.version + 1, **changes)
     uow.movements.save(after, expected_version=movement.version)
-    uow.events.append(
-        audit.append(
-            uow.events.last(movement.reference),
-            movement.reference,
-            kind,
-            payload,
-            now,
-            _actor(envelope),
-        )
-    )
+    inbound.log_event(uow, movement.reference, envelope, now, kind, payload)
 
 
 def _completion(ctx: ExchangeContext, uow: UnitOfWork, envelope: Envelope, now: datetime) -> None:
@@ -568,7 +555,7 @@ def _enquiry(ctx: ExchangeContext, uow: UnitOfWork, envelope: Envelope, now: dat
         copy.destination_office if copy is not None else _office(envelope, "EnquiringOffice")
     )
     fields = transit_messages.enquiry_answer(reference, copy, responding, now, office_state)
-    sender = _sender(envelope)
+    sender = inbound.sender(envelope)
     if copy is None:
         return  # nothing known here; the R.006 says the enquiry was received
     uow.outbox.put(
@@ -615,19 +602,25 @@ def _enquiry_answer(
         event = AnswerEnquiry(EnquiryOutcome.NOT_DELIVERED, office, "answered by the destination")
     else:
         return
-    apply_event(ctx.transit, uow, movement.reference, event, now, actor=_actor(envelope))
+    apply_event(ctx.transit, uow, movement.reference, event, now, actor=inbound.actor(envelope))
 
 
 def _certificate_issued(
     ctx: ExchangeContext, uow: UnitOfWork, envelope: Envelope, now: datetime
 ) -> None:
     document = guarantee_certificates.document_from_message(envelope.body.fields)
-    if document.certificate.issued_by != _sender(envelope):
+    if document.certificate.issued_by != inbound.sender(envelope):
         raise ActionInvalid(
             "a certificate comes from the state that issued it",
-            [Violation("certificate-issuer-mismatch", "/IssuingCountryCode", _sender(envelope))],
+            [
+                Violation(
+                    "certificate-issuer-mismatch", "/IssuingCountryCode", inbound.sender(envelope)
+                )
+            ],
         )
-    guarantee_certificates.register_received(uow, ctx.state, document, now, actor=_actor(envelope))
+    guarantee_certificates.register_received(
+        uow, ctx.state, document, now, actor=inbound.actor(envelope)
+    )
 
 
 def _certificate_used(
@@ -641,7 +634,7 @@ def _certificate_written_off(
     ctx: ExchangeContext, uow: UnitOfWork, envelope: Envelope, now: datetime
 ) -> None:
     guarantee_certificates.returned_by_message(
-        uow, ctx.state, str(envelope.body.fields["CertificateNumber"]), now, _actor(envelope)
+        uow, ctx.state, str(envelope.body.fields["CertificateNumber"]), now, inbound.actor(envelope)
     )
 
 

@@ -22,7 +22,6 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from silkway.domain import audit
 from silkway.domain.codes import movement_state
 from silkway.domain.envelope import Envelope, urn_uuid
 from silkway.domain.errors import ActionInvalid, Violation
@@ -30,7 +29,7 @@ from silkway.domain.movement import Movement, MovementStatus
 from silkway.domain.seal_rules import Handover
 from silkway.domain.seals import MonitoringThresholds, Seal, SealStatus
 from silkway.domain.telemetry import Position
-from silkway.services import seal_messages, telemetry
+from silkway.services import inbound, seal_messages, telemetry
 from silkway.services.bus_ports import RetryLater
 from silkway.services.ports import DuplicateKey, UnitOfWork
 from silkway.services.seal_activation import (
@@ -46,10 +45,6 @@ if TYPE_CHECKING:
     from silkway.services.exchange import ExchangeContext, InboundHandler
 
 UNDER_WAY = (MovementStatus.RELEASED, MovementStatus.IN_PASSAGE)
-
-
-def _sender(envelope: Envelope) -> str:
-    return envelope.header.reply_to.node
 
 
 def _text(fields: Mapping[str, Any], name: str) -> str:
@@ -78,30 +73,9 @@ def _activate(
     )
 
 
-def _log(
-    uow: UnitOfWork,
-    movement: Movement,
-    envelope: Envelope,
-    now: datetime,
-    kind: str,
-    payload: dict[str, Any],
-) -> None:
-    """Keep what another operator told about a movement in the movement's own log."""
-    uow.events.append(
-        audit.append(
-            uow.events.last(movement.reference),
-            movement.reference,
-            kind,
-            payload,
-            now,
-            f"message:{_sender(envelope)}",
-        )
-    )
-
-
 def _from_tracking_operator(envelope: Envelope, reference: str) -> str:
     """The sender, which must be the carriage's tracking operator: its state of departure."""
-    sender = _sender(envelope)
+    sender = inbound.sender(envelope)
     if movement_state(reference) != sender:
         raise ActionInvalid(
             f"only the operator tracking {reference} ({movement_state(reference)}) sends this",
@@ -179,7 +153,7 @@ def seal_answer(ctx: ExchangeContext, uow: UnitOfWork, envelope: Envelope, now: 
     fields = envelope.body.fields
     seal_id, answer = _text(fields, "SealId"), _text(fields, "AnswerCode")
     movement = known_movement(uow, ctx.state, _text(fields, "MovementReference"))
-    registration = _sender(envelope)
+    registration = inbound.sender(envelope)
     if _text(fields, "RegistrationCountryCode") != registration:
         raise ActionInvalid(
             "a seal is described by its registration operator",
@@ -197,7 +171,7 @@ def seal_answer(ctx: ExchangeContext, uow: UnitOfWork, envelope: Envelope, now: 
         else:
             outcome["activated"] = False
             outcome["reason"] = f"movement {movement.status.value}"
-    _log(uow, movement, envelope, now, "seal_resolved", outcome)
+    inbound.log_event(uow, movement.reference, envelope, now, "seal_resolved", outcome)
 
 
 def handover(ctx: ExchangeContext, uow: UnitOfWork, envelope: Envelope, now: datetime) -> None:
@@ -256,9 +230,9 @@ def handover(ctx: ExchangeContext, uow: UnitOfWork, envelope: Envelope, now: dat
         ]
     )
     if seal_id in result.activated:
-        _log(
+        inbound.log_event(
             uow,
-            movement,
+            movement.reference,
             envelope,
             now,
             "seal_taken_over",
@@ -286,9 +260,9 @@ def tracking_ended(
         uow.seals.set_seal_status(seal.key, SealStatus.REGISTERED, None)
     movement = uow.movements.get(reference)
     if movement is not None:
-        _log(
+        inbound.log_event(
             uow,
-            movement,
+            movement.reference,
             envelope,
             now,
             "seal_tracking_ended",
