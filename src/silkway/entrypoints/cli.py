@@ -17,6 +17,7 @@ from silkway.entrypoints.cli_exchange import conformance_app, exchange_app, keys
 from silkway.entrypoints.cli_guarantees import claims_app, guarantee_app
 from silkway.entrypoints.cli_output import emit as _emit
 from silkway.entrypoints.cli_output import fail as _fail
+from silkway.entrypoints.cli_output import refused as _refused
 from silkway.entrypoints.cli_seals import seal_app
 from silkway.settings import Settings
 
@@ -156,12 +157,7 @@ def declaration_lodge(
     try:
         lodged = lodge_declaration(n.transit, declaration)
     except DomainError as exc:
-        _fail(
-            exc.code,
-            exc.message,
-            [{"code": v.code, "pointer": v.pointer, "message": v.message} for v in exc.violations],
-        )
-        return
+        _refused(exc)
     finally:
         n.dispose()
     m = lodged.movement

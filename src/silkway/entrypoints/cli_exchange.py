@@ -12,6 +12,7 @@ from silkway.domain.errors import DomainError
 from silkway.domain.reference import MEMBER_STATES, NODE_CODES
 from silkway.entrypoints.cli_output import emit as _emit
 from silkway.entrypoints.cli_output import fail as _fail
+from silkway.entrypoints.cli_output import refused as _refused
 
 exchange_app = typer.Typer(
     help="Interstate exchange: messages, dead letters, journal, process register.",
@@ -220,12 +221,7 @@ def conformance_import(
             )
             uow.commit()
     except DomainError as exc:
-        _fail(
-            exc.code,
-            exc.message,
-            [{"code": v.code, "pointer": v.pointer, "message": v.message} for v in exc.violations],
-        )
-        return
+        _refused(exc)
     finally:
         n.dispose()
     _emit({"processes": report.processes, "stages": report.stages})

@@ -13,6 +13,7 @@ from silkway.domain.reference import NODE_CODES
 from silkway.domain.seals import Incident, IncidentCode, IncidentStatus, Seal
 from silkway.entrypoints.cli_output import emit as _emit
 from silkway.entrypoints.cli_output import fail as _fail
+from silkway.entrypoints.cli_output import refused as _refused
 
 seal_app = typer.Typer(
     help="Navigation seals: registry, telemetry, tracks, incidents.", no_args_is_help=True
@@ -44,12 +45,7 @@ def _run(work: Callable[[], T]) -> T:
     try:
         return work()
     except DomainError as exc:
-        _fail(
-            exc.code,
-            exc.message,
-            [{"code": v.code, "pointer": v.pointer, "message": v.message} for v in exc.violations],
-        )
-        raise
+        _refused(exc)
 
 
 def _seal(seal: Seal) -> dict[str, Any]:

@@ -350,6 +350,16 @@ def _forwarded(ref: str, **point: Any) -> dict[str, Any]:
     }
 
 
+def _ended(ref: str) -> dict[str, Any]:
+    """An end-of-tracking notice (MSG.904) for the Russian seal on ``ref``."""
+    return {
+        "MovementReference": ref,
+        "SealId": RU_SEAL,
+        "CompletionDateTime": fed_now(),
+        "MovementStatusCode": "completed",
+    }
+
+
 def _handed_to_ru(fed: Federation) -> str:
     register_ru_seal(fed)
     ref = release_with(fed, RU_SEAL)
@@ -392,12 +402,7 @@ def test_forwarded_positions_are_monitored_by_the_operator_they_reach(fed: Feder
 
 def test_only_the_tracking_operator_ends_tracking(fed: Federation) -> None:
     ref = _handed_to_ru(fed)
-    fields = {
-        "MovementReference": ref,
-        "SealId": RU_SEAL,
-        "CompletionDateTime": fed_now(),
-        "MovementStatusCode": "completed",
-    }
+    fields = _ended(ref)
     refused = _send(fed, "BY", "RU", "P.SO.01.MSG.904", fields)
     assert [e["ErrorCode"] for e in refused.errors] == ["not-tracking-operator"]
     assert [a.active for a in activations(fed, "RU", ref)] == [True]
@@ -453,13 +458,7 @@ def test_points_that_overtake_their_hand_over_wait_for_it(fed: Federation) -> No
 
 def test_points_after_tracking_ended_are_refused(fed: Federation) -> None:
     ref = _handed_to_ru(fed)
-    ended = {
-        "MovementReference": ref,
-        "SealId": RU_SEAL,
-        "CompletionDateTime": fed_now(),
-        "MovementStatusCode": "completed",
-    }
-    assert _send(fed, "KZ", "RU", "P.SO.01.MSG.904", ended).outcome == "accepted"
+    assert _send(fed, "KZ", "RU", "P.SO.01.MSG.904", _ended(ref)).outcome == "accepted"
     receipt = _send(fed, "KZ", "RU", "P.SO.01.MSG.905", _forwarded(ref))
     assert [e["ErrorCode"] for e in receipt.errors] == ["not-handed-over"]
     assert seals.movement_track(fed.nodes["RU"].seals, ref).stored_points == 0
