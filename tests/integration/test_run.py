@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx2 as httpx
 import pytest
 
+from silkway.adapters.clock import SystemClock
 from silkway.examples import example_declaration
 
 
@@ -59,7 +60,10 @@ def test_run_serves_every_node_and_lodges(union: str) -> None:
     page = httpx.get(f"{union}/").text
     for state in ("am", "by", "kz", "kg", "ru", "eec"):
         assert f"/nodes/{state}/api/v1" in page
-    decl = example_declaration("western-road").model_copy(update={"lrn": "RUN-SMOKE-1"})
+    # `silkway run` is a real process on the real clock: the example is dated by the same one.
+    decl = example_declaration("western-road", SystemClock().now().date()).model_copy(
+        update={"lrn": "RUN-SMOKE-1"}
+    )
     r = httpx.post(
         f"{union}/nodes/kz/api/v1/declarations",
         content=decl.model_dump_json(),

@@ -176,10 +176,11 @@ def declaration_example(
     name: Annotated[str, typer.Argument(help="Corridor example, e.g. western-road.")],
 ) -> None:
     """Print a valid example declaration, its dates moved to today."""
+    from silkway.adapters.clock import SystemClock
     from silkway.examples import example_declaration, example_names
 
     try:
-        decl = example_declaration(name)
+        decl = example_declaration(name, SystemClock().now().date())
     except KeyError:
         _fail("example-unknown", f"no example {name!r}; known: {', '.join(example_names())}")
         return

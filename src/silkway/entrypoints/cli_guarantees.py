@@ -313,10 +313,10 @@ def report(
     from silkway.services import guarantee_claims
 
     state = _state(node)
-    today = date.today()
-    first = _day(start, "--from") or today.replace(day=1)
-    last = _day(end, "--to") or today
     with _node(state, database_url) as n:
+        today = n.transit.clock.now().date()
+        first = _day(start, "--from") or today.replace(day=1)
+        last = _day(end, "--to") or today
         found = _run(lambda: guarantee_claims.distribution_report(n.guarantees, first, last))
     _emit(
         {

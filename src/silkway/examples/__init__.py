@@ -45,7 +45,10 @@ def _shift(value: Any, delta: timedelta) -> Any:
     return value
 
 
-def example_declaration(name: str, today: date | None = None) -> TransitDeclaration:
-    """The example ``name`` with its dates moved so that it reads as lodged on ``today``."""
-    delta = (today or date.today()) - EXAMPLE_EPOCH
+def example_declaration(name: str, today: date) -> TransitDeclaration:
+    """The example ``name`` with its dates moved so that it reads as lodged on ``today``.
+
+    ``today`` is required: it comes from the clock of the node the example is lodged at, so an
+    example never mixes the machine's date with a node's simulated one."""
+    delta = today - EXAMPLE_EPOCH
     return TransitDeclaration.model_validate(_shift(_load(name), delta))

@@ -14,6 +14,7 @@ import logging
 import random
 import threading
 from collections.abc import Callable, Mapping
+from datetime import date
 from decimal import Decimal
 from functools import partial
 
@@ -86,12 +87,17 @@ DEMO_REFERENCE_AMOUNT = Decimal("50000000.00")
 """EUR per example guarantee: enough for every demo movement open at once."""
 
 
+def _today(nodes: Mapping[str, Node]) -> date:
+    # The embedded nodes share one clock; the demo dates its declarations by it.
+    return nodes[next(iter(nodes))].transit.clock.now().date()
+
+
 def register_example_guarantees(nodes: Mapping[str, Node]) -> list[str]:
     """Register, at its departure node, each guarantee an example quotes (once; a restart finds
     them registered). Returns the GRNs registered now."""
     registered = []
     for name in example_names():
-        decl = example_declaration(name)
+        decl = example_declaration(name, _today(nodes))
         office = nodes[next(iter(nodes))].reference.offices.get(decl.departure_office)
         if office is None or office.state not in nodes:
             continue
@@ -127,7 +133,7 @@ def register_example_guarantees(nodes: Mapping[str, Node]) -> list[str]:
 
 
 def lodge_one(nodes: Mapping[str, Node], name: str, serial: int) -> Movement | None:
-    decl = example_declaration(name)
+    decl = example_declaration(name, _today(nodes))
     decl = decl.model_copy(update={"lrn": f"{DEMO_LRN_PREFIX}{serial:06d}-{name[:6]}"})
     office = nodes[next(iter(nodes))].reference.offices.get(decl.departure_office)
     if office is None or office.state not in nodes:

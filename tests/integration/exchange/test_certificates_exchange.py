@@ -35,7 +35,7 @@ def fed(tmp_path: Path) -> Iterator[Federation]:
 
 def test_issue_use_and_write_off_over_the_exchange(fed: Federation) -> None:
     kz, ru = fed.nodes["KZ"], fed.nodes["RU"]
-    holder = example_declaration("northern-rail").declarant
+    holder = example_declaration("northern-rail", START.date()).declarant
     g = guarantees.register_guarantor(
         kz.guarantees, name="Kaspi Bank", kind=GuarantorKind.BANK, country="KZ"
     )

@@ -43,7 +43,7 @@ def register(
 ) -> Registered:
     """Register, at ``n``, a guarantee for the declarant of ``declaration`` (western-road by
     default) under the GRN and access code that declaration quotes."""
-    decl = declaration or example_declaration("western-road")
+    decl = declaration or example_declaration("western-road", n.transit.clock.now().date())
     ctx = n.guarantees
     guarantor = guarantees.register_guarantor(
         ctx,

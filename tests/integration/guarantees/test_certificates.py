@@ -7,6 +7,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from tests.conftest import START
 
 from silkway.adapters.clock import ManualClock
 from silkway.bootstrap import Node
@@ -48,7 +49,7 @@ def test_a_certificate_carries_a_kazakh_guarantee_to_a_russian_release(
     sqlite_node: Callable[[str], Node], clock: ManualClock, kind: CertificateKind
 ) -> None:
     kz, ru = sqlite_node("KZ"), sqlite_node("RU")
-    holder = example_declaration("northern-rail").declarant
+    holder = example_declaration("northern-rail", START.date()).declarant
     g = guarantees.register_guarantor(
         kz.guarantees, name="Kaspi Bank", kind=GuarantorKind.BANK, country="KZ"
     )

@@ -7,8 +7,11 @@ import socket
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
+from tests.conftest import START
+
+from silkway.adapters.clock import ManualClock
 from silkway.adapters.devices.records import Position
 from silkway.entrypoints.listeners import DeviceListener, ListenerLimits, tcp_listener
 
@@ -16,9 +19,16 @@ from silkway.entrypoints.listeners import DeviceListener, ListenerLimits, tcp_li
 WAIT_S = 10.0
 
 
-def recent(minutes: int = 10) -> datetime:
-    """A fix time a few minutes ago, in whole seconds (EGTS keeps seconds only)."""
-    return datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=minutes)
+CLOCK = ManualClock(START)
+"""The listeners' clock where no node is involved: fixes are stamped by the clock that judges
+them, never by the machine's, so the tests pass on any date."""
+
+
+def recent(minutes: int = 10, *, clock: ManualClock = CLOCK) -> datetime:
+    """A fix time ``minutes`` before ``clock``'s now, in whole seconds (EGTS keeps seconds only).
+
+    With a node, pass the node's clock: the pipeline refuses fixes too far from its "now"."""
+    return clock.now().replace(microsecond=0) - timedelta(minutes=minutes)
 
 
 @dataclass(frozen=True)
@@ -58,7 +68,7 @@ async def wait_until(condition: Callable[[], bool], what: str) -> None:
 async def serving(
     protocol: str, sink: RecordingSink, limits: ListenerLimits | None = None
 ) -> AsyncIterator[DeviceListener]:
-    listener = tcp_listener(protocol, sink, limits=limits)
+    listener = tcp_listener(protocol, sink, limits=limits, clock=CLOCK.now)
     await listener.start("127.0.0.1", 0)
     try:
         yield listener

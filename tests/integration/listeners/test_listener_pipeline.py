@@ -14,6 +14,7 @@ import aiomqtt
 from sqlalchemy import select
 from tests.integration.listeners.harness import WAIT_S, device, recent
 
+from silkway.adapters.clock import ManualClock
 from silkway.adapters.db.tables_seal import seal_positions
 from silkway.adapters.devices import teltonika
 from silkway.adapters.devices.teltonika import AvlRecord
@@ -57,10 +58,10 @@ def avl(*moments: datetime) -> bytes:
 
 
 def test_devices_and_seals_reach_the_database_through_the_settings_wiring(
-    kz_node: Node,
+    kz_node: Node, clock: ManualClock
 ) -> None:
     seals.register_seal(kz_node.seals, seal_id=SEAL_ID, protocol="teltonika", imei=IMEI)
-    live, replayed = recent(1), [recent(50), recent(40)]
+    live, replayed = recent(1, clock=clock), [recent(50, clock=clock), recent(40, clock=clock)]
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         free = probe.getsockname()[1]
@@ -81,9 +82,11 @@ def test_devices_and_seals_reach_the_database_through_the_settings_wiring(
     assert stored_rows(kz_node, SEAL_ID) == [(ms(m), 0) for m in [*replayed, live]]
 
 
-def test_mqtt_seal_reaches_the_database(kz_node: Node, broker: tuple[str, int]) -> None:
+def test_mqtt_seal_reaches_the_database(
+    kz_node: Node, clock: ManualClock, broker: tuple[str, int]
+) -> None:
     seals.register_seal(kz_node.seals, seal_id=MQTT_SEAL_ID, protocol="mqtt", imei=None)
-    moment = recent(3)
+    moment = recent(3, clock=clock)
     settings = Settings(
         egts_port=0,
         wialon_port=0,
@@ -114,13 +117,15 @@ def test_mqtt_seal_reaches_the_database(kz_node: Node, broker: tuple[str, int]) 
 
 
 def test_unknown_devices_and_resent_packets_are_acknowledged_and_stored_once(
-    kz_node: Node,
+    kz_node: Node, clock: ManualClock
 ) -> None:
     seals.register_seal(kz_node.seals, seal_id=SEAL_ID, protocol="teltonika", imei=IMEI)
-    packet = avl(recent(7), recent(6))
+    packet = avl(recent(7, clock=clock), recent(6, clock=clock))
 
     async def scenario() -> None:
-        listener = tcp_listener("teltonika", make_pipeline_sink(kz_node.seals))
+        listener = tcp_listener(
+            "teltonika", make_pipeline_sink(kz_node.seals), clock=kz_node.transit.clock.now
+        )
         await listener.start("127.0.0.1", 0)
         try:
             for imei in (IMEI, IMEI, "864123456789099"):

@@ -13,7 +13,7 @@ from pathlib import Path
 import aiomqtt
 import pytest
 from fastapi.testclient import TestClient
-from tests.integration.listeners.harness import WAIT_S, RecordingSink, recent
+from tests.integration.listeners.harness import CLOCK, WAIT_S, RecordingSink, recent
 
 from silkway.adapters.devices import wialon
 from silkway.bootstrap import build_node
@@ -52,6 +52,7 @@ async def _publish(broker: tuple[str, int], topic: str, payload: bytes) -> None:
 def test_tcp_and_mqtt_listeners_run_beside_the_caller(broker: tuple[str, int]) -> None:
     tcp_sink, kz_sink = RecordingSink(), RecordingSink()
     plan = ListenerPlan(
+        clock=CLOCK.now,
         tcp_ports={"egts": 0, "wialon": 0, "teltonika": 0},
         tcp_sink=tcp_sink,
         mqtt=MqttConfig(*broker, client_id=f"silkway-test-{uuid.uuid4().hex[:12]}"),
@@ -89,7 +90,9 @@ def test_a_taken_port_fails_a_strict_start_and_is_reported_otherwise() -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        plan = ListenerPlan(tcp_ports={"egts": port, "wialon": 0}, tcp_sink=RecordingSink())
+        plan = ListenerPlan(
+            clock=CLOCK.now, tcp_ports={"egts": port, "wialon": 0}, tcp_sink=RecordingSink()
+        )
 
         with pytest.raises(OSError, match=f"EGTS port 127.0.0.1:{port}"):
             DeviceListeners(plan, strict=True).start()
@@ -112,7 +115,9 @@ def test_the_api_shows_what_each_listener_has_seen(tmp_path: Path) -> None:
         idle = client.get("/api/v1/devices/listeners").json()
         assert idle == {"running": False, "tcp": {}, "mqtt": None}
         sink = RecordingSink()
-        listeners = DeviceListeners(ListenerPlan(tcp_ports={"wialon": 0}, tcp_sink=sink))
+        listeners = DeviceListeners(
+            ListenerPlan(clock=CLOCK.now, tcp_ports={"wialon": 0}, tcp_sink=sink)
+        )
         listeners.start()
         board.listeners = listeners
         try:

@@ -10,7 +10,13 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 import aiomqtt
-from tests.integration.listeners.harness import WAIT_S, RecordingSink, recent, wait_until
+from tests.integration.listeners.harness import (
+    CLOCK,
+    WAIT_S,
+    RecordingSink,
+    recent,
+    wait_until,
+)
 
 from silkway.entrypoints.listeners.mqtt import MqttConfig, MqttSubscriber
 
@@ -33,7 +39,7 @@ async def subscribed(
         reconnect_min_s=0.05,
         reconnect_max_s=0.2,
     )
-    subscriber = MqttSubscriber(config, sinks, batch_delay_s=0.0)
+    subscriber = MqttSubscriber(config, sinks, batch_delay_s=0.0, clock=CLOCK.now)
     task = asyncio.create_task(subscriber.run())
     try:
         async with asyncio.timeout(WAIT_S):

@@ -126,6 +126,11 @@ def _aware(value: datetime | None) -> datetime | None:
     # SQLite hands back naive datetimes; everything Silkway stores is UTC.
     if value is None:
         return None
+    return _utc(value)
+
+
+def _utc(value: datetime) -> datetime:
+    """A NOT NULL timestamp column's value, made aware."""
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
@@ -136,7 +141,7 @@ def _seal(row: Any) -> Seal:
         protocol=DeviceProtocol(row.protocol),
         device_id=row.device_id,
         reporting_period_s=row.reporting_period_s,
-        registered_at=_aware(row.registered_at) or datetime.now(UTC),
+        registered_at=_utc(row.registered_at),
         password=row.password,
         battery_pct=row.battery_pct,
         firmware=row.firmware,
@@ -190,7 +195,7 @@ def _activation(row: Any) -> Activation:
         seal_id=row.seal_id,
         movement_reference=row.movement_reference,
         active=row.status == "active",
-        activated_at=_aware(row.activated_at) or datetime.now(UTC),
+        activated_at=_utc(row.activated_at),
         time_limit=row.time_limit,
         reporting_period_s=row.reporting_period_s,
         route=PlannedRoute.from_json(row.route),
@@ -206,8 +211,8 @@ def _incident(row: Any) -> Incident:
         activation_id=row.activation_id,
         movement_reference=row.movement_reference,
         seal_id=row.seal_id,
-        opened_at=_aware(row.opened_at) or datetime.now(UTC),
-        last_at=_aware(row.last_at) or datetime.now(UTC),
+        opened_at=_utc(row.opened_at),
+        last_at=_utc(row.last_at),
         points=row.points,
         lat=row.lat,
         lon=row.lon,
@@ -652,7 +657,7 @@ class SqlSealRepository:
                     seal_id=r.seal_id,
                     from_state=r.from_state,
                     to_state=r.to_state,
-                    at=_aware(r.at) or datetime.now(UTC),
+                    at=_utc(r.at),
                     lat=r.lat,
                     lon=r.lon,
                 ),

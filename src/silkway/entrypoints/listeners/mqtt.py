@@ -15,7 +15,7 @@ import logging
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from urllib.parse import unquote, urlsplit
 
 import aiomqtt
@@ -86,10 +86,6 @@ class MqttStats:
     connection_failures: int = 0
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class MqttSubscriber:
     """Feeds each operator's sink from the broker until cancelled."""
 
@@ -100,7 +96,7 @@ class MqttSubscriber:
         *,
         batch_positions: int = 500,
         batch_delay_s: float = 0.01,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Callable[[], datetime],
     ) -> None:
         if not sinks:
             raise ValueError("an MQTT subscriber needs at least one operator to feed")

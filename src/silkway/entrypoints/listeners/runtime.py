@@ -12,6 +12,7 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from silkway.entrypoints.listeners.egts import EgtsSession
@@ -52,17 +53,28 @@ def _session_factory(protocol: str, limits: ListenerLimits) -> Callable[[], Devi
 
 
 def tcp_listener(
-    protocol: str, sink: Sink, *, limits: ListenerLimits | None = None
+    protocol: str,
+    sink: Sink,
+    *,
+    clock: Callable[[], datetime],
+    limits: ListenerLimits | None = None,
 ) -> DeviceListener:
-    """An unstarted TCP listener for ``protocol`` ("egts", "wialon" or "teltonika")."""
+    """An unstarted TCP listener for ``protocol`` ("egts", "wialon" or "teltonika").
+
+    ``clock`` is the "now" of the node the sink feeds: it stamps receipt and bounds how far in
+    the future a fix may be, so it must be the same clock the node judges the fixes by."""
     limits = limits or ListenerLimits()
-    return DeviceListener(protocol, _session_factory(protocol, limits), sink, limits=limits)
+    return DeviceListener(
+        protocol, _session_factory(protocol, limits), sink, limits=limits, clock=clock
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class ListenerPlan:
     """What to open: TCP ports (protocol → port) feeding one sink, and MQTT feeding one per state."""
 
+    clock: Callable[[], datetime] = field(kw_only=True)
+    """The served nodes' clock (the embedded nodes share one)."""
     host: str = "127.0.0.1"
     tcp_ports: Mapping[str, int] = field(default_factory=dict)
     tcp_sink: Sink | None = None
@@ -101,7 +113,9 @@ def plan_from_settings(settings: Settings, nodes: Mapping[str, Node]) -> Listene
         mqtt = MqttConfig.from_url(
             settings.mqtt_url, topic_prefix=settings.mqtt_topic_prefix, client_id=client_id
         )
+    served = tcp_node or next(iter(operators.values()), None) or next(iter(nodes.values()))
     return ListenerPlan(
+        clock=served.transit.clock.now,
         host=settings.listener_host,
         tcp_ports={
             "egts": settings.egts_port,
@@ -218,7 +232,7 @@ class DeviceListeners:
         if plan.tcp_sink is None:
             return
         for protocol, port in plan.tcp_ports.items():
-            listener = tcp_listener(protocol, plan.tcp_sink, limits=plan.limits)
+            listener = tcp_listener(protocol, plan.tcp_sink, limits=plan.limits, clock=plan.clock)
             label = _LABELS.get(protocol, protocol)
             try:
                 await listener.start(plan.host, port)
@@ -246,6 +260,7 @@ class DeviceListeners:
             plan.mqtt_sinks,
             batch_positions=plan.limits.batch_positions,
             batch_delay_s=plan.limits.batch_delay_s,
+            clock=plan.clock,
         )
         self._lines.append(
             f"  seals: MQTT {plan.mqtt.describe()} topics {', '.join(self.mqtt.topics)}"

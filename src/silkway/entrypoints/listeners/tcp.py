@@ -15,7 +15,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Protocol, Self
 
 from silkway.adapters.devices.records import Position
@@ -88,10 +88,6 @@ class DeviceSession(Protocol):
         ...
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class DeviceListener:
     """A TCP port speaking one device protocol; positions go to ``sink`` with source ``protocol``."""
 
@@ -102,7 +98,7 @@ class DeviceListener:
         sink: Sink,
         *,
         limits: ListenerLimits | None = None,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Callable[[], datetime],
     ) -> None:
         self.protocol = protocol
         self.limits = limits or ListenerLimits()
