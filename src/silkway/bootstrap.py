@@ -14,12 +14,13 @@ from silkway.adapters.db.repositories import SqlUnitOfWork
 from silkway.adapters.signing.keystore import KeyStore
 from silkway.adapters.signing.sealer import SignedXmlSealer
 from silkway.domain.reference import NODE_CODES, ReferenceData
+from silkway.domain.seals import MonitoringThresholds
 from silkway.reference import load_reference
 from silkway.services.exchange import ExchangeContext
 from silkway.services.guarantee_gate import GuaranteeGate
 from silkway.services.guarantees import GuaranteeContext
 from silkway.services.ports import Clock, SecurityGate
-from silkway.services.seals import SealContext
+from silkway.services.seals import SealContext, SealsFollowMovements
 from silkway.services.transit import TransitContext
 from silkway.settings import Settings
 
@@ -72,15 +73,21 @@ def build_node(
     transit = TransitContext(
         state=state,
         reference=load_reference(),
-        clock=clock or SystemClock(),
+        clock=clock,
         security=security or GuaranteeGate(guarantees),
         uow=lambda: SqlUnitOfWork(engine),
         km_per_month=float(settings.km_per_month),
         reader=lambda: SqlUnitOfWork(engine, read_only=True),
     )
     seals = SealContext(
-        state=state, reference=transit.reference, clock=transit.clock, uow=transit.uow
+        state=state,
+        reference=transit.reference,
+        clock=transit.clock,
+        uow=transit.uow,
+        thresholds=MonitoringThresholds(silent_periods=settings.seal_silent_periods),
     )
+    # Seals follow movements through an observer; transit does not import them.
+    transit.observers.append(SealsFollowMovements(seals))
     sealer = SignedXmlSealer(
         state,
         KeyStore(settings.key_folder()),

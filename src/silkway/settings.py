@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     """Topics are ``{prefix}/{STATE}/seals/{seal_id}/telemetry``."""
     mqtt_client_id: str | None = None
     """MQTT client id (keeps the broker session across restarts); default from the nodes served."""
+    seal_silent_periods: int = Field(default=2, ge=1)
+    """Incident 06 (silence) after this many reporting periods without a message."""
 
     keys_dir: Path | None = None
     """Node signing keys and the trust list; default ``{data_dir}/keys``."""

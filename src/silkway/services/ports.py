@@ -45,6 +45,20 @@ class SecurityGate(Protocol):
         ...
 
 
+class MovementObserver(Protocol):
+    """A capability that reacts to a movement's change inside the change's own transaction.
+
+    The composition root plugs one in per capability that must follow movements (seals are
+    activated at release and deactivated at the end), so transit never imports them.
+    """
+
+    def movement_changed(
+        self, uow: UnitOfWork, before: Movement, after: Movement, now: datetime
+    ) -> None:
+        """``before`` became ``after``; raise nothing that should not refuse the change."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class MovementFilter:
     status: MovementStatus | None = None

@@ -28,7 +28,13 @@ from silkway.services.ports import OutboxMessage, UnitOfWork
 from silkway.services.seal_messages import COMPLETION, HANDOVER
 from silkway.services.seal_ports import HandoverRecord, NewActivation
 
-__all__ = ["COMPLETION", "HANDOVER", "SealActivations", "activate_seals", "movement_changed"]
+__all__ = [
+    "COMPLETION",
+    "HANDOVER",
+    "SealActivations",
+    "activate_seals",
+    "movement_changed",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,10 +54,12 @@ def movement_changed(
     before: Movement,
     after: Movement,
     now: datetime,
+    *,
+    silent_periods: int,
 ) -> SealActivations:
     """Activate the declared seals at release; deactivate them when the procedure ends."""
     if after.status is MovementStatus.RELEASED and before.status is not MovementStatus.RELEASED:
-        return activate_seals(uow, reference, state, after, now)
+        return activate_seals(uow, reference, state, after, now, silent_periods=silent_periods)
     if after.status in TERMINAL_STATUSES and before.status not in TERMINAL_STATUSES:
         return deactivate_seals(uow, state, after, now)
     return SealActivations()
@@ -65,7 +73,7 @@ def activate_seals(
     now: datetime,
     seal_ids: list[str] | None = None,
     *,
-    silent_periods: int = 2,
+    silent_periods: int,
     tracking: str | None = None,
 ) -> SealActivations:
     """Activate ``seal_ids`` (default: the declared navigation seals) on ``movement``.

@@ -16,7 +16,7 @@ import numpy as np
 
 from silkway.domain.corridor import downsample, lateness
 from silkway.domain.errors import DomainError, Violation
-from silkway.domain.movement import MovementStatus
+from silkway.domain.movement import Movement, MovementStatus
 from silkway.domain.reference import ReferenceData
 from silkway.domain.seal_route import PlannedRoute, RouteGeometry, StateLocator
 from silkway.domain.seal_rules import from_ms
@@ -30,6 +30,7 @@ from silkway.domain.seals import (
     SealTransitionForbidden,
     new_seal,
 )
+from silkway.services import seal_activation
 from silkway.services.ports import Clock, DuplicateKey, UnitOfWork
 from silkway.services.seal_activation import SealActivations, activate_seals, deactivate_seals
 from silkway.services.seal_ports import Activation, HandoverRecord, IncidentFilter
@@ -118,6 +119,29 @@ class SealContext:
     retention: timedelta = timedelta(days=400)
     """Positions older than this are purged (:func:`silkway.services.telemetry.purge_positions`)."""
     routes: RouteCache = field(default_factory=RouteCache, repr=False, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class SealsFollowMovements:
+    """The seals' observer of movements, plugged into transit by the composition root.
+
+    It reads the node's thresholds when called, so seals activated at release are watched for
+    silence exactly as those activated by a P.SO.01 message."""
+
+    ctx: SealContext
+
+    def movement_changed(
+        self, uow: UnitOfWork, before: Movement, after: Movement, now: datetime
+    ) -> None:
+        seal_activation.movement_changed(
+            uow,
+            self.ctx.reference,
+            self.ctx.state,
+            before,
+            after,
+            now,
+            silent_periods=self.ctx.thresholds.silent_periods,
+        )
 
 
 # --- registry ------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -38,13 +38,13 @@ from silkway.domain.movement import (
     office_states,
 )
 from silkway.domain.reference import ReferenceData
-from silkway.services import seal_activation
 from silkway.services.outbound import conversation_of, process_message
 from silkway.services.ports import (
     Clock,
     ConcurrentUpdate,
     DuplicateKey,
     MovementFilter,
+    MovementObserver,
     OutboxMessage,
     Page,
     SecurityGate,
@@ -82,6 +82,8 @@ class TransitContext:
     km_per_month: float = 2000.0
     reader: Callable[[], UnitOfWork] | None = None
     """A unit of work that only reads (no write lock on SQLite); ``uow`` when not given."""
+    observers: list[MovementObserver] = field(default_factory=list)
+    """Capabilities told of every change in its transaction (the seals); bootstrap fills it."""
 
     def read(self) -> UnitOfWork:
         return (self.reader or self.uow)()
@@ -224,7 +226,8 @@ def apply_event(
         raise MovementBusy(
             f"movement {reference} changed while this action was applied; try again"
         ) from None
-    seal_activation.movement_changed(uow, ctx.reference, ctx.state, before, after, now)
+    for observer in ctx.observers:
+        observer.movement_changed(uow, before, after, now)
     previous = uow.events.last(reference)
     uow.events.append(
         audit.append(

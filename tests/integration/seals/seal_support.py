@@ -21,10 +21,12 @@ SEAL_ID = "KZNS2600045180"
 IMEI = "356307042441013"
 
 
-def seal_node(database_url: str, clock: ManualClock, folder: Path) -> Node:
+def seal_node(
+    database_url: str, clock: ManualClock, folder: Path, settings: Settings | None = None
+) -> Node:
     return build_node(
         "KZ",
-        Settings(data_dir=folder),
+        settings or Settings(data_dir=folder),
         database_url=database_url,
         clock=clock,
         security=QuotedSecurityGate(),

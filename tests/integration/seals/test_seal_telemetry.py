@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ from tests.integration.seals.seal_support import (
     count_rows,
     register,
     released_movement,
+    seal_node,
 )
 
 from silkway.adapters.clock import ManualClock
@@ -27,6 +29,7 @@ from silkway.domain.movement import Complete, RecordArrival
 from silkway.domain.seals import IncidentCode, IncidentStatus, SealStatus
 from silkway.services import seal_handover, seals, telemetry, transit
 from silkway.services.seal_ports import NULL, IncidentFilter, PositionRows
+from silkway.settings import Settings
 
 
 def test_register_activate_ingest_and_see_one_deviation_opened_then_closed(
@@ -171,6 +174,25 @@ def test_tamper_battery_and_silence(node: Node, clock: ManualClock) -> None:
     changes = seals.incident_changes(node.seals, 0)
     assert changes[-1].id == officer.id
     assert seals.incident_changes(node.seals, changes[-1].seq) == []
+
+
+def test_a_configured_silence_threshold_reaches_seals_activated_at_release(
+    database_url: str, clock: ManualClock, tmp_path: Path
+) -> None:
+    settings = Settings(data_dir=tmp_path, seal_silent_periods=6)
+    node = seal_node(database_url, clock, tmp_path, settings)
+    try:
+        register(node)  # reports every 60 s
+        movement = released_movement(node)
+        # Five minutes of silence: past the default two periods, short of the configured six.
+        clock.advance(timedelta(minutes=5))
+        assert telemetry.check_silence(node.seals) == []
+        clock.advance(timedelta(minutes=2))
+        [silence] = telemetry.check_silence(node.seals)
+        assert silence.code is IncidentCode.SILENCE
+        assert silence.movement_reference == movement.reference
+    finally:
+        node.dispose()
 
 
 def test_completion_deactivates_the_seal_and_records_the_notices(
