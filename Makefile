@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck unit bench clean
+.PHONY: install run test test-shifted lint typecheck unit bench clean
 
 install: $(STAMP)
 	@# The MQTT listener tests start Debian's mosquitto on a free port; never fail the install.
@@ -33,6 +33,20 @@ typecheck: install
 
 test: lint typecheck
 	$(BIN)/python -m pytest
+
+# The whole suite with the machine's clock a year ahead, then a year back (Debian's faketime; the
+# monotonic clock is left alone). It proves that no test mixes a fixed date with the real clock.
+SHIFTS ?= +365d -365d
+test-shifted: install
+	@command -v faketime >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && \
+	  (export DEBIAN_FRONTEND=noninteractive; apt-get install -y -qq faketime || \
+	   (apt-get update -qq && apt-get install -y -qq faketime)) >/dev/null 2>&1; } || \
+	  { echo "test-shifted needs Debian's faketime (apt-get install faketime)"; exit 1; }
+	@for shift in $(SHIFTS); do \
+	  echo "== the clock moved $$shift: $$(FAKETIME_DONT_FAKE_MONOTONIC=1 faketime -f $$shift date -u)"; \
+	  FAKETIME_DONT_FAKE_MONOTONIC=1 PYTHONPATH=$(CURDIR)/tests/shifted_clock \
+	    faketime -f $$shift $(BIN)/python -m pytest -q -p no:cacheprovider || exit 1; \
+	done
 
 bench: install
 	$(BIN)/python -m tests.bench
