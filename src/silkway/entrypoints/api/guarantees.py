@@ -31,17 +31,9 @@ from silkway.domain.guarantee import (
     Guarantor,
     GuarantorKind,
     Holder,
-    IdempotencyConflict,
-    InsufficientFunds,
-    LedgerError,
     Lock,
-    LockRefused,
-    LockTransitionError,
     Outcome,
     RegistryInvalid,
-    StatusChangeForbidden,
-    UnknownGuarantee,
-    UnknownLock,
 )
 from silkway.domain.liability import (
     LiabilityError,
@@ -50,7 +42,7 @@ from silkway.domain.liability import (
     money_quantum,
 )
 from silkway.domain.reference import MEMBER_STATES
-from silkway.entrypoints.api.problems import ApiProblem
+from silkway.entrypoints.api.problems import ApiProblem, domain_problem
 from silkway.services import guarantee_certificates as certificates
 from silkway.services import guarantee_claims as claims
 from silkway.services import guarantees
@@ -62,7 +54,6 @@ from silkway.services.guarantee_ports import (
     LockRecord,
     Recovery,
 )
-from silkway.services.transit import MovementNotFound
 
 T = TypeVar("T")
 
@@ -583,49 +574,12 @@ class ExposureOut(BaseModel):
 
 # --- errors ------------------------------------------------------------------------------------
 
-_NOT_FOUND: tuple[type[DomainError], ...] = (
-    guarantees.GuaranteeNotFound,
-    guarantees.GuarantorNotFound,
-    UnknownGuarantee,
-    UnknownLock,
-    claims.ClaimNotFound,
-    certificates.CertificateNotFound,
-    MovementNotFound,
-)
-_CONFLICT: tuple[type[DomainError], ...] = (
-    IdempotencyConflict,
-    LockRefused,
-    LockTransitionError,
-    guarantees.GuaranteeExists,
-    StatusChangeForbidden,
-)
-
-
-def _problem(exc: DomainError, pointer: str = "") -> ApiProblem:
-    errors = exc.violations or [Violation(exc.code, pointer, exc.message)]
-    if isinstance(exc, InsufficientFunds):
-        return ApiProblem(
-            409,
-            exc.code,
-            "Insufficient guarantee",
-            exc.message,
-            errors,
-            {"requested": str(exc.requested), "available": str(exc.available)},
-        )
-    if isinstance(exc, _NOT_FOUND):
-        return ApiProblem(404, exc.code, "Not found", exc.message, errors)
-    if isinstance(exc, _CONFLICT):
-        return ApiProblem(409, exc.code, "Conflict", exc.message, errors)
-    if isinstance(exc, guarantees.RegistryBusy) or type(exc) is LedgerError:
-        return ApiProblem(503, exc.code, "Busy, retry", exc.message, errors)
-    return ApiProblem(422, exc.code, "Request refused", exc.message, errors)
-
 
 def _call(work: Callable[[], T], pointer: str = "") -> T:
     try:
         return work()
     except DomainError as exc:
-        raise _problem(exc, pointer) from exc
+        raise domain_problem(exc, pointer) from exc
 
 
 # --- routes ------------------------------------------------------------------------------------
@@ -680,7 +634,7 @@ def _registry_routes(router: APIRouter, node: Node) -> None:
         try:
             holder = Holder(holder_id, body.name, body.country, body.qualified)
         except RegistryInvalid as exc:
-            raise _problem(exc, "/name") from exc
+            raise domain_problem(exc, "/name") from exc
         return HolderOut.of(_call(lambda: guarantees.register_holder(ctx, holder)))
 
     @router.post("/guarantees", status_code=201, response_model=RegisteredOut, tags=tags)

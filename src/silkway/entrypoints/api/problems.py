@@ -16,14 +16,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from silkway.domain.errors import (
-    ActionInvalid,
-    DeclarationInvalid,
-    DomainError,
-    ForbiddenTransition,
-    SecurityShortfall,
-    Violation,
-)
+from silkway.domain.errors import DomainError, Violation
+from silkway.entrypoints.api.error_table import problem_extra, problem_kind
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://silkway.dev/problems/"
@@ -48,6 +42,27 @@ class ApiProblem(Exception):
         self.detail = detail
         self.errors = list(errors)
         self.extra = extra or {}
+
+
+def domain_problem(exc: DomainError, pointer: str = "") -> ApiProblem:
+    """The problem answering a domain error, from the one table in :mod:`.error_table`.
+
+    An error without violations of its own is reported as one at ``pointer``."""
+    kind = problem_kind(exc)
+    errors = exc.violations or [Violation(exc.code, pointer, exc.message)]
+    return ApiProblem(kind.status, exc.code, kind.title, exc.message, errors, problem_extra(exc))
+
+
+def _respond(request: Request, problem: ApiProblem) -> JSONResponse:
+    return problem_response(
+        request,
+        problem.status,
+        problem.code,
+        problem.title,
+        problem.detail,
+        problem.errors,
+        problem.extra,
+    )
 
 
 def problem_response(
@@ -122,23 +137,11 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     async def on_domain(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, DomainError)
-        if isinstance(exc, ForbiddenTransition):
-            status, title = 409, "Action not allowed in this status"
-        elif isinstance(exc, SecurityShortfall):
-            status, title = 409, "The security does not cover the duties at risk"
-        elif isinstance(exc, DeclarationInvalid):
-            status, title = 422, "Declaration breaks validation rules"
-        elif isinstance(exc, ActionInvalid):
-            status, title = 422, "Action data is invalid"
-        else:
-            status, title = 422, "Request refused"
-        return problem_response(request, status, exc.code, title, exc.message, exc.violations)
+        return _respond(request, domain_problem(exc))
 
     async def on_api_problem(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ApiProblem)
-        return problem_response(
-            request, exc.status, exc.code, exc.title, exc.detail, exc.errors, exc.extra
-        )
+        return _respond(request, exc)
 
     async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)

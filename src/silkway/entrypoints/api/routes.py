@@ -33,10 +33,6 @@ from silkway.services.transit import TransitContext
 MovementRef = Annotated[str, Path(min_length=1, max_length=40, pattern=r"^[A-Z0-9]+$")]
 
 
-def _not_found(exc: transit.MovementNotFound) -> ApiProblem:
-    return ApiProblem(404, exc.code, "Movement not found", exc.message)
-
-
 def build_router(ctx: TransitContext) -> APIRouter:
     router = APIRouter(prefix="/api/v1")
 
@@ -50,14 +46,8 @@ def build_router(ctx: TransitContext) -> APIRouter:
     def lodge(
         declaration: Annotated[TransitDeclaration, Body()], request: Request, response: Response
     ) -> LodgeResult:
-        try:
-            lodged = transit.lodge_declaration(ctx, declaration)
-        except transit.LrnConflict as exc:
-            raise ApiProblem(
-                409, exc.code, "LRN already used", exc.message, exc.violations
-            ) from exc
-        except transit.MovementBusy as exc:
-            raise ApiProblem(503, exc.code, "Busy, retry", exc.message) from exc
+        # Domain errors (a conflicting LRN, a concurrent change) rise to the one error table.
+        lodged = transit.lodge_declaration(ctx, declaration)
         m = lodged.movement
         # The node's own mount point: url_for would search every mounted node of the Union.
         location = f"{request.scope.get('root_path', '')}/api/v1/movements/{m.reference}"
@@ -113,10 +103,7 @@ def build_router(ctx: TransitContext) -> APIRouter:
         "/movements/{key}", response_model=MovementDetail, name="get_movement", tags=["movements"]
     )
     def get_movement(key: MovementRef) -> MovementDetail:
-        try:
-            return MovementDetail.of(transit.get_movement(ctx, key))
-        except transit.MovementNotFound as exc:
-            raise _not_found(exc) from exc
+        return MovementDetail.of(transit.get_movement(ctx, key))
 
     @router.get(
         "/registrations/{office}/{day}/{serial}",
@@ -129,17 +116,11 @@ def build_router(ctx: TransitContext) -> APIRouter:
         day: Annotated[str, Path(pattern=r"^\d{6}$")],
         serial: Annotated[str, Path(pattern=r"^\d{1,7}$")],
     ) -> MovementDetail:
-        try:
-            return MovementDetail.of(transit.get_movement(ctx, f"{office}/{day}/{serial}"))
-        except transit.MovementNotFound as exc:
-            raise _not_found(exc) from exc
+        return MovementDetail.of(transit.get_movement(ctx, f"{office}/{day}/{serial}"))
 
     @router.get("/movements/{key}/events", response_model=EventLogOut, tags=["movements"])
     def get_events(key: MovementRef) -> EventLogOut:
-        try:
-            records, verdict = transit.event_log(ctx, key)
-        except transit.MovementNotFound as exc:
-            raise _not_found(exc) from exc
+        records, verdict = transit.event_log(ctx, key)
         return EventLogOut(
             reference=key,
             verification=ChainOut(
@@ -220,12 +201,7 @@ def build_router(ctx: TransitContext) -> APIRouter:
 def _add_action(router: APIRouter, ctx: TransitContext, action: Action) -> None:
     def run(key: str, body: Any) -> MovementDetail:
         event = action.build(body, ctx.clock.now())
-        try:
-            return MovementDetail.of(transit.act(ctx, key, event))
-        except transit.MovementNotFound as exc:
-            raise _not_found(exc) from exc
-        except transit.MovementBusy as exc:
-            raise ApiProblem(409, exc.code, "Concurrent change", exc.message) from exc
+        return MovementDetail.of(transit.act(ctx, key, event))
 
     def without_body(key: MovementRef) -> MovementDetail:
         return run(key, NoBody())

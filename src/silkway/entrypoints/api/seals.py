@@ -18,7 +18,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 from starlette.concurrency import run_in_threadpool
 
 from silkway.bootstrap import Node
-from silkway.domain.errors import DomainError, Violation
+from silkway.domain.errors import Violation
 from silkway.domain.seals import Incident, IncidentCode, IncidentStatus, Seal, SealStatus
 from silkway.domain.telemetry import Position
 from silkway.entrypoints.api.problems import ApiProblem
@@ -228,10 +228,6 @@ class TrackOut(BaseModel):
         )
 
 
-def _not_found(exc: DomainError) -> ApiProblem:
-    return ApiProblem(404, exc.code, "Not found", exc.message, exc.violations)
-
-
 def parse_batch(body: bytes, source: str) -> list[Position]:
     """Positions from JSON lines, or :class:`ApiProblem` pointing at every bad line."""
     violations: list[Violation] = []
@@ -286,20 +282,17 @@ def build_seal_router(node: Node) -> APIRouter:
     @router.post("/seals", status_code=201, response_model=SealOut, tags=["seals"])
     def register(body: SealIn) -> SealOut:
         """Register a seal with this node's operator."""
-        try:
-            seal = seal_service.register_seal(
-                ctx,
-                seal_id=body.seal_id,
-                protocol=body.protocol,
-                imei=body.imei,
-                reporting_period_s=body.reporting_period_s,
-                password=body.password,
-                battery_pct=body.battery_pct,
-                firmware=body.firmware,
-                operator=body.operator,
-            )
-        except seal_service.SealExists as exc:
-            raise ApiProblem(409, exc.code, "Seal exists", exc.message, exc.violations) from exc
+        seal = seal_service.register_seal(
+            ctx,
+            seal_id=body.seal_id,
+            protocol=body.protocol,
+            imei=body.imei,
+            reporting_period_s=body.reporting_period_s,
+            password=body.password,
+            battery_pct=body.battery_pct,
+            firmware=body.firmware,
+            operator=body.operator,
+        )
         return SealOut.of(seal)
 
     @router.get("/seals", response_model=list[SealOut], tags=["seals"])
@@ -316,18 +309,12 @@ def build_seal_router(node: Node) -> APIRouter:
 
     @router.get("/seals/{seal_id}", response_model=SealOut, tags=["seals"])
     def seal(seal_id: SealIdPath) -> SealOut:
-        try:
-            return SealOut.of(seal_service.get_seal(ctx, seal_id))
-        except seal_service.SealNotFound as exc:
-            raise _not_found(exc) from exc
+        return SealOut.of(seal_service.get_seal(ctx, seal_id))
 
     @router.post("/seals/{seal_id}/activation", tags=["seals"])
     def activate(seal_id: SealIdPath, body: ActivationIn) -> dict[str, Any]:
         """Activate a seal on a released movement (declared seals are activated at release)."""
-        try:
-            result = seal_service.activate_seal(ctx, seal_id, body.movement_reference)
-        except (seal_service.SealNotFound, seal_service.MovementUnknown) as exc:
-            raise _not_found(exc) from exc
+        result = seal_service.activate_seal(ctx, seal_id, body.movement_reference)
         return {"activated": result.activated}
 
     @router.post(
@@ -366,10 +353,7 @@ def build_seal_router(node: Node) -> APIRouter:
         tolerance_km: Annotated[float, Query(ge=0, le=100)] = 0.5,
     ) -> TrackOut:
         """The movement's track thinned for a map, progress, ETA, lateness and hand-overs."""
-        try:
-            return TrackOut.of(seal_service.movement_track(ctx, key, tolerance_km=tolerance_km))
-        except seal_service.MovementUnknown as exc:
-            raise _not_found(exc) from exc
+        return TrackOut.of(seal_service.movement_track(ctx, key, tolerance_km=tolerance_km))
 
     @router.get("/seal-incidents", response_model=list[IncidentOut], tags=["incidents"])
     def incidents(
@@ -392,10 +376,7 @@ def build_seal_router(node: Node) -> APIRouter:
         "/seal-incidents/{incident_id}/closure", response_model=IncidentOut, tags=["incidents"]
     )
     def close(incident_id: Annotated[int, Path(ge=1)], body: ClosureIn) -> IncidentOut:
-        try:
-            return IncidentOut.of(seal_service.close_incident(ctx, incident_id, note=body.note))
-        except seal_service.IncidentNotFound as exc:
-            raise _not_found(exc) from exc
+        return IncidentOut.of(seal_service.close_incident(ctx, incident_id, note=body.note))
 
     @router.post("/seal-incidents/silence-check", tags=["incidents"])
     def silence_check() -> dict[str, Any]:
