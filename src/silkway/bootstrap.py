@@ -13,10 +13,13 @@ from silkway.adapters.db.migrate import upgrade
 from silkway.adapters.db.repositories import SqlUnitOfWork
 from silkway.adapters.signing.keystore import KeyStore
 from silkway.adapters.signing.sealer import SignedXmlSealer
+from silkway.domain.processes import PROCESS, SEAL_PROCESS
 from silkway.domain.reference import NODE_CODES, ReferenceData
 from silkway.domain.seals import MonitoringThresholds
 from silkway.reference import load_reference
+from silkway.services import guarantee_inbound, seal_exchange, transit_inbound
 from silkway.services.exchange import ExchangeContext
+from silkway.services.exchange_ports import EnvelopeSealer
 from silkway.services.guarantee_gate import GuaranteeGate
 from silkway.services.guarantees import GuaranteeContext
 from silkway.services.ports import Clock, SecurityGate
@@ -100,8 +103,27 @@ def build_node(
         settings=settings,
         seals=seals,
         guarantees=guarantees,
-        exchange=ExchangeContext(transit, sealer, seals),
+        exchange=compose_exchange(transit, guarantees, seals, sealer),
     )
+
+
+def compose_exchange(
+    transit: TransitContext,
+    guarantees: GuaranteeContext,
+    seals: SealContext,
+    sealer: EnvelopeSealer,
+) -> ExchangeContext:
+    """The node's exchange, with each capability's inbound handlers and conformance kit.
+
+    The exchange imports no capability: what a message does here, and how a process is tested
+    between states, come from the capability that owns it."""
+    handlers = {
+        **transit_inbound.handlers(transit),
+        **guarantee_inbound.handlers(guarantees),
+        **seal_exchange.handlers(seals),
+    }
+    kits = {PROCESS: transit_inbound.kit(transit), SEAL_PROCESS: seal_exchange.kit(seals)}
+    return ExchangeContext(transit, sealer, handlers, kits)
 
 
 def build_union(settings: Settings | None = None, *, clock: Clock | None = None) -> dict[str, Node]:

@@ -148,3 +148,24 @@ def test_db_upgrade_all_nodes(data_dir: Path) -> None:
         "kz.sqlite",
         "ru.sqlite",
     ]
+
+
+def test_conformance_run_between_two_nodes_puts_the_process_in_operation() -> None:
+    code, out = invoke(
+        "conformance", "run", "--between", "KZ", "--between", "BY", "--process", "P.SO.01"
+    )
+    assert code == 0, out
+    assert out["in_operation"] is True
+    assert set(out["results"]) == {"KZ->BY", "BY->KZ"}
+    assert all(o["passed"] for v in out["results"].values() for o in v)
+
+
+def test_conformance_run_of_a_process_without_a_kit_says_which_have_one() -> None:
+    code, out = invoke(
+        "conformance", "run", "--between", "KZ", "--between", "BY", "--process", "P.XX.01"
+    )
+    assert code != 0
+    text = json.dumps(out) if not isinstance(out, str) else out
+    assert "process-without-kit" in text
+    assert "P.CP.01" in text
+    assert "P.SO.01" in text

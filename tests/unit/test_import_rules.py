@@ -40,6 +40,22 @@ SEALS = (
     "silkway.domain.telemetry",
 )
 
+TRANSIT = (
+    "silkway.services.transit",
+    "silkway.domain.movement",
+    "silkway.domain.declaration",
+    "silkway.examples",
+)
+EXCHANGE = (
+    "silkway.services.exchange",
+    "silkway.services.conformance",
+    "silkway.services.journal",
+    "silkway.services.register",
+    "silkway.services.inbound",
+    "silkway.services.outbound",
+    "silkway.services.bus_ports",
+)
+
 
 def _module_name(path: Path) -> str:
     parts = path.relative_to(SRC.parent).with_suffix("").parts
@@ -138,6 +154,54 @@ def test_guarantees_and_seals_do_not_import_each_other() -> None:
 
 def test_transit_reaches_guarantees_and_seals_only_through_ports() -> None:
     assert _reaching("silkway.services.transit", (*GUARANTEES, *SEALS)) == []
+
+
+def test_the_exchange_imports_no_capability() -> None:
+    # Handlers and conformance kits come from the capabilities, through bootstrap.
+    assert _reaching(EXCHANGE, (*TRANSIT, *GUARANTEES, *SEALS)) == []
+
+
+def _circles() -> list[list[str]]:
+    """Every set of modules that import each other round a circle (Tarjan's components)."""
+    edges = {m: sorted(i for i in imports if i in GRAPH and i != m) for m, imports in GRAPH.items()}
+    order: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(module: str) -> None:
+        order[module] = low[module] = len(order)
+        stack.append(module)
+        for imported in edges[module]:
+            if imported not in order:
+                visit(imported)
+                low[module] = min(low[module], low[imported])
+            elif imported in stack:
+                low[module] = min(low[module], order[imported])
+        if low[module] == order[module]:
+            component = [stack.pop()]
+            while component[-1] != module:
+                component.append(stack.pop())
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for module in edges:
+        if module not in order:
+            visit(module)
+    return found
+
+
+def test_no_module_imports_itself_round_a_circle() -> None:
+    assert _circles() == []
+
+
+def test_a_circle_is_found() -> None:
+    GRAPH["silkway._probe_a"] = {"silkway._probe_b"}
+    GRAPH["silkway._probe_b"] = {"silkway._probe_a"}
+    try:
+        assert _circles() == [["silkway._probe_a", "silkway._probe_b"]]
+    finally:
+        del GRAPH["silkway._probe_a"], GRAPH["silkway._probe_b"]
 
 
 def test_the_rules_catch_a_violation() -> None:

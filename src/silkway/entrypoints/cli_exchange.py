@@ -146,10 +146,6 @@ def conformance_run(
     timeout: Annotated[float, typer.Option(min=0.5, max=120)] = 10.0,
 ) -> None:
     """Run a process's scenarios between two live nodes and record them at the register."""
-    from silkway.services.conformance import KITS
-
-    if process not in KITS:
-        _fail("process-without-kit", f"no conformance kit for {process}; kits: {', '.join(KITS)}")
     states = [_state(s) for s in between]
     if len(states) != 2 or states[0] == states[1] or not set(states) <= set(MEMBER_STATES):
         _fail("between-invalid", "--between takes two different member states")
@@ -159,6 +155,11 @@ def conformance_run(
     from silkway.entrypoints.exchange_runtime import ExchangeRuntime
 
     nodes = {s: build_node(s) for s in (*states, "EEC")}
+    kits = nodes[states[0]].exchange.kits
+    if process not in kits:
+        for n in nodes.values():
+            n.dispose()
+        _fail("process-without-kit", f"no conformance kit for {process}; kits: {', '.join(kits)}")
     chosen = NatsBus(bus.split(",")) if bus else InProcessBus()
     runtime = ExchangeRuntime(
         {s: nodes[s].exchange for s in states}, chosen, journal=nodes["EEC"].exchange

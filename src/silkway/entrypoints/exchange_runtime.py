@@ -22,7 +22,7 @@ from silkway.domain.processes import PROCESS
 from silkway.domain.reference import MEMBER_STATES
 from silkway.services import exchange
 from silkway.services.bus_ports import Bus, DeadLetterHandler, Delivery, Handler, RetryLater
-from silkway.services.conformance import KITS, ScenarioOutcome, run_conformance
+from silkway.services.conformance import ScenarioOutcome, run_conformance
 from silkway.services.journal import journal_envelope
 from silkway.services.transit import MovementBusy
 
@@ -183,8 +183,10 @@ class ExchangeRuntime:
     ) -> dict[str, dict[str, list[ScenarioOutcome]]]:
         """Every process with a kit, between every pair of member-state nodes here."""
         states = [s for s in self.contexts if s in MEMBER_STATES]
-        results: dict[str, dict[str, list[ScenarioOutcome]]] = {p: {} for p in KITS}
-        for process in KITS:
+        kits = [set(self.contexts[s].kits) for s in states]
+        processes = sorted(set.intersection(*kits)) if kits else []
+        results: dict[str, dict[str, list[ScenarioOutcome]]] = {p: {} for p in processes}
+        for process in processes:
             for a, b in combinations(states, 2):
                 results[process].update(self.conformance(a, b, timeout=timeout, process=process))
         return results

@@ -1,8 +1,9 @@
 """The interstate conformance kit: scenarios run between two live nodes over the bus.
 
-P.CP.01 (transit) and P.SO.01 (seal operators) each have a kit; both run the same five
-scenarios: the process's opening message accepted, its replay refused, a message about something
-the receiver does not know refused, a tampered envelope refused, an unknown key refused.
+Each process with a kit (P.CP.01 from transit, P.SO.01 from the seal operators; bootstrap hands
+them to the exchange) runs the same five scenarios: the process's opening message accepted, its
+replay refused, a message about something the receiver does not know refused, a tampered
+envelope refused, an unknown key refused.
 
 Each scenario sends a real, signed envelope from node A to node B over the bus and checks the
 R.006 answer that comes back to A. Scenario messages carry the conformance ProcedureID, so B
@@ -18,11 +19,9 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
-from silkway.domain import transit_messages
-from silkway.domain.codes import make_movement_reference, make_registration_number
+from silkway.domain.codes import make_movement_reference
 from silkway.domain.envelope import (
     Action,
     Address,
@@ -32,17 +31,8 @@ from silkway.domain.envelope import (
     MessageBody,
     urn_uuid,
 )
-from silkway.domain.movement import Accept, MessageKind, Movement, Release, apply, office_states
-from silkway.domain.processes import (
-    CATALOGUE,
-    PROCESS,
-    PROCESSES,
-    SEAL_PROCESS,
-    is_processing_result,
-    process_of,
-)
-from silkway.domain.reference import OfficeRole
-from silkway.examples import example_declaration, example_names
+from silkway.domain.errors import ActionInvalid, Violation
+from silkway.domain.processes import CATALOGUE, PROCESS, PROCESSES, is_processing_result, process_of
 from silkway.services.bus_ports import subject_for
 from silkway.services.exchange import CONFORMANCE_PROCEDURE, ExchangeContext, Send
 from silkway.services.exchange_ports import ConformanceResult, InboxEntry
@@ -59,67 +49,27 @@ class ScenarioOutcome:
     detail: str
 
 
-def _conformance_reference(state: str, now: datetime) -> str:
+def conformance_reference(state: str, now: datetime) -> str:
     """A reference in the last serial block of the year: never issued to a real movement."""
     return make_movement_reference(state, now.year, 99_999_000_000 + int(now.timestamp()) % 999_999)
 
 
-def _synthetic_release(
-    a: ExchangeContext, b_state: str, now: datetime
-) -> tuple[Movement, dict[str, Any]]:
-    """A released movement from A to B, built only for the test (never stored anywhere)."""
-    ref_data = a.transit.reference
-    departure = next(o for o in ref_data.offices_of(a.state) if OfficeRole.DEPARTURE in o.roles)
-    destination = next(o for o in ref_data.offices_of(b_state) if OfficeRole.DESTINATION in o.roles)
-    decl = example_declaration(example_names()[0], now.date()).model_copy(
-        update={
-            "lrn": f"CONF-{uuid.uuid4().hex[:12]}",
-            "departure_office": departure.code,
-            "destination_office": destination.code,
-            "intermediate_offices": [],
-            "route": [a.state, b_state],
-            "border_points": [],
-            "corridor": None,
-        }
-    )
-    movement, _ = Movement.lodge(
-        _conformance_reference(a.state, now),
-        make_registration_number(departure.code, now.date(), 9_999_999),
-        a.state,
-        decl,
-        now,
-    )
-    movement = apply(movement, Accept(), now)
-    security = decl.security[0].reference if decl.security else "EXEMPT"
-    movement = apply(movement, Release(security, departure.code), now)
-    fields = transit_messages.body_fields(
-        MessageKind.RELEASE_NOTIFICATION,
-        movement,
-        movement,
-        {},
-        b_state,
-        now,
-        office_states(ref_data),
-    )
-    return movement, fields
-
-
-def _envelope(
-    a: ExchangeContext,
-    b_state: str,
+def scenario_envelope(
+    sender: str,
+    receiver: str,
     code: str,
     roles: tuple[str, str],
     fields: dict[str, Any],
     now: datetime,
 ) -> Envelope:
-    """A conformance envelope carrying message ``code`` from A (role ``roles[0]``) to B."""
+    """A conformance envelope carrying message ``code`` from ``sender`` (role ``roles[0]``)."""
     entry = CATALOGUE[code]
     process = PROCESSES[process_of(code)]
     sender_role, receiver_role = roles
     return Envelope(
         EnvelopeHeader(
-            to=Address.for_role(b_state, receiver_role),
-            reply_to=Address.for_role(a.state, sender_role),
+            to=Address.for_role(receiver, receiver_role),
+            reply_to=Address.for_role(sender, sender_role),
             action=Action(
                 process.code,
                 process.version,
@@ -136,106 +86,8 @@ def _envelope(
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Kit:
-    """What a process contributes to the scenarios: one message B must accept, one it must refuse."""
-
-    accepted: tuple[str, Callable[[], Envelope]]
-    """Scenario name and a factory of fresh envelopes B accepts (also replayed and tampered)."""
-    refused: tuple[str, Envelope, str]
-    """Scenario name, an envelope B refuses, and the error code it must give."""
-    tamper: str
-    """A value inside the accepted envelope's body; changing one digit of it breaks the signature."""
-
-
-def _transit_kit(a: ExchangeContext, b_state: str, now: datetime) -> Kit:
-    movement, release_fields = _synthetic_release(a, b_state, now)
-    office_state = office_states(a.transit.reference)
-
-    def roles(kind: str) -> tuple[str, str]:
-        return transit_messages.roles(kind, a.state, b_state, movement, office_state)
-
-    release = MessageKind.RELEASE_NOTIFICATION
-    arrival = MessageKind.ARRIVAL_NOTICE
-    arrival_fields = {
-        "MovementReference": movement.reference,
-        "DestinationOffice": release_fields["DestinationOffice"],
-        "ArrivalDateTime": now,
-        "SealsIntactIndicator": True,
-    }
-    return Kit(
-        accepted=(
-            "release-notification-accepted",
-            lambda: _envelope(
-                a, b_state, transit_messages.MESSAGE_CODES[release], roles(release),
-                release_fields, now,
-            ),
-        ),
-        refused=(
-            "unknown-movement-refused",
-            _envelope(
-                a, b_state, transit_messages.MESSAGE_CODES[arrival], roles(arrival),
-                arrival_fields, now,
-            ),
-            "movement-not-found",
-        ),
-        tamper=movement.reference,
-    )  # fmt: skip
-
-
-def _seal_kit(a: ExchangeContext, b_state: str, now: datetime) -> Kit:
-    """P.SO.01: an enquiry about a seal B does not know, and a hand-over of a movement it lacks."""
-    reference = _conformance_reference(a.state, now)
-    seal_id = f"{a.state}CONF{uuid.uuid4().hex[:12].upper()}"
-    enquiry = {
-        "SealId": seal_id,
-        "MovementReference": reference,
-        "TrackingCountryCode": a.state,
-        "EnquiryDateTime": now,
-    }
-    handover = {
-        "MovementReference": reference,
-        "SealId": seal_id,
-        "RegistrationCountryCode": a.state,
-        "FromCountryCode": a.state,
-        "ToCountryCode": b_state,
-        "HandoverDateTime": now,
-        "Location": {"Latitude": Decimal("50.0"), "Longitude": Decimal("60.0")},
-        "Device": {
-            "ProtocolCode": "egts",
-            "DeviceId": "356307000000000",
-            "ReportingPeriodSeconds": 60,
-        },
-    }
-    return Kit(
-        accepted=(
-            "seal-enquiry-accepted",
-            lambda: _envelope(
-                a, b_state, "P.SO.01.MSG.901", ("P.SO.01.ACT.002", "P.SO.01.ACT.001"),
-                enquiry, now,
-            ),
-        ),
-        refused=(
-            "unknown-movement-refused",
-            _envelope(
-                a, b_state, "P.SO.01.MSG.903", ("P.SO.01.ACT.002", "P.SO.01.ACT.003"),
-                handover, now,
-            ),
-            "movement-not-found",
-        ),
-        tamper=reference,
-    )  # fmt: skip
-
-
-KITS: dict[str, Callable[[ExchangeContext, str, datetime], Kit]] = {
-    PROCESS: _transit_kit,
-    SEAL_PROCESS: _seal_kit,
-}
-"""The processes with a conformance kit, and how each builds its scenario messages."""
-
-
 def _answers(a: ExchangeContext, message_id: str) -> list[InboxEntry]:
-    with a.transit.read() as uow:
+    with a.node.read() as uow:
         return [
             e
             for e in uow.exchange.inbox(relates_to=message_id, limit=10)
@@ -265,8 +117,14 @@ def run_pair(
     process: str = PROCESS,
 ) -> list[ScenarioOutcome]:
     """Every scenario of ``process`` from A to B."""
-    now = a.transit.clock.now()
-    kit = KITS[process](a, b_state, now)
+    now = a.node.clock.now()
+    build = a.kits.get(process)
+    if build is None:
+        raise ActionInvalid(
+            f"no conformance kit for {process} at {a.state}",
+            [Violation("process-without-kit", "/process", process)],
+        )
+    kit = build(b_state, now)
     subject = subject_for(b_state, process)
     outcomes: list[ScenarioOutcome] = []
 
@@ -370,7 +228,7 @@ def run_conformance(
             b, a.state, send, settle, timeout=timeout, process=process
         ),
     }
-    now = a.transit.clock.now()
+    now = a.node.clock.now()
     records = [
         ConformanceResult(run_id, process, src, dst, o.scenario, o.passed, o.detail, now)
         for (src, dst), outcomes, run_id in (
@@ -382,16 +240,22 @@ def run_conformance(
     status = pair_status(records)
     operating = in_operation_between(status, process, a.state, b.state)
     if register is not None:
-        with register.transit.uow() as uow:
+        with register.node.uow() as uow:
             for r in records:
                 uow.exchange.conformance_add(r)
             uow.commit()
     run_id = records[0].run_id if records else str(uuid.uuid4())
     for here, there in ((a, b.state), (b, a.state)):
-        with here.transit.uow() as uow:
+        with here.node.uow() as uow:
             uow.exchange.set_partner(process, there, operating, now, run_id)
             uow.commit()
     return results
 
 
-__all__ = ["KITS", "ScenarioOutcome", "run_conformance", "run_pair"]
+__all__ = [
+    "ScenarioOutcome",
+    "conformance_reference",
+    "run_conformance",
+    "run_pair",
+    "scenario_envelope",
+]

@@ -13,11 +13,11 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from silkway.domain import audit, transit_messages
+from silkway.domain import transit_messages
 from silkway.domain.envelope import (
     Action,
     Address,
@@ -31,16 +31,6 @@ from silkway.domain.envelope import (
     urn_uuid,
 )
 from silkway.domain.errors import ActionInvalid, DomainError, Violation
-from silkway.domain.movement import (
-    AnswerEnquiry,
-    Complete,
-    EnquiryOutcome,
-    Movement,
-    MovementStatus,
-    RecordArrival,
-    RecordPassage,
-    office_states,
-)
 from silkway.domain.processes import (
     PROCESSES,
     RESULT_ACCEPTED,
@@ -48,17 +38,12 @@ from silkway.domain.processes import (
     is_processing_result,
 )
 from silkway.domain.reference import MEMBER_STATES
-from silkway.services import guarantee_certificates, inbound, seal_exchange
+from silkway.services import inbound
 from silkway.services.bus_ports import BusUnavailable, subject_for
+from silkway.services.exchange_hooks import InboundHandler, KitBuilder, NodeAccess
 from silkway.services.exchange_ports import EnvelopeSealer, InboxEntry
 from silkway.services.outbound import conversation_of
 from silkway.services.ports import OutboxMessage, UnitOfWork
-from silkway.services.seals import SealContext
-from silkway.services.transit import (
-    TransitContext,
-    apply_event,
-    known_movement,
-)
 
 log = logging.getLogger("silkway.exchange")
 
@@ -74,15 +59,16 @@ Send = Callable[[str, bytes, str], None]
 
 @dataclass(frozen=True)
 class ExchangeContext:
-    transit: TransitContext
+    node: NodeAccess
     sealer: EnvelopeSealer
-    seals: SealContext | None = None
-    """The node's seal operator, whose thresholds P.SO.01 messages use (defaults otherwise)."""
-    handlers: Mapping[str, InboundHandler] = field(default_factory=lambda: dict(HANDLERS))
+    handlers: Mapping[str, InboundHandler] = field(default_factory=dict)
+    """Message code -> its effect here; each capability contributes its own (bootstrap)."""
+    kits: Mapping[str, KitBuilder] = field(default_factory=dict)
+    """Process code -> its conformance kit; each capability contributes its own (bootstrap)."""
 
     @property
     def state(self) -> str:
-        return self.transit.state
+        return self.node.state
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,8 +130,8 @@ def envelope_for(ctx: ExchangeContext, msg: OutboxMessage) -> Envelope:
 
 def relay(ctx: ExchangeContext, send: Send, *, limit: int = 200) -> RelayReport:
     """Send what the outbox holds; stops at the first bus failure (the rest waits)."""
-    now = ctx.transit.clock.now()
-    with ctx.transit.read() as uow:
+    now = ctx.node.clock.now()
+    with ctx.node.read() as uow:
         pending = uow.outbox.pending(limit=limit)
         partners = {p: uow.exchange.partners(p) for p in {m.process for m in pending}}
     if not pending:
@@ -166,7 +152,7 @@ def relay(ctx: ExchangeContext, send: Send, *, limit: int = 200) -> RelayReport:
             failure = (msg.message_id, str(exc) or "bus unavailable")
             break
         sent.append(msg.message_id)
-    with ctx.transit.uow() as uow:
+    with ctx.node.uow() as uow:
         uow.exchange.mark_sent(sent, now, BUS, None)
         for msg in paper:
             note = (
@@ -188,13 +174,9 @@ def relay(ctx: ExchangeContext, send: Send, *, limit: int = 200) -> RelayReport:
 # --- inbound -------------------------------------------------------------------------------------
 
 
-InboundHandler = Callable[["ExchangeContext", UnitOfWork, Envelope, datetime], None]
-"""Applies one message's effect inside the receiving transaction; raises DomainError to refuse."""
-
-
 def receive(ctx: ExchangeContext, data: bytes) -> Receipt:
     """Open, check and apply one inbound envelope; write its R.006 answer. Idempotent."""
-    now = ctx.transit.clock.now()
+    now = ctx.node.clock.now()
     try:
         envelope = ctx.sealer.open(data, now)
     except (EnvelopeRejected, SignatureRejected) as exc:
@@ -206,7 +188,7 @@ def receive(ctx: ExchangeContext, data: bytes) -> Receipt:
     fields = envelope.body.fields
     reference = fields.get("MovementReference")
     reference = reference if isinstance(reference, str) else None
-    with ctx.transit.uow() as uow:
+    with ctx.node.uow() as uow:
         if uow.exchange.inbox_seen(message_id):
             return _refuse_replay(ctx, uow, envelope, message_id, now)
         if is_processing_result(code):
@@ -260,7 +242,7 @@ def _apply(
     dry_run = envelope.header.procedure_id == CONFORMANCE_PROCEDURE
     try:
         with uow.savepoint():
-            handler(ctx, uow, envelope, now)
+            handler(uow, envelope, now)
             if dry_run:
                 raise _Undo
     except _Undo:
@@ -329,7 +311,7 @@ def _refuse_unopened(
         return Receipt(RESULT_REJECTED, None, code, errors)
     message_id = urn_uuid(peeked.header.message_id)
     sender = peeked.header.reply_to.node
-    with ctx.transit.uow() as uow:
+    with ctx.node.uow() as uow:
         if uow.exchange.inbox_seen(message_id):
             return Receipt("duplicate", message_id, code, errors)
         uow.exchange.inbox_add(
@@ -388,286 +370,15 @@ def _record_answer(
     return Receipt("answer", message_id, envelope.header.action.message, errors)
 
 
-# --- effects of each message ---------------------------------------------------------------------
-
-
-def _reference(envelope: Envelope) -> str:
-    return str(envelope.body.fields["MovementReference"])
-
-
-def _office(envelope: Envelope, name: str) -> str:
-    group = envelope.body.fields[name]
-    assert isinstance(group, Mapping)
-    return str(group["OfficeCode"])
-
-
-def _release_notification(
-    ctx: ExchangeContext, uow: UnitOfWork, envelope: Envelope, now: datetime
-) -> None:
-    replica = transit_messages.replica_of(envelope.body.fields, inbound.sender(envelope))
-    if replica.state == ctx.state:
-        raise ActionInvalid(
-            "a node does not receive release notifications of its own movements",
-            [Violation("own-movement", "/MovementReference", replica.reference)],
-        )
-    if uow.movements.get(replica.reference) is not None:
-        return  # the same movement announced again: nothing new
-    d = replica.declaration
-    # Copies are keyed by their state of origin, so they can never collide with a lodging here.
-    uow.movements.add(
-        replica,
-        declarant_id=f"{replica.state}/{d.declarant.identification}",
-        lrn=d.lrn,
-        request_hash="copy",
-    )
-    uow.events.append(
-        audit.append(
-            None,
-            replica.reference,
-            "copy_received",
-            {"from_state": replica.state, "message_id": urn_uuid(envelope.header.message_id)},
-            now,
-            inbound.actor(envelope),
-        )
-    )
-
-
-def _informational(
-    ctx: ExchangeContext, uow: UnitOfWork, envelope: Envelope, now: datetime
-) -> None:
-    """Anticipated arrival and passage: worklists come from the copy the release brought."""
-
-
-def _passage_confirmation(
-    ctx: ExchangeContext, uow: UnitOfWork, envelope: Envelope, now: datetime
-) -> None:
-    movement = known_movement(uow, ctx.state, _reference(envelope))
-    office = _office(envelope, "IntermediateOffice")
-    if office in movement.passed_offices:
-        return
-    unplanned = office not in movement.declaration.intermediate_offices
-    apply_event(
-        ctx.transit,
-        uow,
-        movement.reference,
-        RecordPassage(office, unplanned),
-        now,
-        actor=inbound.actor(envelope),
-    )
-
-
-def _arrival_notice(
-    ctx: ExchangeContext, uow: UnitOfWork, envelope: Envelope, now: datetime
-) -> None:
-    movement = known_movement(uow, ctx.state, _reference(envelope))
-    if movement.status in (MovementStatus.COMPLETED, MovementStatus.PARTIALLY_COMPLETED):
-        return
-    if movement.status is not MovementStatus.ARRIVED:
-        office = _office(envelope, "DestinationOffice")
-        apply_event(
-            ctx.transit,
-            uow,
-            movement.reference,
-            RecordArrival(office),
-            now,
-            actor=inbound.actor(envelope),
-        )
-    # The goods were presented intact at destination: the departure writes the movement off.
-    apply_event(
-        ctx.transit, uow, movement.reference, Complete(), now, actor=inbound.actor(envelope)
-    )
-
-
-def _mirror(
-    ctx: ExchangeContext,
-    uow: UnitOfWork,
-    envelope: Envelope,
-    now: datetime,
-    movement: Movement | None = None,
-    **changes: Any,
-) -> None:
-    """Bring this state's copy in line with what the node of departure decided."""
-    movement = movement or known_movement(uow, ctx.state, _reference(envelope))
-    if movement.state == ctx.state:
-        raise ActionInvalid(
-            f"{envelope.header.action.message} concerns a movement registered here",
-            [Violation("own-movement", "/MovementReference", movement.reference)],
-        )
-    body = transit_messages.fields_to_json(envelope.body.structure, envelope.body.fields)
-    _record(
-        uow, movement, envelope, now, "copy_updated",
-        {"message": envelope.header.action.message, "body": body}, **changes,
-    )  # fmt: skip
-
-
-def _record(
-    uow: UnitOfWork,
-    movement: Movement,
-    envelope: Envelope,
-    now: datetime,
-    kind: str,
-    payload: dict[str, Any],
-    **changes: Any,
-) -> None:
-    """Save a message's change to a movement and log it, the sender as actor."""
-    after = replace(movement, version=movement.version + 1, **changes)
-    uow.movements.save(after, expected_version=movement.version)
-    inbound.log_event(uow, movement.reference, envelope, now, kind, payload)
-
-
-def _completion(ctx: ExchangeContext, uow: UnitOfWork, envelope: Envelope, now: datetime) -> None:
-    partial = envelope.body.fields.get("CompletionKindCode") == "partial"
-    status = MovementStatus.PARTIALLY_COMPLETED if partial else MovementStatus.COMPLETED
-    _mirror(ctx, uow, envelope, now, status=status, completed_at=now)
-
-
-def _incident(ctx: ExchangeContext, uow: UnitOfWork, envelope: Envelope, now: datetime) -> None:
-    movement = known_movement(uow, ctx.state, _reference(envelope))
-    incidents = movement.incidents + 1
-    if movement.state == ctx.state:
-        # Reported by a state on the route about our own movement: keep it in our log.
-        body = transit_messages.fields_to_json(envelope.body.structure, envelope.body.fields)
-        _record(uow, movement, envelope, now, "incident_reported", body, incidents=incidents)
-        return
-    _mirror(ctx, uow, envelope, now, movement, incidents=incidents)
-
-
-def _time_limit(ctx: ExchangeContext, uow: UnitOfWork, envelope: Envelope, now: datetime) -> None:
-    _mirror(ctx, uow, envelope, now, time_limit=envelope.body.fields["NewTimeLimitDate"])
-
-
-def _destination(ctx: ExchangeContext, uow: UnitOfWork, envelope: Envelope, now: datetime) -> None:
-    office = _office(envelope, "NewDestinationOffice")
-    if uow.movements.get(_reference(envelope)) is None:
-        return  # a new destination state without a copy learns of it from this notice alone
-    _mirror(ctx, uow, envelope, now, destination_office=office)
-
-
-def _non_delivery(ctx: ExchangeContext, uow: UnitOfWork, envelope: Envelope, now: datetime) -> None:
-    _mirror(ctx, uow, envelope, now, status=MovementStatus.NOT_DELIVERED, completed_at=now)
-
-
-def _enquiry(ctx: ExchangeContext, uow: UnitOfWork, envelope: Envelope, now: datetime) -> None:
-    reference = _reference(envelope)
-    copy = uow.movements.get(reference)
-    office_state = office_states(ctx.transit.reference)
-    responding = (
-        copy.destination_office if copy is not None else _office(envelope, "EnquiringOffice")
-    )
-    fields = transit_messages.enquiry_answer(reference, copy, responding, now, office_state)
-    sender = inbound.sender(envelope)
-    if copy is None:
-        return  # nothing known here; the R.006 says the enquiry was received
-    uow.outbox.put(
-        [
-            _enquiry_answer_message(ctx, sender, copy, fields, now, office_state, envelope),
-        ]
-    )
-
-
-def _enquiry_answer_message(
-    ctx: ExchangeContext,
-    to_state: str,
-    copy: Movement,
-    fields: dict[str, Any],
-    now: datetime,
-    office_state: transit_messages.OfficeState,
-    enquiry: Envelope,
-) -> OutboxMessage:
-    from silkway.services.transit import outbox_message
-
-    return outbox_message(
-        ctx.state,
-        to_state,
-        transit_messages.ENQUIRY_ANSWER,
-        copy,
-        fields,
-        now,
-        office_state,
-        relates_to=urn_uuid(enquiry.header.message_id),
-    )
-
-
-def _enquiry_answer(
-    ctx: ExchangeContext, uow: UnitOfWork, envelope: Envelope, now: datetime
-) -> None:
-    movement = known_movement(uow, ctx.state, _reference(envelope))
-    if movement.status is not MovementStatus.UNDER_ENQUIRY:
-        return  # answered after the movement moved on (arrived, closed): nothing to apply
-    code = envelope.body.fields["AnswerCode"]
-    office = _office(envelope, "RespondingOffice")
-    if code == "arrived":
-        event = AnswerEnquiry(EnquiryOutcome.DELIVERED, office, "answered by the destination")
-    elif code == "not-arrived":
-        event = AnswerEnquiry(EnquiryOutcome.NOT_DELIVERED, office, "answered by the destination")
-    else:
-        return
-    apply_event(ctx.transit, uow, movement.reference, event, now, actor=inbound.actor(envelope))
-
-
-def _certificate_issued(
-    ctx: ExchangeContext, uow: UnitOfWork, envelope: Envelope, now: datetime
-) -> None:
-    document = guarantee_certificates.document_from_message(envelope.body.fields)
-    if document.certificate.issued_by != inbound.sender(envelope):
-        raise ActionInvalid(
-            "a certificate comes from the state that issued it",
-            [
-                Violation(
-                    "certificate-issuer-mismatch", "/IssuingCountryCode", inbound.sender(envelope)
-                )
-            ],
-        )
-    guarantee_certificates.register_received(
-        uow, ctx.state, document, now, actor=inbound.actor(envelope)
-    )
-
-
-def _certificate_used(
-    ctx: ExchangeContext, uow: UnitOfWork, envelope: Envelope, now: datetime
-) -> None:
-    """The certificate secures a transit there: its lock here already covers it; log the use."""
-    guarantee_certificates.check_issued_here(uow, str(envelope.body.fields["CertificateNumber"]))
-
-
-def _certificate_written_off(
-    ctx: ExchangeContext, uow: UnitOfWork, envelope: Envelope, now: datetime
-) -> None:
-    guarantee_certificates.returned_by_message(
-        uow, ctx.state, str(envelope.body.fields["CertificateNumber"]), now, inbound.actor(envelope)
-    )
-
-
-HANDLERS: Mapping[str, InboundHandler] = {
-    "P.CP.01.MSG.010": _release_notification,
-    "P.CP.01.MSG.901": _informational,
-    "P.CP.01.MSG.902": _informational,
-    "P.CP.01.MSG.903": _passage_confirmation,
-    "P.CP.01.MSG.904": _arrival_notice,
-    "P.CP.01.MSG.905": _completion,
-    "P.CP.01.MSG.906": _incident,
-    "P.CP.01.MSG.907": _time_limit,
-    "P.CP.01.MSG.908": _destination,
-    "P.CP.01.MSG.909": _enquiry,
-    "P.CP.01.MSG.910": _enquiry_answer,
-    "P.CP.01.MSG.911": _non_delivery,
-    "P.CP.01.MSG.912": _certificate_issued,
-    "P.CP.01.MSG.913": _certificate_used,
-    "P.CP.01.MSG.914": _certificate_written_off,
-    **seal_exchange.HANDLERS,
-}
-"""The effect of each P.CP.01 and P.SO.01 message at the receiving node."""
-
-
 # --- dead letters ---------------------------------------------------------------------------------
 
 
 def dead_letter(ctx: ExchangeContext, subject: str, data: bytes, reason: str, attempts: int) -> int:
     """Keep a message the bus gave up on, with the reason."""
-    now = ctx.transit.clock.now()
+    now = ctx.node.clock.now()
     peeked = ctx.sealer.peek(data)
     message_id = urn_uuid(peeked.header.message_id) if peeked else None
-    with ctx.transit.uow() as uow:
+    with ctx.node.uow() as uow:
         dead_id = uow.exchange.dead_letter_add(message_id, subject, reason, data, attempts, now)
         uow.commit()
     log.error("dead letter %s (%s) on %s: %s", dead_id, message_id, subject, reason)
@@ -676,7 +387,7 @@ def dead_letter(ctx: ExchangeContext, subject: str, data: bytes, reason: str, at
 
 def retry_dead_letter(ctx: ExchangeContext, dead_letter_id: int) -> Receipt:
     """Process a dead letter again, here and now; it is resolved when that succeeds."""
-    with ctx.transit.uow() as uow:
+    with ctx.node.uow() as uow:
         letter = uow.exchange.dead_letter(dead_letter_id)
     if letter is None:
         raise ActionInvalid(
@@ -684,8 +395,8 @@ def retry_dead_letter(ctx: ExchangeContext, dead_letter_id: int) -> Receipt:
             [Violation("dead-letter-unknown", "/id", str(dead_letter_id))],
         )
     receipt = receive(ctx, letter.data)
-    with ctx.transit.uow() as uow:
-        uow.exchange.dead_letter_retried(dead_letter_id, ctx.transit.clock.now(), True)
+    with ctx.node.uow() as uow:
+        uow.exchange.dead_letter_retried(dead_letter_id, ctx.node.clock.now(), True)
         uow.commit()
     return receipt
 
@@ -693,9 +404,9 @@ def retry_dead_letter(ctx: ExchangeContext, dead_letter_id: int) -> Receipt:
 __all__ = [
     "BUS",
     "CONFORMANCE_PROCEDURE",
-    "HANDLERS",
     "PAPER",
     "ExchangeContext",
+    "InboundHandler",
     "Receipt",
     "RelayReport",
     "conversation_of",

@@ -21,7 +21,7 @@ def journal_envelope(ctx: ExchangeContext, data: bytes) -> JournalEntry | None:
     envelope = ctx.sealer.peek(data)
     if envelope is None:
         return None
-    now = ctx.transit.clock.now()
+    now = ctx.node.clock.now()
     header = envelope.header
     entry = JournalEntry(
         track_id=str(uuid.uuid4()),
@@ -35,7 +35,7 @@ def journal_envelope(ctx: ExchangeContext, data: bytes) -> JournalEntry | None:
         relates_to=urn_uuid(header.relates_to) if header.relates_to else None,
         sent_at=envelope.edoc_header.edoc_datetime,
     )
-    with ctx.transit.uow() as uow:
+    with ctx.node.uow() as uow:
         if not uow.exchange.journal_add(entry):
             return None  # delivered again: journaled the first time
         if is_processing_result(header.action.message) and entry.relates_to is not None:

@@ -18,19 +18,24 @@ message by raising a :class:`DomainError`; the sender then gets a negative R.006
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import uuid
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from decimal import Decimal
+from functools import partial
+from typing import Any
 
 from silkway.domain.codes import movement_state
 from silkway.domain.envelope import Envelope, urn_uuid
 from silkway.domain.errors import ActionInvalid, Violation
 from silkway.domain.movement import Movement, MovementStatus
 from silkway.domain.seal_rules import Handover
-from silkway.domain.seals import MonitoringThresholds, Seal, SealStatus
+from silkway.domain.seals import Seal, SealStatus
 from silkway.domain.telemetry import Position
 from silkway.services import inbound, seal_messages, telemetry
 from silkway.services.bus_ports import RetryLater
+from silkway.services.conformance import conformance_reference, scenario_envelope
+from silkway.services.exchange_hooks import InboundHandler, Kit, KitBuilder
 from silkway.services.ports import DuplicateKey, UnitOfWork
 from silkway.services.seal_activation import (
     HANDOVER,
@@ -39,10 +44,8 @@ from silkway.services.seal_activation import (
     operator_payload,
 )
 from silkway.services.seal_ports import HandoverRecord
+from silkway.services.seals import SealContext
 from silkway.services.transit import known_movement
-
-if TYPE_CHECKING:
-    from silkway.services.exchange import ExchangeContext, InboundHandler
 
 UNDER_WAY = (MovementStatus.RELEASED, MovementStatus.IN_PASSAGE)
 
@@ -52,7 +55,7 @@ def _text(fields: Mapping[str, Any], name: str) -> str:
 
 
 def _activate(
-    ctx: ExchangeContext,
+    ctx: SealContext,
     uow: UnitOfWork,
     movement: Movement,
     seal_id: str,
@@ -60,15 +63,14 @@ def _activate(
     now: datetime,
 ) -> SealActivations:
     """Activate one seal on ``movement`` here, ``tracking`` being the operator that tracks it."""
-    thresholds = ctx.seals.thresholds if ctx.seals is not None else MonitoringThresholds()
     return activate_seals(
         uow,
-        ctx.transit.reference,
+        ctx.reference,
         ctx.state,
         movement,
         now,
         [seal_id],
-        silent_periods=thresholds.silent_periods,
+        silent_periods=ctx.thresholds.silent_periods,
         tracking=tracking,
     )
 
@@ -96,7 +98,7 @@ def _lend(uow: UnitOfWork, state: str, seal: Seal | None, reference: str) -> tup
     return "available", None
 
 
-def seal_enquiry(ctx: ExchangeContext, uow: UnitOfWork, envelope: Envelope, now: datetime) -> None:
+def seal_enquiry(ctx: SealContext, uow: UnitOfWork, envelope: Envelope, now: datetime) -> None:
     """The registration operator answers about one of its seals."""
     fields = envelope.body.fields
     seal_id, reference = _text(fields, "SealId"), _text(fields, "MovementReference")
@@ -148,7 +150,7 @@ def _record_seal(
         ) from None
 
 
-def seal_answer(ctx: ExchangeContext, uow: UnitOfWork, envelope: Envelope, now: datetime) -> None:
+def seal_answer(ctx: SealContext, uow: UnitOfWork, envelope: Envelope, now: datetime) -> None:
     """The tracking operator learns about a third-party seal and activates it if it can."""
     fields = envelope.body.fields
     seal_id, answer = _text(fields, "SealId"), _text(fields, "AnswerCode")
@@ -174,7 +176,7 @@ def seal_answer(ctx: ExchangeContext, uow: UnitOfWork, envelope: Envelope, now: 
     inbound.log_event(uow, movement.reference, envelope, now, "seal_resolved", outcome)
 
 
-def handover(ctx: ExchangeContext, uow: UnitOfWork, envelope: Envelope, now: datetime) -> None:
+def handover(ctx: SealContext, uow: UnitOfWork, envelope: Envelope, now: datetime) -> None:
     """The operator of the state entered takes the carriage over on its copy of the movement."""
     fields = envelope.body.fields
     seal_id = _text(fields, "SealId")
@@ -240,9 +242,7 @@ def handover(ctx: ExchangeContext, uow: UnitOfWork, envelope: Envelope, now: dat
         )
 
 
-def tracking_ended(
-    ctx: ExchangeContext, uow: UnitOfWork, envelope: Envelope, now: datetime
-) -> None:
+def tracking_ended(ctx: SealContext, uow: UnitOfWork, envelope: Envelope, now: datetime) -> None:
     """Tracking of the carriage ended: stop following it here; a lent seal comes back."""
     fields = envelope.body.fields
     seal_id, reference = _text(fields, "SealId"), _text(fields, "MovementReference")
@@ -271,18 +271,13 @@ def tracking_ended(
 
 
 def positions_forwarded(
-    ctx: ExchangeContext, uow: UnitOfWork, envelope: Envelope, now: datetime
+    ctx: SealContext, uow: UnitOfWork, envelope: Envelope, now: datetime
 ) -> None:
     """Points of a carriage handed over here: monitored like the operator's own."""
     fields = envelope.body.fields
     seal_id = _text(fields, "SealId")
     movement = known_movement(uow, ctx.state, _text(fields, "MovementReference"))
     _from_tracking_operator(envelope, movement.reference)
-    if ctx.seals is None:
-        raise ActionInvalid(
-            "this node does not monitor seals",
-            [Violation("seal-monitoring-unavailable", "/SealId", seal_id)],
-        )
     if seal_id not in movement.declaration.seals.navigation_seal_ids:
         raise ActionInvalid(
             f"seal {seal_id} is not declared on {movement.reference}",
@@ -302,12 +297,12 @@ def positions_forwarded(
             f"seal {seal_id} was not handed over to {ctx.state} on {movement.reference}",
             [Violation("not-handed-over", "/SealId", seal_id)],
         )
-    names = {code.value: name for name, code in ctx.seals.signals.event_names.items()}
-    battery = ctx.seals.signals.battery_names[0]
+    names = {code.value: name for name, code in ctx.signals.event_names.items()}
+    battery = ctx.signals.battery_names[0]
     points = fields["Position"]
     assert isinstance(points, tuple)
     positions = [_position(seal.device_id, i, p, names, battery) for i, p in enumerate(points)]
-    report = telemetry.ingest_within(ctx.seals, uow, positions, source="exchange")
+    report = telemetry.ingest_within(ctx, uow, positions, source="exchange")
     if report.rejected:
         index, reason = report.rejected[0]
         raise ActionInvalid(
@@ -350,11 +345,69 @@ def _position(
     )
 
 
-HANDLERS: Mapping[str, InboundHandler] = {
+_HANDLERS: Mapping[str, Callable[[SealContext, UnitOfWork, Envelope, datetime], None]] = {
     seal_messages.ENQUIRY_CODE: seal_enquiry,
     seal_messages.ANSWER_CODE: seal_answer,
     seal_messages.HANDOVER_CODE: handover,
     seal_messages.COMPLETION_CODE: tracking_ended,
     seal_messages.POSITIONS_CODE: positions_forwarded,
 }
-"""The effect of each P.SO.01 message at the receiving node."""
+MESSAGES = frozenset(_HANDLERS)
+"""The P.SO.01 messages whose effect the seal operator decides."""
+
+
+def handlers(ctx: SealContext) -> dict[str, InboundHandler]:
+    """Each P.SO.01 message's handler, bound to this node's seal operator."""
+    return {code: partial(handler, ctx) for code, handler in _HANDLERS.items()}
+
+
+# --- the P.SO.01 conformance kit ---------------------------------------------------------------
+
+
+def conformance_kit(ctx: SealContext, b_state: str, now: datetime) -> Kit:
+    """P.SO.01: an enquiry about a seal B does not know, and a hand-over of a movement it lacks."""
+    reference = conformance_reference(ctx.state, now)
+    seal_id = f"{ctx.state}CONF{uuid.uuid4().hex[:12].upper()}"
+    enquiry = {
+        "SealId": seal_id,
+        "MovementReference": reference,
+        "TrackingCountryCode": ctx.state,
+        "EnquiryDateTime": now,
+    }
+    handover = {
+        "MovementReference": reference,
+        "SealId": seal_id,
+        "RegistrationCountryCode": ctx.state,
+        "FromCountryCode": ctx.state,
+        "ToCountryCode": b_state,
+        "HandoverDateTime": now,
+        "Location": {"Latitude": Decimal("50.0"), "Longitude": Decimal("60.0")},
+        "Device": {
+            "ProtocolCode": "egts",
+            "DeviceId": "356307000000000",
+            "ReportingPeriodSeconds": 60,
+        },
+    }
+    return Kit(
+        accepted=(
+            "seal-enquiry-accepted",
+            lambda: scenario_envelope(
+                ctx.state, b_state, "P.SO.01.MSG.901", ("P.SO.01.ACT.002", "P.SO.01.ACT.001"),
+                enquiry, now,
+            ),
+        ),
+        refused=(
+            "unknown-movement-refused",
+            scenario_envelope(
+                ctx.state, b_state, "P.SO.01.MSG.903", ("P.SO.01.ACT.002", "P.SO.01.ACT.003"),
+                handover, now,
+            ),
+            "movement-not-found",
+        ),
+        tamper=reference,
+    )  # fmt: skip
+
+
+def kit(ctx: SealContext) -> KitBuilder:
+    """The P.SO.01 kit, bound to this node's seal operator."""
+    return partial(conformance_kit, ctx)

@@ -11,7 +11,7 @@ from pathlib import Path
 from silkway.adapters.clock import ManualClock
 from silkway.adapters.signing.keystore import KeyStore
 from silkway.adapters.signing.sealer import SignedXmlSealer
-from silkway.bootstrap import Node, build_node
+from silkway.bootstrap import Node, build_node, compose_exchange
 from silkway.services import exchange
 from silkway.services.journal import journal_envelope
 from silkway.services.security import QuotedSecurityGate
@@ -81,7 +81,7 @@ def federation(
         for s in states
     }
     contexts = {
-        s: exchange.ExchangeContext(n.transit, SignedXmlSealer(s, keys), n.seals)
+        s: compose_exchange(n.transit, n.guarantees, n.seals, SignedXmlSealer(s, keys))
         for s, n in nodes.items()
     }
     fed = Federation(nodes, contexts, clock, keys)

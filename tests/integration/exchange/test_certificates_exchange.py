@@ -103,7 +103,6 @@ def test_issue_use_and_write_off_over_the_exchange(fed: Federation) -> None:
 
 
 def test_a_certificate_from_a_state_that_did_not_issue_it_is_refused(fed: Federation) -> None:
-    from silkway.services import exchange
 
     now = START
     fields = {
@@ -133,4 +132,4 @@ def test_a_certificate_from_a_state_that_did_not_issue_it_is_refused(fed: Federa
     assert receipt.errors[0]["ErrorCode"] == "certificate-issuer-mismatch"
     with pytest.raises(certificates.CertificateNotFound):
         certificates.get_certificate(fed.nodes["RU"].guarantees, "26BYC000000000017")
-    assert exchange.HANDLERS["P.CP.01.MSG.912"] is not None
+    assert "P.CP.01.MSG.912" in fed.contexts["RU"].handlers

@@ -68,12 +68,12 @@ def test_healthy_nodes_pass_every_scenario_both_ways(fed: Federation) -> None:
 
 
 def test_a_broken_handler_fails_the_process_and_the_register_shows_it(fed: Federation) -> None:
-    def broken(ctx: object, uow: object, envelope: object, now: datetime) -> None:
+    def broken(uow: object, envelope: object, now: datetime) -> None:
         raise ActionInvalid("handler out of order")
 
     by = fed.contexts["BY"]
     fed.contexts["BY"] = exchange.ExchangeContext(
-        by.transit, by.sealer, handlers={**by.handlers, "P.CP.01.MSG.010": broken}
+        by.node, by.sealer, handlers={**by.handlers, "P.CP.01.MSG.010": broken}, kits=by.kits
     )
     results = run(fed)
     kz_to_by = {o.scenario: o.passed for o in results["KZ->BY"]}  # type: ignore[attr-defined]
