@@ -44,6 +44,7 @@ TRANSIT = (
     "silkway.services.transit",
     "silkway.domain.movement",
     "silkway.domain.declaration",
+    "silkway.domain.transit_messages",
     "silkway.examples",
 )
 EXCHANGE = (

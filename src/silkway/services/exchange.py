@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from silkway.domain import transit_messages
+from silkway.domain import message_fields
 from silkway.domain.envelope import (
     Action,
     Address,
@@ -124,7 +124,7 @@ def envelope_for(ctx: ExchangeContext, msg: OutboxMessage) -> Envelope:
             edoc_datetime=msg.created_at,
             edoc_ref_id=uuid.UUID(p["edoc_ref_id"]) if p.get("edoc_ref_id") else None,
         ),
-        MessageBody(structure, transit_messages.fields_from_json(structure, p["fields"])),
+        MessageBody(structure, message_fields.fields_from_json(structure, p["fields"])),
     )
 
 
@@ -295,7 +295,7 @@ def _answer(
             "procedure_id": str(header.procedure_id),
             "relates_to": urn_uuid(header.message_id),
             "edoc_ref_id": str(original.edoc_header.edoc_id),
-            "fields": transit_messages.fields_to_json("R.006", fields),
+            "fields": message_fields.fields_to_json("R.006", fields),
         },
     )
 

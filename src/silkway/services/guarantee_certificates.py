@@ -44,6 +44,7 @@ from silkway.domain.transit_messages import (
     CERTIFICATE_USE,
     CERTIFICATE_WRITE_OFF,
     DEPARTURE,
+    MESSAGE_CODES,
 )
 from silkway.services.guarantee_ports import (
     AccountKind,
@@ -409,6 +410,7 @@ def _message(
         receiver_role=DEPARTURE if issuing else CERTIFICATE_AUTHORITY,
         # Every message about one certificate travels in one conversation.
         conversation_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"silkway:certificate:{number}")),
+        code=MESSAGE_CODES[kind],
     )
 
 

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from silkway.domain import transit_messages
+from silkway.domain import message_fields
 from silkway.domain.processes import CATALOGUE, process_of
 from silkway.services.ports import OutboxMessage
 
@@ -25,17 +25,16 @@ def process_message(
     sender_role: str,
     receiver_role: str,
     conversation_id: str,
+    code: str,
     movement_reference: str | None = None,
     relates_to: str | None = None,
-    code: str | None = None,
     transaction: str | None = None,
 ) -> OutboxMessage:
     """Any outbound message, with its body fields, as the outbox keeps it.
 
-    ``code`` defaults to the P.CP.01 message of ``kind``; a reply (a catalogue entry without a
-    transaction of its own) travels in ``transaction``, the one of the message it answers.
+    ``code`` is the catalogue's message code; a reply (a catalogue entry without a transaction
+    of its own) travels in ``transaction``, the one of the message it answers.
     """
-    code = code or transit_messages.MESSAGE_CODES[kind]
     entry = CATALOGUE[code]
     return OutboxMessage(
         message_id=f"urn:uuid:{uuid.uuid4()}",
@@ -52,6 +51,6 @@ def process_message(
             "receiver_role": receiver_role,
             "conversation_id": conversation_id,
             "relates_to": relates_to,
-            "fields": transit_messages.fields_to_json(entry.structure, fields),
+            "fields": message_fields.fields_to_json(entry.structure, fields),
         },
     )

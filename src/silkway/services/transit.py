@@ -329,6 +329,7 @@ def outbox_message(
         sender_role=sender_role,
         receiver_role=receiver_role,
         conversation_id=conversation_of(movement.reference),
+        code=transit_messages.MESSAGE_CODES[kind],
         movement_reference=movement.reference,
         relates_to=relates_to,
     )

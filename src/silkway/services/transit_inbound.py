@@ -14,7 +14,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from silkway.domain import audit, transit_messages
+from silkway.domain import audit, message_fields, transit_messages
 from silkway.domain.codes import make_registration_number
 from silkway.domain.envelope import Envelope, urn_uuid
 from silkway.domain.errors import ActionInvalid, Violation
@@ -139,7 +139,7 @@ def _mirror(
             f"{envelope.header.action.message} concerns a movement registered here",
             [Violation("own-movement", "/MovementReference", movement.reference)],
         )
-    body = transit_messages.fields_to_json(envelope.body.structure, envelope.body.fields)
+    body = message_fields.fields_to_json(envelope.body.structure, envelope.body.fields)
     _record(
         uow, movement, envelope, now, "copy_updated",
         {"message": envelope.header.action.message, "body": body}, **changes,
@@ -172,7 +172,7 @@ def _incident(ctx: TransitContext, uow: UnitOfWork, envelope: Envelope, now: dat
     incidents = movement.incidents + 1
     if movement.state == ctx.state:
         # Reported by a state on the route about our own movement: keep it in our log.
-        body = transit_messages.fields_to_json(envelope.body.structure, envelope.body.fields)
+        body = message_fields.fields_to_json(envelope.body.structure, envelope.body.fields)
         _record(uow, movement, envelope, now, "incident_reported", body, incidents=incidents)
         return
     _mirror(ctx, uow, envelope, now, movement, incidents=incidents)
