@@ -97,10 +97,11 @@ def test_kz_ru_by_over_the_bus(live: tuple[Federation, ExchangeRuntime]) -> None
     eventually(lambda: status_at(fed, "BY", ref) is MovementStatus.COMPLETED)
     eventually(lambda: status_at(fed, "RU", ref) is MovementStatus.COMPLETED)
 
+    # Every message KZ sent about the movement was answered with a positive R.006; read the
+    # outbox once that holds, or a message still on its way would show no channel yet.
+    eventually(lambda: all(v.outcome == "accepted" for v in _views(fed, ref)))
     with fed.nodes["KZ"].transit.uow() as uow:
         views = uow.exchange.outbox_views(movement_reference=ref)
-    # Every message KZ sent about the movement was answered with a positive R.006.
-    eventually(lambda: all(v.outcome == "accepted" for v in _views(fed, ref)))
     assert {v.channel for v in views} == {"bus"}
     with fed.nodes["EEC"].transit.uow() as uow:
         board = headline(uow)
