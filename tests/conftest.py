@@ -18,12 +18,12 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from silkway.adapters.clock import ManualClock
-from silkway.adapters.db.engine import make_engine
-from silkway.adapters.db.migrate import upgrade
 from silkway.bootstrap import Node, build_node
-from silkway.services.security import QuotedSecurityGate
+from silkway.node.clock import ManualClock
+from silkway.node.db.engine import make_engine
+from silkway.node.db.migrate import upgrade
 from silkway.settings import Settings
+from silkway.transit.security import QuotedSecurityGate
 from tests import pg
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")

@@ -7,25 +7,28 @@ from datetime import timedelta
 
 from sqlalchemy import Engine
 
-from silkway.adapters.clock import SystemClock
-from silkway.adapters.db.engine import make_engine
-from silkway.adapters.db.migrate import upgrade
-from silkway.adapters.db.repositories import SqlUnitOfWork
-from silkway.adapters.signing.keystore import KeyStore
-from silkway.adapters.signing.sealer import SignedXmlSealer
-from silkway.domain.processes import PROCESS, SEAL_PROCESS
-from silkway.domain.reference import NODE_CODES, ReferenceData
-from silkway.domain.seals import MonitoringThresholds
+from silkway.exchange.domain.processes import PROCESS, SEAL_PROCESS
+from silkway.exchange.ports import EnvelopeSealer
+from silkway.exchange.service import ExchangeContext
+from silkway.exchange.signing.keystore import KeyStore
+from silkway.exchange.signing.sealer import SignedXmlSealer
+from silkway.guarantees import inbound as guarantee_inbound
+from silkway.guarantees.gate import GuaranteeGate
+from silkway.guarantees.service import GuaranteeContext
+from silkway.node.clock import SystemClock
+from silkway.node.db.engine import make_engine
+from silkway.node.db.migrate import upgrade
+from silkway.node.db.unit_of_work import SqlUnitOfWork
+from silkway.node.ports import Clock
 from silkway.reference import load_reference
-from silkway.services import guarantee_inbound, seal_exchange, transit_inbound
-from silkway.services.exchange import ExchangeContext
-from silkway.services.exchange_ports import EnvelopeSealer
-from silkway.services.guarantee_gate import GuaranteeGate
-from silkway.services.guarantees import GuaranteeContext
-from silkway.services.ports import Clock, SecurityGate
-from silkway.services.seals import SealContext, SealsFollowMovements
-from silkway.services.transit import TransitContext
+from silkway.reference.model import NODE_CODES, ReferenceData
+from silkway.seals import inbound as seal_exchange
+from silkway.seals.domain.seals import MonitoringThresholds
+from silkway.seals.service import SealContext, SealsFollowMovements
 from silkway.settings import Settings
+from silkway.transit import inbound as transit_inbound
+from silkway.transit.hooks import SecurityGate
+from silkway.transit.service import TransitContext
 
 
 @dataclass

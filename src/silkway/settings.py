@@ -7,7 +7,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from silkway.domain.reference import NODE_CODES
+from silkway.reference.model import NODE_CODES
 
 
 class Settings(BaseSettings):

@@ -21,8 +21,8 @@ import nats
 import nats.errors
 from nats.js.api import AckPolicy, ConsumerConfig, StorageType, StreamConfig
 
-from silkway.adapters.bus.nats import NatsBus
-from silkway.services.bus_ports import Delivery
+from silkway.exchange.bus.nats import NatsBus
+from silkway.exchange.bus.ports import Delivery
 from tests.bench.harness import Result
 from tests.natsd import running_server
 

@@ -14,16 +14,15 @@ from pathlib import Path
 
 from sqlalchemy import Engine, func, select
 
-from silkway.adapters.bus.inproc import InProcessBus
-from silkway.adapters.bus.nats import NatsBus
-from silkway.adapters.db.tables import outbox
-from silkway.adapters.db.tables_exchange import outbox_results
-from silkway.domain.movement import Accept, Release
-from silkway.entrypoints.exchange_runtime import ExchangeRuntime
 from silkway.examples import example_declaration
-from silkway.services import transit
-from silkway.services.bus_ports import Bus
-from silkway.services.exchange import envelope_for
+from silkway.exchange.bus.inproc import InProcessBus
+from silkway.exchange.bus.nats import NatsBus
+from silkway.exchange.bus.ports import Bus
+from silkway.exchange.db.tables import outbox, outbox_results
+from silkway.exchange.runtime import ExchangeRuntime
+from silkway.exchange.service import envelope_for
+from silkway.transit import service as transit
+from silkway.transit.domain.movement import Accept, Release
 from tests.bench.bench_bus import raw_jetstream_rate
 from tests.bench.harness import Result
 from tests.conftest import START

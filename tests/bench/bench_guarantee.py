@@ -27,9 +27,9 @@ from typing import Any
 
 import psycopg
 
-from silkway.adapters.clock import ManualClock
 from silkway.bootstrap import Node, build_node
-from silkway.domain.guarantee import (
+from silkway.guarantees.access import hash_access_code
+from silkway.guarantees.domain.guarantee import (
     Guarantee,
     GuaranteeMethod,
     GuaranteeScope,
@@ -38,9 +38,9 @@ from silkway.domain.guarantee import (
     LedgerError,
     Outcome,
 )
-from silkway.services.guarantee_access import hash_access_code
-from silkway.services.guarantee_ports import AccountKind, LockRequest, NewAccount
-from silkway.services.security import QuotedSecurityGate
+from silkway.guarantees.ports import AccountKind, LockRequest, NewAccount
+from silkway.node.clock import ManualClock
+from silkway.transit.security import QuotedSecurityGate
 from tests.bench.harness import Result
 from tests.pg import create_database, drop_database, server_url, sqlalchemy_url, with_database
 

@@ -19,15 +19,15 @@ import httpx2 as httpx
 import uvicorn
 from sqlalchemy import select
 
-from silkway.adapters.clock import ManualClock
-from silkway.adapters.db import tables
 from silkway.bootstrap import build_node
-from silkway.domain.declaration import TransitDeclaration
-from silkway.entrypoints.api.app import create_node_app
 from silkway.examples import example_declaration, example_names
+from silkway.node.clock import ManualClock
 from silkway.reference import load_reference
-from silkway.services.transit import lodge_declaration
 from silkway.settings import Settings
+from silkway.transit.db import tables
+from silkway.transit.domain.declaration import TransitDeclaration
+from silkway.transit.service import lodge_declaration
+from silkway.web.app import create_node_app
 from tests.bench.harness import Result
 
 COUNT = 3000

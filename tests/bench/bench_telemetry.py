@@ -31,17 +31,19 @@ from pathlib import Path
 
 import numpy as np
 
-from silkway.adapters.clock import ManualClock
-from silkway.adapters.devices import egts
 from silkway.bootstrap import Node, build_node
-from silkway.domain.declaration import Seals
-from silkway.domain.movement import Accept, Release
-from silkway.domain.seal_route import RouteGeometry, plan_route
-from silkway.domain.telemetry import PositionBatch
 from silkway.examples import example_declaration
-from silkway.services import seals, telemetry, transit
-from silkway.services.security import QuotedSecurityGate
+from silkway.node.clock import ManualClock
+from silkway.seals import ingest as telemetry
+from silkway.seals import service as seals
+from silkway.seals.devices import egts
+from silkway.seals.domain.route import RouteGeometry, plan_route
+from silkway.seals.domain.telemetry import PositionBatch
 from silkway.settings import Settings
+from silkway.transit import service as transit
+from silkway.transit.domain.declaration import Seals
+from silkway.transit.domain.movement import Accept, Release
+from silkway.transit.security import QuotedSecurityGate
 from tests import pg
 from tests.bench.harness import Result
 

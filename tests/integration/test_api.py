@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from silkway.adapters.clock import ManualClock
 from silkway.bootstrap import Node, build_node
-from silkway.entrypoints.api.app import create_node_app, create_union_app
 from silkway.examples import example_declaration
-from silkway.services.security import QuotedSecurityGate
+from silkway.node.clock import ManualClock
 from silkway.settings import Settings
+from silkway.transit.security import QuotedSecurityGate
+from silkway.web.app import create_node_app, create_union_app
 
 REGISTRATION = re.compile(r"^(\d{2}|\d{5}|\d{8})/\d{6}/\d{1,7}$")
 API = "/api/v1"

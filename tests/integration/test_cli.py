@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from silkway.adapters.clock import SystemClock
-from silkway.adapters.devices.egts import encode_packet, encode_pos_data, encode_record
 from silkway.entrypoints.cli import app
+from silkway.node.clock import SystemClock
+from silkway.seals.devices.egts import encode_packet, encode_pos_data, encode_record
 
 runner = CliRunner()
 

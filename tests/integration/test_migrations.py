@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect
 
-from silkway.adapters.db import migrate
-from silkway.adapters.db.engine import make_engine
-from silkway.adapters.db.schema import metadata
+from silkway.node.db import migrate
+from silkway.node.db.engine import make_engine
+from silkway.node.db.schema import metadata
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx2 as httpx
 import pytest
 
-from silkway.adapters.clock import SystemClock
 from silkway.examples import example_declaration
+from silkway.node.clock import SystemClock
 
 
 def _free_port() -> int:

@@ -6,12 +6,12 @@ import time
 from collections.abc import Callable
 from datetime import timedelta
 
-from silkway.adapters.clock import ManualClock
 from silkway.bootstrap import Node
-from silkway.domain.movement import Accept, MovementStatus, Release
 from silkway.entrypoints.scheduler import Duty, Scheduler, node_duties
 from silkway.examples import example_declaration
-from silkway.services import transit
+from silkway.node.clock import ManualClock
+from silkway.transit import service as transit
+from silkway.transit.domain.movement import Accept, MovementStatus, Release
 
 
 def eventually(check: Callable[[], bool], timeout: float = 20.0) -> None:

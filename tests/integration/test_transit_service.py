@@ -8,13 +8,16 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, text
 
-from silkway.adapters.clock import ManualClock
-from silkway.adapters.db.tables import counters, movement_events, movements, outbox
 from silkway.bootstrap import Node
-from silkway.domain.codes import identify
-from silkway.domain.declaration import TransitDeclaration
-from silkway.domain.errors import ActionInvalid, DeclarationInvalid, ForbiddenTransition
-from silkway.domain.movement import (
+from silkway.examples import example_declaration
+from silkway.exchange.db.tables import outbox
+from silkway.kernel.codes import identify
+from silkway.kernel.errors import ActionInvalid, DeclarationInvalid, ForbiddenTransition
+from silkway.node.clock import ManualClock
+from silkway.transit import service as transit
+from silkway.transit.db.tables import counters, movement_events, movements
+from silkway.transit.domain.declaration import TransitDeclaration
+from silkway.transit.domain.movement import (
     Accept,
     Complete,
     DeclareNotDelivered,
@@ -24,9 +27,7 @@ from silkway.domain.movement import (
     RecordPassage,
     Release,
 )
-from silkway.examples import example_declaration
-from silkway.services import transit
-from silkway.services.ports import MovementFilter
+from silkway.transit.ports import MovementFilter
 
 REGISTRATION = re.compile(r"^(\d{2}|\d{5}|\d{8})/\d{6}/\d{1,7}$")
 

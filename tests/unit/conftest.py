@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import pytest
 
-from silkway.domain.reference import (
+from silkway.reference.model import (
     BorderPoint,
     Corridor,
     CustomsOffice,

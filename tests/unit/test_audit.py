@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from silkway.domain.audit import (
+from silkway.transit.domain.audit import (
     GENESIS_HASH,
     EventRecord,
     append,

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from silkway.domain.codes import (
+from silkway.kernel.codes import (
     REGISTRATION_NUMBER_PATTERN,
     CodeCheck,
     CodeKind,
@@ -26,7 +26,7 @@ from silkway.domain.codes import (
     validate_office_code,
     validate_registration_number,
 )
-from silkway.domain.reference import MEMBER_STATES
+from silkway.reference.model import MEMBER_STATES
 
 ALNUM = string.digits + string.ascii_uppercase
 serials12 = st.text(alphabet=ALNUM, min_size=12, max_size=12)

@@ -16,7 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from silkway.domain.corridor import (
+from silkway.reference.model import Corridor, TransportMode, Waypoint
+from silkway.seals.domain.corridor import (
     EARTH_RADIUS_KM,
     MAX_ETA_SPEED_KMH,
     MIN_ETA_SPEED_KMH,
@@ -29,7 +30,6 @@ from silkway.domain.corridor import (
     lateness,
     valid_coordinates_mask,
 )
-from silkway.domain.reference import Corridor, TransportMode, Waypoint
 
 R = EARTH_RADIUS_KM
 

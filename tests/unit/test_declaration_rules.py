@@ -10,7 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from silkway.domain.declaration import (
+from silkway.kernel.errors import DeclarationInvalid
+from silkway.reference.model import ReferenceData, TransportMode
+from silkway.transit.domain.declaration import (
     DocumentKind,
     Party,
     SecurityKind,
@@ -19,7 +21,7 @@ from silkway.domain.declaration import (
     TransportDocument,
     TransportLeg,
 )
-from silkway.domain.declaration_rules import (
+from silkway.transit.domain.rules import (
     RULES,
     describe_rules,
     require_valid_declaration,
@@ -27,8 +29,6 @@ from silkway.domain.declaration_rules import (
     time_limit_ceiling,
     validate_declaration,
 )
-from silkway.domain.errors import DeclarationInvalid
-from silkway.domain.reference import ReferenceData, TransportMode
 
 TODAY = date(2026, 3, 2)
 GRN = "25KZ0000000001238"

@@ -6,11 +6,13 @@ from decimal import Decimal
 
 import pytest
 
-from silkway.domain.errors import DomainError
-from silkway.domain.guarantee import AmountInvalid, InsufficientFunds, LedgerError
-from silkway.entrypoints.api.error_table import TABLE, problem_extra, problem_kind
-from silkway.entrypoints.api.problems import domain_problem
-from silkway.services import guarantees, seals, transit
+from silkway.guarantees import service as guarantees
+from silkway.guarantees.domain.guarantee import AmountInvalid, InsufficientFunds, LedgerError
+from silkway.kernel.errors import DomainError, MovementBusy
+from silkway.seals import service as seals
+from silkway.transit import service as transit
+from silkway.web.error_table import TABLE, problem_extra, problem_kind
+from silkway.web.problems import domain_problem
 
 
 def _types(row: type[DomainError] | tuple[type[DomainError], ...]) -> tuple[type, ...]:
@@ -28,7 +30,7 @@ def test_no_row_is_shadowed_by_an_earlier_one() -> None:
 @pytest.mark.parametrize(
     ("error", "status"),
     [
-        (transit.MovementBusy("changed meanwhile"), 409),
+        (MovementBusy("changed meanwhile"), 409),
         (transit.MovementNotFound("no such movement"), 404),
         (transit.LrnConflict("LRN used"), 409),
         (InsufficientFunds(Decimal("10.00"), Decimal("2.50")), 409),
@@ -45,7 +47,7 @@ def test_each_error_has_one_status(error: DomainError, status: int) -> None:
 
 
 def test_a_problem_names_the_error_and_points_where_told() -> None:
-    problem = domain_problem(transit.MovementBusy("changed meanwhile"), "/reference")
+    problem = domain_problem(MovementBusy("changed meanwhile"), "/reference")
     assert (problem.status, problem.code, problem.title) == (
         409,
         "movement-busy",

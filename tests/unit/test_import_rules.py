@@ -32,30 +32,36 @@ FRAMEWORKS = (
     "pydantic_settings",
 )
 
-GUARANTEES = ("silkway.services.guarantee", "silkway.domain.guarantee", "silkway.domain.liability")
-SEALS = (
-    "silkway.services.seal",
-    "silkway.services.telemetry",
-    "silkway.domain.seal",
-    "silkway.domain.telemetry",
-)
+CAPABILITIES = ("exchange", "transit", "guarantees", "seals")
 
-TRANSIT = (
-    "silkway.services.transit",
-    "silkway.domain.movement",
-    "silkway.domain.declaration",
-    "silkway.domain.transit_messages",
-    "silkway.examples",
+# Where adapters and entrypoints live inside a capability; everything else there is the domain
+# (``<capability>.domain``) or its use cases and ports.
+ADAPTERS = (
+    "silkway.node.db",
+    "silkway.node.clock",
+    *(f"silkway.{c}.db" for c in CAPABILITIES),
+    "silkway.exchange.bus.inproc",
+    "silkway.exchange.bus.nats",
+    "silkway.exchange.bus.runner",
+    "silkway.exchange.bus.handling",
+    "silkway.exchange.bus.subjects",
+    "silkway.exchange.signing",
+    "silkway.exchange.xml",
+    "silkway.seals.devices",
 )
-EXCHANGE = (
-    "silkway.services.exchange",
-    "silkway.services.conformance",
-    "silkway.services.journal",
-    "silkway.services.register",
-    "silkway.services.inbound",
-    "silkway.services.outbound",
-    "silkway.services.bus_ports",
+ENTRYPOINTS = (
+    *(f"silkway.{c}.api" for c in CAPABILITIES),
+    *(f"silkway.{c}.cli" for c in CAPABILITIES),
+    "silkway.exchange.runtime",
+    "silkway.seals.listeners",
+    "silkway.web",
+    "silkway.entrypoints",
+    "silkway.sim",
 )
+COMPOSITION = ("silkway.bootstrap", "silkway.settings")
+# Composing every capability's storage is their job, as composing the node is bootstrap's.
+COMPOSERS = ("silkway.node.db.unit_of_work", "silkway.node.db.schema", "silkway.node.db.migrations")
+PORTS = ("silkway.unit_of_work", "silkway.node.ports", "silkway.exchange.bus.ports")
 
 
 def _module_name(path: Path) -> str:
@@ -82,7 +88,7 @@ def _imports(path: Path) -> set[str]:
                 anchor = anchor[: len(anchor) - (node.level - 1)]
                 base = ".".join([*anchor, base] if base else anchor)
             found.add(base)
-            # ``from silkway.services import seals`` imports the module silkway.services.seals.
+            # ``from silkway.services import seals`` imports the module silkway.seals.service.
             found.update(
                 f"{base}.{alias.name}" for alias in node.names if _is_module(f"{base}.{alias.name}")
             )
@@ -92,74 +98,111 @@ def _imports(path: Path) -> set[str]:
 GRAPH = {_module_name(p): _imports(p) for p in sorted(SRC.rglob("*.py"))}
 
 
-def _reaching(importers: str | tuple[str, ...], targets: tuple[str, ...]) -> list[str]:
-    """``importer -> imported`` for every import of a ``targets`` module by an ``importers`` one."""
+def _reaching(importers: str | tuple[str, ...] | list[str], targets: tuple[str, ...]) -> list[str]:
+    """``importer -> imported`` for every import of a ``targets`` module by an ``importers`` one.
+
+    Importers are module prefixes, or (a list) the exact modules."""
     return [
         f"{module} -> {imported}"
         for module, imports in GRAPH.items()
-        if module.startswith(importers)
+        if (module in importers if isinstance(importers, list) else module.startswith(importers))
         for imported in sorted(imports)
         if imported.startswith(targets)
     ]
 
 
+def _capability(name: str) -> str:
+    return f"silkway.{name}"
+
+
+def _is_domain(module: str) -> bool:
+    return module.startswith(("silkway.kernel", "silkway.reference.model")) or any(
+        module.startswith(f"silkway.{c}.domain") for c in CAPABILITIES
+    )
+
+
+def _use_cases() -> list[str]:
+    """Capability modules that are neither domain, adapter nor entrypoint."""
+    return [
+        m
+        for m in GRAPH
+        if m.startswith(tuple(f"silkway.{c}." for c in CAPABILITIES))
+        and not _is_domain(m)
+        and not m.startswith((*ADAPTERS, *ENTRYPOINTS))
+    ]
+
+
 def test_the_graph_covers_the_whole_package() -> None:
     assert "silkway.bootstrap" in GRAPH
-    assert "silkway.domain.movement" in GRAPH
-    assert "silkway.services.transit" in GRAPH
+    assert "silkway.transit.domain.movement" in GRAPH
+    assert "silkway.transit.service" in GRAPH
+    assert "silkway.guarantees.gate" in _use_cases()
     # The walker sees imports inside functions too (the CLI imports lazily).
     assert "silkway.bootstrap" in GRAPH["silkway.entrypoints.cli"]
 
 
-def test_the_domain_imports_no_layer_above_it() -> None:
-    assert (
-        _reaching(
-            "silkway.domain.",
-            (
-                "silkway.services",
-                "silkway.adapters",
-                "silkway.entrypoints",
-                "silkway.bootstrap",
-                "silkway.settings",
-                "silkway.sim",
-            ),
-        )
-        == []
-    )
+def test_the_domain_imports_only_the_domain() -> None:
+    found = [
+        f"{module} -> {imported}"
+        for module, imports in GRAPH.items()
+        if _is_domain(module)
+        for imported in sorted(imports)
+        if imported.startswith("silkway.") and not _is_domain(imported)
+    ]
+    assert found == []
 
 
 @pytest.mark.parametrize("framework", FRAMEWORKS)
 def test_the_domain_imports_no_framework(framework: str) -> None:
-    assert _reaching("silkway.domain.", (framework,)) == []
+    assert _reaching([m for m in GRAPH if _is_domain(m)], (framework,)) == []
 
 
-def test_services_reach_adapters_only_through_ports() -> None:
-    assert (
-        _reaching(
-            "silkway.services.",
-            ("silkway.adapters", "silkway.entrypoints", "silkway.bootstrap", "silkway.settings"),
+def test_use_cases_reach_adapters_only_through_ports() -> None:
+    assert _reaching(_use_cases(), (*ADAPTERS, *ENTRYPOINTS, *COMPOSITION)) == []
+
+
+def test_adapters_import_no_use_case_only_ports_and_the_domain() -> None:
+    adapters = [m for m in GRAPH if m.startswith(ADAPTERS) and not m.startswith(COMPOSERS)]
+    found = _reaching(adapters, tuple(f"silkway.{c}." for c in CAPABILITIES))
+    allowed = (*ADAPTERS, *PORTS)
+    assert [
+        line
+        for line in found
+        if not (
+            _is_domain(line.split(" -> ")[1])
+            or line.endswith((".ports", ".hooks"))
+            or line.split(" -> ")[1].startswith(allowed)
         )
-        == []
-    )
+    ] == []
 
 
-def test_adapters_import_no_use_case_only_ports() -> None:
-    found = _reaching("silkway.adapters.", ("silkway.services", "silkway.entrypoints"))
-    assert [line for line in found if not line.endswith("ports")] == []
+def test_node_and_kernel_import_no_capability() -> None:
+    plumbing = [
+        m
+        for m in GRAPH
+        if m.startswith(("silkway.node", "silkway.kernel")) and not m.startswith(COMPOSERS)
+    ]
+    assert _reaching(plumbing, tuple(f"silkway.{c}" for c in CAPABILITIES)) == []
 
 
 def test_guarantees_and_seals_do_not_import_each_other() -> None:
-    assert _reaching(GUARANTEES, SEALS) == []
-    assert _reaching(SEALS, GUARANTEES) == []
+    assert _reaching("silkway.guarantees", ("silkway.seals",)) == []
+    assert _reaching("silkway.seals", ("silkway.guarantees",)) == []
 
 
 def test_transit_reaches_guarantees_and_seals_only_through_ports() -> None:
-    assert _reaching("silkway.services.transit", (*GUARANTEES, *SEALS)) == []
+    assert _reaching("silkway.transit", ("silkway.guarantees", "silkway.seals")) == []
 
 
 def test_the_exchange_imports_no_capability() -> None:
     # Handlers and conformance kits come from the capabilities, through bootstrap.
-    assert _reaching(EXCHANGE, (*TRANSIT, *GUARANTEES, *SEALS)) == []
+    assert (
+        _reaching(
+            "silkway.exchange",
+            ("silkway.transit", "silkway.guarantees", "silkway.seals", "silkway.examples"),
+        )
+        == []
+    )
 
 
 def _circles() -> list[list[str]]:
@@ -207,10 +250,12 @@ def test_a_circle_is_found() -> None:
 
 def test_the_rules_catch_a_violation() -> None:
     # The check itself can fail: a domain module importing an adapter is reported.
-    GRAPH["silkway.domain._probe"] = {"silkway.adapters.db.engine"}
+    GRAPH["silkway.transit.domain._probe"] = {"silkway.node.db.engine"}
     try:
-        assert _reaching("silkway.domain.", ("silkway.adapters",)) == [
-            "silkway.domain._probe -> silkway.adapters.db.engine"
+        with pytest.raises(AssertionError):
+            test_the_domain_imports_only_the_domain()
+        assert _reaching("silkway.transit.domain.", ("silkway.node.db",)) == [
+            "silkway.transit.domain._probe -> silkway.node.db.engine"
         ]
     finally:
-        del GRAPH["silkway.domain._probe"]
+        del GRAPH["silkway.transit.domain._probe"]

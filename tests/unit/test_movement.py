@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 
-from silkway.domain import movement as movement_module
-from silkway.domain.declaration import TransitDeclaration
-from silkway.domain.errors import ActionInvalid, ForbiddenTransition
-from silkway.domain.movement import (
+from silkway.kernel.errors import ActionInvalid, ForbiddenTransition
+from silkway.reference.model import CustomsOffice, OfficeRole, ReferenceData
+from silkway.transit.domain import movement as movement_module
+from silkway.transit.domain.declaration import TransitDeclaration
+from silkway.transit.domain.movement import (
     TERMINAL_STATUSES,
     TRANSITIONS,
     Accept,
@@ -49,7 +50,6 @@ from silkway.domain.movement import (
     office_states,
     replay,
 )
-from silkway.domain.reference import CustomsOffice, OfficeRole, ReferenceData
 
 NOW = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
 LATE = datetime(2026, 3, 25, 8, 0, tzinfo=UTC)

@@ -11,10 +11,10 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from silkway.domain.audit import EventRecord, append, verify_chain
-from silkway.domain.declaration import TransitDeclaration
-from silkway.domain.errors import ActionInvalid, ForbiddenTransition
-from silkway.domain.movement import (
+from silkway.kernel.errors import ActionInvalid, ForbiddenTransition
+from silkway.transit.domain.audit import EventRecord, append, verify_chain
+from silkway.transit.domain.declaration import TransitDeclaration
+from silkway.transit.domain.movement import (
     TERMINAL_STATUSES,
     TRANSITIONS,
     Accept,

@@ -16,15 +16,15 @@ from typing import Any
 
 import pytest
 
-from silkway.domain.declaration import SecurityKind, TransitDeclaration
-from silkway.domain.reference import (
+from silkway.reference import REFERENCE_FILES, ReferenceDataError, load_reference, parse_reference
+from silkway.reference.model import (
     MEMBER_STATES,
     OFFICE_CODE_LENGTH,
     DutyKind,
     OfficeRole,
     ReferenceData,
 )
-from silkway.reference import REFERENCE_FILES, ReferenceDataError, load_reference, parse_reference
+from silkway.transit.domain.declaration import SecurityKind, TransitDeclaration
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

@@ -9,17 +9,17 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
-from silkway.domain.codes import identify
-from silkway.domain.declaration import TransitDeclaration
-from silkway.domain.errors import DomainError
-from silkway.domain.reference import NODE_CODES
-from silkway.entrypoints.cli_exchange import conformance_app, exchange_app, keys_app
-from silkway.entrypoints.cli_guarantees import claims_app, guarantee_app
 from silkway.entrypoints.cli_output import emit as _emit
 from silkway.entrypoints.cli_output import fail as _fail
 from silkway.entrypoints.cli_output import refused as _refused
-from silkway.entrypoints.cli_seals import seal_app
+from silkway.exchange.cli import conformance_app, exchange_app, keys_app
+from silkway.guarantees.cli import claims_app, guarantee_app
+from silkway.kernel.codes import identify
+from silkway.kernel.errors import DomainError
+from silkway.reference.model import NODE_CODES
+from silkway.seals.cli import seal_app
 from silkway.settings import Settings
+from silkway.transit.domain.declaration import TransitDeclaration
 
 app = typer.Typer(
     help="Silkway: seamless customs transit across the Eurasian Economic Union.",
@@ -150,7 +150,7 @@ def declaration_lodge(
 ) -> None:
     """Lodge a declaration at a node and print its registration number and reference."""
     from silkway.bootstrap import build_node
-    from silkway.services.transit import lodge_declaration
+    from silkway.transit.service import lodge_declaration
 
     declaration = _read_declaration(file)
     n = build_node(_check_state(state), database_url=database_url)
@@ -176,8 +176,8 @@ def declaration_example(
     name: Annotated[str, typer.Argument(help="Corridor example, e.g. western-road.")],
 ) -> None:
     """Print a valid example declaration, its dates moved to today."""
-    from silkway.adapters.clock import SystemClock
     from silkway.examples import example_declaration, example_names
+    from silkway.node.clock import SystemClock
 
     try:
         decl = example_declaration(name, SystemClock().now().date())
@@ -190,7 +190,7 @@ def declaration_example(
 @declaration_app.command("rules")
 def declaration_rules() -> None:
     """List every validation rule with its stable code."""
-    from silkway.domain.declaration_rules import describe_rules
+    from silkway.transit.domain.rules import describe_rules
 
     _emit(describe_rules())
 
@@ -203,8 +203,8 @@ def movement_show(
 ) -> None:
     """Show a movement, its event log and whether the log verifies."""
     from silkway.bootstrap import build_node
-    from silkway.entrypoints.api.schemas import MovementDetail
-    from silkway.services import transit
+    from silkway.transit import service as transit
+    from silkway.transit.api.schemas import MovementDetail
 
     node_state = _check_state(state) if state else _state_of_key(key)
     n = build_node(node_state, database_url=database_url)
@@ -250,7 +250,7 @@ def audit_verify(
 ) -> None:
     """Prove every movement's event log untouched, or name the first bad record."""
     from silkway.bootstrap import build_node
-    from silkway.services import transit
+    from silkway.transit import service as transit
 
     settings = Settings()
     states = [_check_state(state)] if state else list(settings.nodes)
@@ -303,7 +303,7 @@ def devices_decode(
     protocol: Annotated[str, typer.Option(help="egts, wialon or teltonika.")],
 ) -> None:
     """Decode one captured payload into position records (JSON), or say why it is refused."""
-    from silkway.adapters.devices import DecodeError, decode
+    from silkway.seals.devices import DecodeError, decode
 
     try:
         records = decode(protocol, payload)

@@ -7,7 +7,7 @@ from typing import Any, NoReturn
 
 import typer
 
-from silkway.domain.errors import DomainError
+from silkway.kernel.errors import DomainError
 
 
 def emit(data: Any) -> None:

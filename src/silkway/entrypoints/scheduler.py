@@ -13,8 +13,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from silkway.bootstrap import Node
-from silkway.domain.reference import MEMBER_STATES
-from silkway.services import guarantees, telemetry, transit
+from silkway.guarantees import service as guarantees
+from silkway.reference.model import MEMBER_STATES
+from silkway.seals import ingest as telemetry
+from silkway.transit import service as transit
 
 log = logging.getLogger("silkway.scheduler")
 

@@ -8,18 +8,18 @@ from collections.abc import Mapping
 
 import uvicorn
 
-from silkway.adapters.bus.inproc import InProcessBus
-from silkway.adapters.bus.nats import NatsBus
 from silkway.bootstrap import Node, build_node, build_union
-from silkway.domain.reference import COMMISSION, MEMBER_STATES
-from silkway.entrypoints.api.app import create_node_app, create_union_app
-from silkway.entrypoints.exchange_runtime import ExchangeRuntime
-from silkway.entrypoints.listeners import DeviceBoard, start_device_listeners
 from silkway.entrypoints.scheduler import start_scheduler
-from silkway.services.bus_ports import Bus
-from silkway.services.register import import_register, shipped_register
+from silkway.exchange.bus.inproc import InProcessBus
+from silkway.exchange.bus.nats import NatsBus
+from silkway.exchange.bus.ports import Bus
+from silkway.exchange.register import import_register, shipped_register
+from silkway.exchange.runtime import ExchangeRuntime
+from silkway.reference.model import COMMISSION, MEMBER_STATES
+from silkway.seals.listeners import DeviceBoard, start_device_listeners
 from silkway.settings import Settings
 from silkway.sim.demo import DemoTraffic
+from silkway.web.app import create_node_app, create_union_app
 
 log = logging.getLogger("silkway")
 

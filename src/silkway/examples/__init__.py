@@ -12,7 +12,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from silkway.domain.declaration import TransitDeclaration
+from silkway.transit.domain.declaration import TransitDeclaration
 
 EXAMPLE_EPOCH = date(2026, 12, 1)
 _DATE_FIELDS = ("time_limit", "issued_on")

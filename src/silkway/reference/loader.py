@@ -2,7 +2,7 @@
 
 Each file under ``silkway/reference/data`` is a JSON object with a ``source``, an ``as_of`` date,
 an optional ``note`` and one list of entries. Entries are shaped exactly like the value types of
-:mod:`silkway.domain.reference`; numbers that are money or percentages are read as
+:mod:`silkway.reference.model`; numbers that are money or percentages are read as
 :class:`~decimal.Decimal`. Anything wrong raises :class:`ReferenceDataError` naming the file and
 the entry, so a bad edit to the data is caught when the package loads, not deep inside a rule.
 """
@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 from pydantic import TypeAdapter, ValidationError
 
-from silkway.domain.reference import (
+from silkway.reference.model import (
     MEMBER_STATES,
     OFFICE_CODE_LENGTH,
     BorderPoint,

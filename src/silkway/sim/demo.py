@@ -19,10 +19,18 @@ from decimal import Decimal
 from functools import partial
 
 from silkway.bootstrap import Node
-from silkway.domain.declaration import SecurityKind
-from silkway.domain.errors import DomainError
-from silkway.domain.guarantee import GuaranteeMethod, GuaranteeScope, GuarantorKind, Holder
-from silkway.domain.movement import (
+from silkway.examples import example_declaration, example_names
+from silkway.guarantees import service as guarantees
+from silkway.guarantees.domain.guarantee import (
+    GuaranteeMethod,
+    GuaranteeScope,
+    GuarantorKind,
+    Holder,
+)
+from silkway.kernel.errors import DomainError
+from silkway.transit import service as transit
+from silkway.transit.domain.declaration import SecurityKind
+from silkway.transit.domain.movement import (
     Accept,
     Complete,
     Movement,
@@ -33,9 +41,7 @@ from silkway.domain.movement import (
     Release,
     office_states,
 )
-from silkway.examples import example_declaration, example_names
-from silkway.services import guarantees, transit
-from silkway.services.ports import MovementFilter
+from silkway.transit.ports import MovementFilter
 
 log = logging.getLogger("silkway.demo")
 

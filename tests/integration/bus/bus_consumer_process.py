@@ -12,8 +12,8 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from silkway.adapters.bus.nats import NatsBus
-from silkway.services.bus_ports import Delivery
+from silkway.exchange.bus.nats import NatsBus
+from silkway.exchange.bus.ports import Delivery
 
 
 def open_database(path: Path) -> sqlite3.Connection:

@@ -7,9 +7,9 @@ import inspect
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
-from silkway.adapters.bus.inproc import InProcessBus
-from silkway.adapters.bus.nats import NatsBus
-from silkway.services.bus_ports import Bus, BusUnavailable
+from silkway.exchange.bus.inproc import InProcessBus
+from silkway.exchange.bus.nats import NatsBus
+from silkway.exchange.bus.ports import Bus, BusUnavailable
 
 T = TypeVar("T")
 

@@ -9,8 +9,8 @@ from collections import Counter
 import pytest
 from bus_kit import BusKit, run, until
 
-from silkway.adapters.bus.handling import RetryPolicy
-from silkway.services.bus_ports import (
+from silkway.exchange.bus.handling import RetryPolicy
+from silkway.exchange.bus.ports import (
     BusUnavailable,
     Delivery,
     RetryLater,

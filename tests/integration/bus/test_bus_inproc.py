@@ -7,8 +7,8 @@ import asyncio
 import pytest
 from bus_kit import run, until
 
-from silkway.adapters.bus.inproc import InProcessBus
-from silkway.services.bus_ports import Delivery
+from silkway.exchange.bus.inproc import InProcessBus
+from silkway.exchange.bus.ports import Delivery
 
 SUBJECT = "silkway.KZ.P_CP_01"
 

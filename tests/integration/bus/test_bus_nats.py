@@ -17,8 +17,8 @@ from bus_consumer_process import apply_once, open_database
 from bus_kit import publish_with_retry, run, until
 from tests.natsd import NatsCluster, NatsServer, free_port
 
-from silkway.adapters.bus.nats import STREAM, NatsBus
-from silkway.services.bus_ports import BusUnavailable, Delivery, subject_for
+from silkway.exchange.bus.nats import STREAM, NatsBus
+from silkway.exchange.bus.ports import BusUnavailable, Delivery, subject_for
 
 FAST = {
     "publish_timeout": 0.5,

@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from silkway.adapters.bus.inproc import InProcessBus
-from silkway.adapters.bus.runner import BusRunner
-from silkway.services.bus_ports import Delivery, RetryLater
+from silkway.exchange.bus.inproc import InProcessBus
+from silkway.exchange.bus.ports import Delivery, RetryLater
+from silkway.exchange.bus.runner import BusRunner
 
 
 async def _answer(value: int) -> int:

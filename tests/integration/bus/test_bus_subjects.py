@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from silkway.adapters.bus.handling import RetryPolicy
-from silkway.adapters.bus.subjects import check_filter, check_subject, subject_matches
-from silkway.services.bus_ports import subject_for
+from silkway.exchange.bus.handling import RetryPolicy
+from silkway.exchange.bus.ports import subject_for
+from silkway.exchange.bus.subjects import check_filter, check_subject, subject_matches
 
 
 @pytest.mark.parametrize(

@@ -8,14 +8,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from silkway.adapters.clock import ManualClock
-from silkway.adapters.signing.keystore import KeyStore
-from silkway.adapters.signing.sealer import SignedXmlSealer
 from silkway.bootstrap import Node, build_node, compose_exchange
-from silkway.services import exchange
-from silkway.services.journal import journal_envelope
-from silkway.services.security import QuotedSecurityGate
+from silkway.exchange import service as exchange
+from silkway.exchange.journal import journal_envelope
+from silkway.exchange.signing.keystore import KeyStore
+from silkway.exchange.signing.sealer import SignedXmlSealer
+from silkway.node.clock import ManualClock
 from silkway.settings import Settings
+from silkway.transit.security import QuotedSecurityGate
 
 
 @dataclass

@@ -11,19 +11,20 @@ import pytest
 from tests.conftest import START
 from tests.integration.exchange.federation import Federation, federation
 
-from silkway.domain.declaration import SecurityKind, SecurityReference
-from silkway.domain.errors import ActionInvalid
-from silkway.domain.guarantee import (
+from silkway.examples import example_declaration
+from silkway.guarantees import certificates
+from silkway.guarantees import service as guarantees
+from silkway.guarantees.domain.guarantee import (
     CertificateKind,
     GuaranteeMethod,
     GuaranteeScope,
     GuarantorKind,
     Holder,
 )
-from silkway.domain.movement import Accept, Release
-from silkway.examples import example_declaration
-from silkway.services import guarantee_certificates as certificates
-from silkway.services import guarantees, transit
+from silkway.kernel.errors import ActionInvalid
+from silkway.transit import service as transit
+from silkway.transit.domain.declaration import SecurityKind, SecurityReference
+from silkway.transit.domain.movement import Accept, Release
 
 
 @pytest.fixture

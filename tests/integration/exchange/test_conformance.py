@@ -10,10 +10,10 @@ import pytest
 from tests.conftest import START
 from tests.integration.exchange.federation import Federation, federation
 
-from silkway.domain.errors import ActionInvalid
-from silkway.services import exchange
-from silkway.services.conformance import run_conformance
-from silkway.services.register import headline, import_register, shipped_register
+from silkway.exchange import service as exchange
+from silkway.exchange.conformance import run_conformance
+from silkway.exchange.register import headline, import_register, shipped_register
+from silkway.kernel.errors import ActionInvalid
 
 
 @pytest.fixture
@@ -46,7 +46,7 @@ def test_healthy_nodes_pass_every_scenario_both_ways(fed: Federation) -> None:
         with fed.nodes[state].transit.uow() as uow:
             assert uow.exchange.partners("P.CP.01") == {other: True}
     # Tests leave nothing behind at the receiving node.
-    from silkway.services import transit
+    from silkway.transit import service as transit
 
     for state in ("KZ", "BY"):
         page = transit.list_movements(
@@ -87,7 +87,7 @@ def test_a_broken_handler_fails_the_process_and_the_register_shows_it(fed: Feder
 
 
 def test_register_import_refuses_bad_rows_and_stores_nothing(fed: Federation) -> None:
-    from silkway.services.register import RegisterImportInvalid
+    from silkway.exchange.register import RegisterImportInvalid
 
     bad = "code,title,group,legal_acts,approved\nP.XX.1,Bad,XX,,maybe\nP.CP.99,Fine,CP,,true\n"
     with fed.nodes["EEC"].transit.uow() as uow:

@@ -9,9 +9,15 @@ import pytest
 from tests.conftest import START
 from tests.integration.exchange.federation import Federation, federation
 
-from silkway.domain.movement import Accept, MovementStatus, RecordArrival, RecordPassage, Release
 from silkway.examples import example_declaration
-from silkway.services import transit
+from silkway.transit import service as transit
+from silkway.transit.domain.movement import (
+    Accept,
+    MovementStatus,
+    RecordArrival,
+    RecordPassage,
+    Release,
+)
 
 
 @pytest.fixture
@@ -74,8 +80,8 @@ def test_a_copy_refuses_what_only_departure_may_do(fed: Federation) -> None:
     fed.open_all()
     ref = lodge_and_release(fed)
     fed.pump()
-    from silkway.domain.errors import ActionInvalid, ForbiddenTransition
-    from silkway.domain.movement import Complete
+    from silkway.kernel.errors import ActionInvalid, ForbiddenTransition
+    from silkway.transit.domain.movement import Complete
 
     by = fed.nodes["BY"].transit
     with pytest.raises(ForbiddenTransition):
@@ -100,7 +106,7 @@ def test_without_a_passing_interstate_test_messages_go_on_paper(fed: Federation)
 
 
 def test_an_incident_on_the_way_reaches_departure_and_the_states_ahead(fed: Federation) -> None:
-    from silkway.domain.movement import IncidentKind, RecordIncident
+    from silkway.transit.domain.movement import IncidentKind, RecordIncident
 
     fed.open_all()
     ref = lodge_and_release(fed)
@@ -121,7 +127,7 @@ def test_an_incident_on_the_way_reaches_departure_and_the_states_ahead(fed: Fede
 def test_the_exchange_api_shows_messages_answers_and_partners(fed: Federation) -> None:
     from fastapi.testclient import TestClient
 
-    from silkway.entrypoints.api.app import create_node_app
+    from silkway.web.app import create_node_app
 
     fed.open_all()
     ref = lodge_and_release(fed)

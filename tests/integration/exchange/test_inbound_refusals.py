@@ -11,11 +11,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from tests.conftest import START
 from tests.integration.exchange.federation import Federation, federation
 
-from silkway.adapters.signing.signature import Signer
-from silkway.adapters.xml.codec import encode
-from silkway.domain.movement import Accept, Release
 from silkway.examples import example_declaration
-from silkway.services import exchange, transit
+from silkway.exchange import service as exchange
+from silkway.exchange.signing.signature import Signer
+from silkway.exchange.xml.codec import encode
+from silkway.transit import service as transit
+from silkway.transit.domain.movement import Accept, Release
 
 
 @pytest.fixture

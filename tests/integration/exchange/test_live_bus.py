@@ -11,15 +11,21 @@ from tests.conftest import START
 from tests.integration.exchange.federation import Federation, federation
 from tests.natsd import NatsServer, require_nats
 
-from silkway.adapters.bus.inproc import InProcessBus
-from silkway.adapters.bus.nats import NatsBus
-from silkway.domain.movement import Accept, MovementStatus, RecordArrival, RecordPassage, Release
-from silkway.entrypoints.exchange_runtime import ExchangeRuntime
 from silkway.examples import example_declaration
-from silkway.services import transit
-from silkway.services.bus_ports import Bus
-from silkway.services.exchange_ports import OutboxView
-from silkway.services.register import headline, import_register, shipped_register
+from silkway.exchange.bus.inproc import InProcessBus
+from silkway.exchange.bus.nats import NatsBus
+from silkway.exchange.bus.ports import Bus
+from silkway.exchange.ports import OutboxView
+from silkway.exchange.register import headline, import_register, shipped_register
+from silkway.exchange.runtime import ExchangeRuntime
+from silkway.transit import service as transit
+from silkway.transit.domain.movement import (
+    Accept,
+    MovementStatus,
+    RecordArrival,
+    RecordPassage,
+    Release,
+)
 
 
 def _nats(tmp_path: Path) -> Iterator[NatsServer]:

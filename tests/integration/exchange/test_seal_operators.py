@@ -19,9 +19,10 @@ from tests.conftest import START
 from tests.integration.exchange.federation import Federation, federation
 from tests.integration.seals.seal_support import corridor_track
 
-from silkway.domain.codes import make_movement_reference
-from silkway.domain.declaration import Seals
-from silkway.domain.envelope import (
+from silkway.examples import example_declaration
+from silkway.exchange import service as exchange
+from silkway.exchange.bus.ports import RetryLater
+from silkway.exchange.domain.envelope import (
     Action,
     Address,
     EDocHeader,
@@ -29,13 +30,15 @@ from silkway.domain.envelope import (
     EnvelopeHeader,
     MessageBody,
 )
-from silkway.domain.movement import Accept, MovementStatus, RecordArrival, Release
-from silkway.domain.processes import CATALOGUE, PROCESSES
-from silkway.domain.seals import SealStatus
-from silkway.examples import example_declaration
-from silkway.services import exchange, seals, telemetry, transit
-from silkway.services.bus_ports import RetryLater
-from silkway.services.seal_ports import Activation, IncidentFilter
+from silkway.exchange.domain.processes import CATALOGUE, PROCESSES
+from silkway.kernel.codes import make_movement_reference
+from silkway.seals import ingest as telemetry
+from silkway.seals import service as seals
+from silkway.seals.domain.seals import SealStatus
+from silkway.seals.ports import Activation, IncidentFilter
+from silkway.transit import service as transit
+from silkway.transit.domain.declaration import Seals
+from silkway.transit.domain.movement import Accept, MovementStatus, RecordArrival, Release
 
 RU_SEAL = "RUNS2600000731"
 RU_IMEI = "356307042449999"

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from silkway.adapters.clock import ManualClock
 from silkway.bootstrap import Node, build_node
+from silkway.node.clock import ManualClock
 from silkway.settings import Settings
 
 

@@ -8,13 +8,18 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 
-from silkway.adapters.clock import ManualClock
-from silkway.adapters.db import tables_guarantee as tg
 from silkway.bootstrap import Node
-from silkway.domain.declaration import TransitDeclaration
-from silkway.domain.guarantee import GuaranteeMethod, GuaranteeScope, GuarantorKind, Holder
 from silkway.examples import example_declaration
-from silkway.services import guarantees
+from silkway.guarantees import service as guarantees
+from silkway.guarantees.db import tables as tg
+from silkway.guarantees.domain.guarantee import (
+    GuaranteeMethod,
+    GuaranteeScope,
+    GuarantorKind,
+    Holder,
+)
+from silkway.node.clock import ManualClock
+from silkway.transit.domain.declaration import TransitDeclaration
 
 
 @dataclass(frozen=True)

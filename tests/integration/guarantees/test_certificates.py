@@ -9,12 +9,11 @@ from decimal import Decimal
 import pytest
 from tests.conftest import START
 
-from silkway.adapters.clock import ManualClock
 from silkway.bootstrap import Node
-from silkway.domain.codes import validate_grn
-from silkway.domain.declaration import SecurityKind, SecurityReference, TransitDeclaration
-from silkway.domain.errors import ActionInvalid
-from silkway.domain.guarantee import (
+from silkway.examples import example_declaration
+from silkway.guarantees import certificates
+from silkway.guarantees import service as guarantees
+from silkway.guarantees.domain.guarantee import (
     CertificateKind,
     GuaranteeMethod,
     GuaranteeScope,
@@ -23,11 +22,13 @@ from silkway.domain.guarantee import (
     InsufficientFunds,
     LockStatus,
 )
-from silkway.domain.movement import Accept, Release
-from silkway.examples import example_declaration
-from silkway.services import guarantee_certificates as certificates
-from silkway.services import guarantees, transit
-from silkway.services.guarantees import release_lock_id
+from silkway.guarantees.service import release_lock_id
+from silkway.kernel.codes import validate_grn
+from silkway.kernel.errors import ActionInvalid
+from silkway.node.clock import ManualClock
+from silkway.transit import service as transit
+from silkway.transit.domain.declaration import SecurityKind, SecurityReference, TransitDeclaration
+from silkway.transit.domain.movement import Accept, Release
 
 
 def carried(clock: ManualClock, number: str, code: str, lrn: str) -> TransitDeclaration:

@@ -10,28 +10,29 @@ from decimal import Decimal
 import pytest
 from tests.integration.guarantees.guarantee_support import register, western
 
-from silkway.adapters.clock import ManualClock
 from silkway.bootstrap import Node
-from silkway.domain.distribution import split_import_duty
-from silkway.domain.guarantee import (
+from silkway.guarantees import claims
+from silkway.guarantees import service as guarantees
+from silkway.guarantees.domain.distribution import split_import_duty
+from silkway.guarantees.domain.guarantee import (
     GuaranteeMethod,
     GuaranteeScope,
     GuarantorKind,
     Holder,
     IdempotencyConflict,
 )
-from silkway.domain.liability import Tax
-from silkway.domain.movement import (
+from silkway.guarantees.domain.liability import Tax
+from silkway.guarantees.ports import Claim
+from silkway.node.clock import ManualClock
+from silkway.reference import load_reference
+from silkway.transit import service as transit
+from silkway.transit.domain.movement import (
     Accept,
     DeclareNotDelivered,
     MarkOverdue,
     OpenEnquiry,
     Release,
 )
-from silkway.reference import load_reference
-from silkway.services import guarantee_claims as claims
-from silkway.services import guarantees, transit
-from silkway.services.guarantee_ports import Claim
 
 
 def test_the_share_sets_of_the_reference_data_sum_to_a_hundred() -> None:

@@ -13,11 +13,11 @@ from fastapi.testclient import TestClient
 from tests.conftest import START
 from tests.integration.guarantees.guarantee_support import ledger_rows
 
-from silkway.adapters.clock import ManualClock
 from silkway.bootstrap import Node, build_node
-from silkway.entrypoints.api.app import create_node_app
 from silkway.examples import example_declaration
+from silkway.node.clock import ManualClock
 from silkway.settings import Settings
+from silkway.web.app import create_node_app
 
 API = "/api/v1"
 HOLDER = "210340012345"

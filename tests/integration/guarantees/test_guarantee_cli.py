@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from silkway.adapters.clock import SystemClock
-from silkway.domain.codes import validate_grn
 from silkway.entrypoints.cli import app
+from silkway.kernel.codes import validate_grn
+from silkway.node.clock import SystemClock
 
 runner = CliRunner()
 

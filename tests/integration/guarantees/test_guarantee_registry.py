@@ -10,10 +10,11 @@ import pytest
 from sqlalchemy import select
 from tests.integration.guarantees.guarantee_support import ledger_rows
 
-from silkway.adapters.db.tables_guarantee import guarantees as guarantee_rows
 from silkway.bootstrap import Node
-from silkway.domain.codes import validate_grn
-from silkway.domain.guarantee import (
+from silkway.guarantees import service as guarantees
+from silkway.guarantees.access import verify_access_code
+from silkway.guarantees.db.tables import guarantees as guarantee_rows
+from silkway.guarantees.domain.guarantee import (
     GuaranteeMethod,
     GuaranteeScope,
     GuaranteeStatus,
@@ -21,8 +22,7 @@ from silkway.domain.guarantee import (
     Holder,
     StatusChangeForbidden,
 )
-from silkway.services import guarantees
-from silkway.services.guarantee_access import verify_access_code
+from silkway.kernel.codes import validate_grn
 
 
 def application(**changes: object) -> guarantees.GuaranteeApplication:

@@ -16,12 +16,13 @@ from decimal import Decimal
 import pytest
 from tests.integration.guarantees.guarantee_support import register, western
 
-from silkway.adapters.clock import ManualClock
 from silkway.bootstrap import Node
-from silkway.domain.errors import SecurityShortfall
-from silkway.domain.guarantee import InsufficientFunds, LedgerError, LockStatus, Outcome
-from silkway.domain.movement import Accept, Release
-from silkway.services import guarantees, transit
+from silkway.guarantees import service as guarantees
+from silkway.guarantees.domain.guarantee import InsufficientFunds, LedgerError, LockStatus, Outcome
+from silkway.kernel.errors import SecurityShortfall
+from silkway.node.clock import ManualClock
+from silkway.transit import service as transit
+from silkway.transit.domain.movement import Accept, Release
 
 WORKERS = 32
 CENT = Decimal("0.01")

@@ -10,9 +10,7 @@ from decimal import Decimal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from silkway.adapters.db.engine import make_engine
-from silkway.adapters.db.repositories import SqlUnitOfWork
-from silkway.domain.guarantee import (
+from silkway.guarantees.domain.guarantee import (
     Guarantee,
     GuaranteeMethod,
     GuaranteeScope,
@@ -21,7 +19,9 @@ from silkway.domain.guarantee import (
     LedgerModel,
     Outcome,
 )
-from silkway.services.guarantee_ports import AccountKind, LockRequest, NewAccount
+from silkway.guarantees.ports import AccountKind, LockRequest, NewAccount
+from silkway.node.db.engine import make_engine
+from silkway.node.db.unit_of_work import SqlUnitOfWork
 
 ON = date(2026, 6, 1)
 AT = datetime(2026, 6, 1, 9, tzinfo=UTC)

@@ -9,13 +9,19 @@ from decimal import Decimal
 import pytest
 from tests.integration.guarantees.guarantee_support import ledger_rows, register, western
 
-from silkway.adapters.clock import ManualClock
 from silkway.bootstrap import Node
-from silkway.domain.declaration import SecurityKind, SecurityReference, TransitDeclaration
-from silkway.domain.errors import ActionInvalid, SecurityShortfall
-from silkway.domain.guarantee import GuaranteeStatus, Holder, LockStatus
-from silkway.domain.liability import Tax, compute_liability, secured_share
-from silkway.domain.movement import (
+from silkway.guarantees import claims as guarantee_claims
+from silkway.guarantees import service as guarantees
+from silkway.guarantees.domain.guarantee import GuaranteeStatus, Holder, LockStatus
+from silkway.guarantees.domain.liability import Tax, compute_liability, secured_share
+from silkway.guarantees.gate import GuaranteeGate
+from silkway.guarantees.ports import LockRecord
+from silkway.guarantees.service import GuaranteeContext, GuaranteePolicy, release_lock_id
+from silkway.kernel.errors import ActionInvalid, SecurityShortfall
+from silkway.node.clock import ManualClock
+from silkway.transit import service as transit
+from silkway.transit.domain.declaration import SecurityKind, SecurityReference, TransitDeclaration
+from silkway.transit.domain.movement import (
     Accept,
     AnswerEnquiry,
     Complete,
@@ -29,10 +35,6 @@ from silkway.domain.movement import (
     RecordArrival,
     Release,
 )
-from silkway.services import guarantee_claims, guarantees, transit
-from silkway.services.guarantee_gate import GuaranteeGate
-from silkway.services.guarantee_ports import LockRecord
-from silkway.services.guarantees import GuaranteeContext, GuaranteePolicy, release_lock_id
 
 
 def lodge_and_accept(n: Node, decl: TransitDeclaration) -> Movement:

@@ -29,10 +29,7 @@ from hypothesis.stateful import (
 )
 from sqlalchemy import Engine
 
-from silkway.adapters.db.engine import make_engine
-from silkway.adapters.db.migrate import upgrade
-from silkway.adapters.db.repositories import SqlUnitOfWork
-from silkway.domain.guarantee import (
+from silkway.guarantees.domain.guarantee import (
     CommandKind,
     Guarantee,
     GuaranteeMethod,
@@ -42,13 +39,11 @@ from silkway.domain.guarantee import (
     LedgerModel,
     Outcome,
 )
-from silkway.services.guarantee_ports import (
-    AccountKind,
-    LockRequest,
-    NewAccount,
-    SettleRequest,
-)
-from silkway.services.ports import DuplicateKey
+from silkway.guarantees.ports import AccountKind, LockRequest, NewAccount, SettleRequest
+from silkway.node.db.engine import make_engine
+from silkway.node.db.migrate import upgrade
+from silkway.node.db.unit_of_work import SqlUnitOfWork
+from silkway.node.ports import DuplicateKey
 
 ON = date(2026, 6, 1)
 AT = datetime(2026, 6, 1, 9, tzinfo=UTC)

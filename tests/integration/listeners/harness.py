@@ -11,9 +11,9 @@ from datetime import datetime, timedelta
 
 from tests.conftest import START
 
-from silkway.adapters.clock import ManualClock
-from silkway.adapters.devices.records import Position
-from silkway.entrypoints.listeners import DeviceListener, ListenerLimits, tcp_listener
+from silkway.node.clock import ManualClock
+from silkway.seals.devices.records import Position
+from silkway.seals.listeners import DeviceListener, ListenerLimits, tcp_listener
 
 # Every wait is bounded so that a broken listener fails the test instead of hanging it.
 WAIT_S = 10.0

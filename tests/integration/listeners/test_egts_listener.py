@@ -6,8 +6,8 @@ import asyncio
 
 from tests.integration.listeners.harness import RecordingSink, device, recent, serving
 
-from silkway.adapters.devices import egts
-from silkway.adapters.devices.egts import PacketType, ResultCode, Service
+from silkway.seals.devices import egts
+from silkway.seals.devices.egts import PacketType, ResultCode, Service
 
 IMEI = "356307042441013"
 

@@ -14,20 +14,20 @@ import aiomqtt
 from sqlalchemy import select
 from tests.integration.listeners.harness import WAIT_S, device, recent
 
-from silkway.adapters.clock import ManualClock
-from silkway.adapters.db.tables_seal import seal_positions
-from silkway.adapters.devices import teltonika
-from silkway.adapters.devices.teltonika import AvlRecord
 from silkway.bootstrap import Node
-from silkway.domain.seal_signals import SIGNAL_BITS, STORED_BIT
-from silkway.domain.seals import IncidentCode
-from silkway.entrypoints.listeners import (
+from silkway.node.clock import ManualClock
+from silkway.seals import service as seals
+from silkway.seals.db.tables import seal_positions
+from silkway.seals.devices import teltonika
+from silkway.seals.devices.teltonika import AvlRecord
+from silkway.seals.domain.seals import IncidentCode
+from silkway.seals.domain.signals import SIGNAL_BITS, STORED_BIT
+from silkway.seals.listeners import (
     DeviceListeners,
     make_pipeline_sink,
     plan_from_settings,
     tcp_listener,
 )
-from silkway.services import seals
 from silkway.settings import Settings
 
 IMEI = "864123456789012"

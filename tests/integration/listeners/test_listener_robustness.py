@@ -14,9 +14,9 @@ from tests.integration.listeners.harness import (
     wait_until,
 )
 
-from silkway.adapters.devices import egts, teltonika, wialon
-from silkway.adapters.devices.teltonika import AvlRecord
-from silkway.entrypoints.listeners import ListenerLimits
+from silkway.seals.devices import egts, teltonika, wialon
+from silkway.seals.devices.teltonika import AvlRecord
+from silkway.seals.listeners import ListenerLimits
 
 TELTONIKA_IMEI = "864123456789012"
 

@@ -15,12 +15,12 @@ import pytest
 from fastapi.testclient import TestClient
 from tests.integration.listeners.harness import CLOCK, WAIT_S, RecordingSink, recent
 
-from silkway.adapters.devices import wialon
 from silkway.bootstrap import build_node
-from silkway.entrypoints.api.app import create_node_app
-from silkway.entrypoints.listeners import DeviceBoard, DeviceListeners, ListenerPlan
-from silkway.entrypoints.listeners.mqtt import MqttConfig
+from silkway.seals.devices import wialon
+from silkway.seals.listeners import DeviceBoard, DeviceListeners, ListenerPlan
+from silkway.seals.listeners.mqtt import MqttConfig
 from silkway.settings import Settings
+from silkway.web.app import create_node_app
 
 IMEI = "862462031234567"
 

@@ -18,7 +18,7 @@ from tests.integration.listeners.harness import (
     wait_until,
 )
 
-from silkway.entrypoints.listeners.mqtt import MqttConfig, MqttSubscriber
+from silkway.seals.listeners.mqtt import MqttConfig, MqttSubscriber
 
 Broker = tuple[str, int]
 

@@ -6,8 +6,8 @@ import asyncio
 
 from tests.integration.listeners.harness import RecordingSink, device, recent, serving
 
-from silkway.adapters.devices import teltonika
-from silkway.adapters.devices.teltonika import CODEC_8E, AvlRecord
+from silkway.seals.devices import teltonika
+from silkway.seals.devices.teltonika import CODEC_8E, AvlRecord
 
 IMEI = "864123456789012"
 

@@ -6,8 +6,8 @@ import asyncio
 
 from tests.integration.listeners.harness import RecordingSink, device, recent, serving
 
-from silkway.adapters.devices import wialon
-from silkway.entrypoints.listeners import ListenerLimits
+from silkway.seals.devices import wialon
+from silkway.seals.listeners import ListenerLimits
 
 IMEI = "862462031234567"
 

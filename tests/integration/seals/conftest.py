@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from tests.integration.seals.seal_support import seal_node
 
-from silkway.adapters.clock import ManualClock
 from silkway.bootstrap import Node
+from silkway.node.clock import ManualClock
 
 
 @pytest.fixture

@@ -7,15 +7,16 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from silkway.adapters.clock import ManualClock
 from silkway.bootstrap import Node, build_node
-from silkway.domain.movement import Accept, Movement, Release
-from silkway.domain.seal_route import plan_route
-from silkway.domain.telemetry import Position
 from silkway.examples import example_declaration
-from silkway.services import seals, transit
-from silkway.services.security import QuotedSecurityGate
+from silkway.node.clock import ManualClock
+from silkway.seals import service as seals
+from silkway.seals.domain.route import plan_route
+from silkway.seals.domain.telemetry import Position
 from silkway.settings import Settings
+from silkway.transit import service as transit
+from silkway.transit.domain.movement import Accept, Movement, Release
+from silkway.transit.security import QuotedSecurityGate
 
 SEAL_ID = "KZNS2600045180"
 IMEI = "356307042441013"

@@ -17,10 +17,10 @@ from tests.integration.seals.seal_support import (
     released_movement,
 )
 
-from silkway.adapters.clock import ManualClock
-from silkway.adapters.db.tables_seal import seal_positions
 from silkway.bootstrap import Node
-from silkway.entrypoints.api.app import create_node_app
+from silkway.node.clock import ManualClock
+from silkway.seals.db.tables import seal_positions
+from silkway.web.app import create_node_app
 
 API = "/api/v1"
 NDJSON = {"content-type": "application/x-ndjson"}

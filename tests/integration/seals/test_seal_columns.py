@@ -16,16 +16,17 @@ from tests.integration.seals.seal_support import (
     released_movement,
 )
 
-from silkway.adapters.clock import ManualClock
-from silkway.adapters.db.seal_repository import _copy_data
-from silkway.adapters.db.tables_seal import seal_positions
-from silkway.adapters.devices import egts
 from silkway.bootstrap import Node
-from silkway.domain.seal_signals import SIGNAL_BITS, STORED_BIT
-from silkway.domain.seals import IncidentCode
-from silkway.domain.telemetry import Position
-from silkway.services import seals, telemetry
-from silkway.services.seal_ports import NULL, IncidentFilter, PositionRows
+from silkway.node.clock import ManualClock
+from silkway.seals import ingest as telemetry
+from silkway.seals import service as seals
+from silkway.seals.db.repository import _copy_data
+from silkway.seals.db.tables import seal_positions
+from silkway.seals.devices import egts
+from silkway.seals.domain.seals import IncidentCode
+from silkway.seals.domain.signals import SIGNAL_BITS, STORED_BIT
+from silkway.seals.domain.telemetry import Position
+from silkway.seals.ports import NULL, IncidentFilter, PositionRows
 
 
 def _frames(track: list[Position], per_frame: int) -> list[bytes]:

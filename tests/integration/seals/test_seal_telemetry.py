@@ -20,16 +20,19 @@ from tests.integration.seals.seal_support import (
     seal_node,
 )
 
-from silkway.adapters.clock import ManualClock
-from silkway.adapters.db.tables import outbox
-from silkway.adapters.db.tables_seal import seal_positions
 from silkway.bootstrap import Node
-from silkway.domain.errors import DomainError
-from silkway.domain.movement import Complete, RecordArrival
-from silkway.domain.seals import IncidentCode, IncidentStatus, SealStatus
-from silkway.services import seal_handover, seals, telemetry, transit
-from silkway.services.seal_ports import NULL, IncidentFilter, PositionRows
+from silkway.exchange.db.tables import outbox
+from silkway.kernel.errors import DomainError
+from silkway.node.clock import ManualClock
+from silkway.seals import handover as seal_handover
+from silkway.seals import ingest as telemetry
+from silkway.seals import service as seals
+from silkway.seals.db.tables import seal_positions
+from silkway.seals.domain.seals import IncidentCode, IncidentStatus, SealStatus
+from silkway.seals.ports import NULL, IncidentFilter, PositionRows
 from silkway.settings import Settings
+from silkway.transit import service as transit
+from silkway.transit.domain.movement import Complete, RecordArrival
 
 
 def test_register_activate_ingest_and_see_one_deviation_opened_then_closed(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from silkway.adapters.devices.crc import crc8_egts, crc16_arc, crc16_ccitt
+from silkway.seals.devices.crc import crc8_egts, crc16_arc, crc16_ccitt
 
 CHECK_INPUT = b"123456789"
 

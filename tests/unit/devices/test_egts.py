@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from silkway.adapters.devices import DecodeError, decode
-from silkway.adapters.devices.crc import crc8_egts, crc16_ccitt
-from silkway.adapters.devices.egts import (
+from silkway.seals.devices import DecodeError, decode
+from silkway.seals.devices.crc import crc8_egts, crc16_ccitt
+from silkway.seals.devices.egts import (
     EgtsPacket,
     PacketType,
     RecordResponse,

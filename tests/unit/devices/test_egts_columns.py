@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from tests.unit.devices.test_egts import HAND_FRAME, _reframe
 from tests.unit.devices.test_fuzz import EGTS_FRAME, _mutated
 
-from silkway.adapters.devices import DecodeError
-from silkway.adapters.devices.egts import (
+from silkway.seals.devices import DecodeError
+from silkway.seals.devices.egts import (
     EgtsColumns,
     EgtsPacket,
     PacketType,

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from silkway.adapters.devices import DecodeError, decode, egts, teltonika, wialon
+from silkway.seals.devices import DecodeError, decode, egts, teltonika, wialon
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from silkway.adapters.devices import DecodeError, decode
-from silkway.adapters.devices.crc import crc16_arc
-from silkway.adapters.devices.teltonika import (
+from silkway.seals.devices import DecodeError, decode
+from silkway.seals.devices.crc import crc16_arc
+from silkway.seals.devices.teltonika import (
     CODEC_8,
     CODEC_8E,
     IMEI_ACCEPT,

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from silkway.adapters.devices import DecodeError, decode
-from silkway.adapters.devices.wialon import (
+from silkway.seals.devices import DecodeError, decode
+from silkway.seals.devices.wialon import (
     WialonSession,
     d_body,
     decode_d,

@@ -13,8 +13,7 @@ from typing import Any
 
 import pytest
 
-from silkway.domain.declaration import GoodsItem, Party, TransitDeclaration, TransportLeg
-from silkway.domain.reference import (
+from silkway.reference.model import (
     CustomsOffice,
     DutyKind,
     DutyShares,
@@ -25,6 +24,7 @@ from silkway.domain.reference import (
     TariffHeading,
     TransportMode,
 )
+from silkway.transit.domain.declaration import GoodsItem, Party, TransitDeclaration, TransportLeg
 
 CURRENT_SHARES = DutyShares(
     valid_from=date(2020, 1, 1),

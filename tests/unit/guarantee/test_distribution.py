@@ -10,14 +10,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from silkway.domain.distribution import (
+from silkway.guarantees.domain.distribution import (
     ClaimLine,
     DistributionError,
     distribute_claim,
     split_import_duty,
 )
-from silkway.domain.liability import Tax
-from silkway.domain.reference import DutyShares, ReferenceData
+from silkway.guarantees.domain.liability import Tax
+from silkway.reference.model import DutyShares, ReferenceData
 
 D = Decimal
 

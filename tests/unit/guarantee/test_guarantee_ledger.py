@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from silkway.domain.guarantee import (
+from silkway.guarantees.domain.guarantee import (
     LOCK_TRANSITIONS,
     TERMINAL_LOCK_STATUSES,
     AmountInvalid,

@@ -27,7 +27,7 @@ from hypothesis.stateful import (
     rule,
 )
 
-from silkway.domain.guarantee import (
+from silkway.guarantees.domain.guarantee import (
     TERMINAL_LOCK_STATUSES,
     Guarantee,
     GuaranteeMethod,

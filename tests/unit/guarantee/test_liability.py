@@ -13,8 +13,7 @@ from decimal import Decimal
 
 import pytest
 
-from silkway.domain.declaration import GoodsItem, TransitDeclaration
-from silkway.domain.liability import (
+from silkway.guarantees.domain.liability import (
     Liability,
     LiabilityError,
     ReductionRule,
@@ -24,7 +23,8 @@ from silkway.domain.liability import (
     money_quantum,
     round_money,
 )
-from silkway.domain.reference import ReferenceData
+from silkway.reference.model import ReferenceData
+from silkway.transit.domain.declaration import GoodsItem, TransitDeclaration
 
 ON = date(2026, 3, 1)
 Goods = Callable[..., GoodsItem]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from silkway.services.guarantee_access import (
+from silkway.guarantees.access import (
     ACCESS_CODE_LENGTH,
     hash_access_code,
     is_well_formed,

@@ -8,14 +8,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from silkway.domain.distribution import (
+from silkway.guarantees.domain.distribution import (
     ClaimLine,
     DistributionError,
     ItemDebt,
     allocate,
     debt_of,
 )
-from silkway.domain.liability import Tax, secured_share
+from silkway.guarantees.domain.liability import Tax, secured_share
 
 D = Decimal
 

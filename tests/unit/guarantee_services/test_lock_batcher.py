@@ -11,16 +11,16 @@ from typing import Any, Self
 
 import pytest
 
-from silkway.domain.guarantee import (
+from silkway.guarantees.batcher import LockBatcher
+from silkway.guarantees.domain.guarantee import (
     Balance,
     InsufficientFunds,
     LedgerError,
     Lock,
     Outcome,
 )
-from silkway.services.guarantee_batcher import LockBatcher
-from silkway.services.guarantee_ports import LockRequest
-from silkway.services.ports import DuplicateKey
+from silkway.guarantees.ports import LockRequest
+from silkway.node.ports import DuplicateKey
 
 AT = datetime(2026, 6, 1, tzinfo=UTC)
 

@@ -11,14 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.unit.seals.tracks import position
 
-from silkway.domain.seal_signals import (
-    INVALID_FIX_BIT,
-    SIGNAL_BITS,
-    STORED_BIT,
-    SignalMapping,
-)
-from silkway.domain.seals import IncidentCode
-from silkway.domain.telemetry import IoValue, Position, PositionBatch
+from silkway.seals.domain.seals import IncidentCode
+from silkway.seals.domain.signals import INVALID_FIX_BIT, SIGNAL_BITS, STORED_BIT, SignalMapping
+from silkway.seals.domain.telemetry import IoValue, Position, PositionBatch
 
 
 def _truthy(value: object) -> bool:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from tests.unit.seals.tracks import GEOMETRY
 
-from silkway.domain.corridor import GeometryInvalid
+from silkway.seals.domain.corridor import GeometryInvalid
 
 
 @pytest.mark.parametrize("progress", [0.0, -1e-7, 0.5, 1234.5678, "end", "end+", "end-"])

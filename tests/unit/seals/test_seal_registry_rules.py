@@ -10,20 +10,9 @@ from typing import Any
 import pytest
 from tests.unit.seals.tracks import REFERENCE, START, position
 
-from silkway.domain.seal_route import (
-    PlannedRoute,
-    RouteUnavailable,
-    operator_plan,
-    plan_route,
-)
-from silkway.domain.seal_signals import (
-    INVALID_FIX_BIT,
-    SIGNAL_BITS,
-    STORED_BIT,
-    SignalMapping,
-    events_in,
-)
-from silkway.domain.seals import (
+from silkway.examples import example_declaration
+from silkway.seals.domain.route import PlannedRoute, RouteUnavailable, operator_plan, plan_route
+from silkway.seals.domain.seals import (
     DeviceProtocol,
     IncidentCode,
     SealEvent,
@@ -33,8 +22,14 @@ from silkway.domain.seals import (
     new_seal,
     seal_transition,
 )
-from silkway.domain.telemetry import Position, PositionBatch
-from silkway.examples import example_declaration
+from silkway.seals.domain.signals import (
+    INVALID_FIX_BIT,
+    SIGNAL_BITS,
+    STORED_BIT,
+    SignalMapping,
+    events_in,
+)
+from silkway.seals.domain.telemetry import Position, PositionBatch
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 

@@ -17,10 +17,10 @@ from tests.unit.seals.tracks import (
     on_route,
 )
 
-from silkway.domain.seal_route import StateLocator
-from silkway.domain.seal_rules import Outcome, TrackState, evaluate, to_ms
-from silkway.domain.seal_signals import SIGNAL_BITS
-from silkway.domain.seals import Incident, IncidentCode, IncidentStatus, MonitoringThresholds
+from silkway.seals.domain.route import StateLocator
+from silkway.seals.domain.rules import Outcome, TrackState, evaluate, to_ms
+from silkway.seals.domain.seals import Incident, IncidentCode, IncidentStatus, MonitoringThresholds
+from silkway.seals.domain.signals import SIGNAL_BITS
 
 LOCATOR = StateLocator.from_reference(REFERENCE)
 THRESHOLDS = MonitoringThresholds()
@@ -283,7 +283,7 @@ def test_a_stopped_carriage_has_no_eta() -> None:
 
 
 def test_thresholds_must_be_positive() -> None:
-    from silkway.domain.seals import SealInvalid
+    from silkway.seals.domain.seals import SealInvalid
 
     with pytest.raises(SealInvalid) as caught:
         MonitoringThresholds(deviation_km=0, battery_pct=-1)

@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from silkway.domain.seal_route import PlannedRoute, RouteGeometry, plan_route
-from silkway.domain.seal_rules import Carriage, TrackBatch, to_ms
-from silkway.domain.telemetry import Position
 from silkway.examples import example_declaration
 from silkway.reference import load_reference
+from silkway.seals.domain.route import PlannedRoute, RouteGeometry, plan_route
+from silkway.seals.domain.rules import Carriage, TrackBatch, to_ms
+from silkway.seals.domain.telemetry import Position
 
 START = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 REFERENCE = load_reference()

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from silkway.domain.envelope import (
+from silkway.exchange.domain.envelope import (
     Action,
     Address,
     EDocHeader,
@@ -16,7 +16,7 @@ from silkway.domain.envelope import (
     EnvelopeHeader,
     MessageBody,
 )
-from silkway.domain.processes import (
+from silkway.exchange.domain.processes import (
     CATALOGUE,
     PROCESSES,
     STRUCTURES,

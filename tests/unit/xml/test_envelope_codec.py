@@ -19,9 +19,7 @@ from envelope_samples import (
 )
 from lxml import etree
 
-from silkway.adapters.xml import decode, encode
-from silkway.adapters.xml.validation import SCHEMA_DIR
-from silkway.domain.envelope import (
+from silkway.exchange.domain.envelope import (
     Action,
     ActionUriInvalid,
     Address,
@@ -38,7 +36,7 @@ from silkway.domain.envelope import (
     parse_urn_uuid,
     processing_result,
 )
-from silkway.domain.processes import (
+from silkway.exchange.domain.processes import (
     CATALOGUE,
     PROCESSES,
     ROLES,
@@ -47,6 +45,8 @@ from silkway.domain.processes import (
     process_of,
     structure_namespace,
 )
+from silkway.exchange.xml import decode, encode
+from silkway.exchange.xml.validation import SCHEMA_DIR
 
 SOAP = "http://www.w3.org/2003/05/soap-envelope"
 ALL_MESSAGES = sorted(CATALOGUE)

@@ -7,8 +7,8 @@ from envelope_samples import release_notification
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from silkway.adapters.xml import DEFAULT_LIMITS, Limits, decode, encode
-from silkway.domain.envelope import Envelope, EnvelopeRejected, RejectionCode
+from silkway.exchange.domain.envelope import Envelope, EnvelopeRejected, RejectionCode
+from silkway.exchange.xml import DEFAULT_LIMITS, Limits, decode, encode
 
 VALID = encode(release_notification())
 

@@ -9,9 +9,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from envelope_samples import release_notification, uuid_n
 from lxml import etree
 
-from silkway.adapters.signing import Signer, TrustedKey, TrustList, TrustListInvalid, verify
-from silkway.adapters.xml import encode
-from silkway.domain.envelope import Envelope, EnvelopeRejected, SignatureRejected
+from silkway.exchange.domain.envelope import Envelope, EnvelopeRejected, SignatureRejected
+from silkway.exchange.signing import Signer, TrustedKey, TrustList, TrustListInvalid, verify
+from silkway.exchange.xml import encode
 
 SIGNED_AT = datetime(2026, 3, 2, 4, 15, 31, tzinfo=UTC)
 NOW = SIGNED_AT + timedelta(seconds=3)

@@ -1,0 +1,156 @@
+"""API routes of the node for the interstate exchange, under ``/api/v1``.
+
+Every node: its outbound messages and what became of them (bus or paper, R.006 outcome), its
+inbox, dead letters (and retrying one), and where each process is in operation. The
+Commission's node also answers for the integration journal and the register of processes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel
+
+from silkway.bootstrap import Node
+from silkway.exchange import register
+from silkway.exchange import service as exchange
+from silkway.exchange.ports import ConformanceResult, InboxEntry, JournalEntry, OutboxView
+from silkway.kernel.errors import DomainError
+from silkway.web.problems import ApiProblem
+
+MessageId = Annotated[str, Path(pattern=r"^urn:uuid:[0-9a-f-]{36}$")]
+StateQuery = Annotated[str | None, Query(pattern=r"^(AM|BY|KZ|KG|RU|EEC)$")]
+
+
+class DeadLetterOut(BaseModel):
+    id: int
+    message_id: str | None
+    subject: str
+    reason: str
+    attempts: int
+    created_at: datetime
+    retried_at: datetime | None
+    resolved: bool
+
+
+def build_exchange_router(node: Node) -> APIRouter:
+    router = APIRouter(prefix="/api/v1", tags=["exchange"])
+    uow = node.transit.uow
+    read = node.transit.read
+
+    @router.get("/messages", response_model=list[OutboxView], summary="Outbound messages")
+    def messages(
+        movement: Annotated[str | None, Query(max_length=24)] = None,
+        channel: Annotated[str | None, Query(pattern="^(bus|paper|pending)$")] = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> list[OutboxView]:
+        with read() as u:
+            return u.exchange.outbox_views(
+                movement_reference=movement, channel=channel, limit=limit, offset=offset
+            )
+
+    @router.get("/messages/{message_id}", response_model=OutboxView)
+    def message(message_id: MessageId) -> OutboxView:
+        with read() as u:
+            views = u.exchange.outbox_views(message_id=message_id, limit=1)
+        if not views:
+            raise ApiProblem(404, "message-not-found", "Message not found", message_id)
+        return views[0]
+
+    @router.get("/inbox", response_model=list[InboxEntry], summary="Inbound envelopes processed")
+    def inbox(
+        relates_to: Annotated[str | None, Query(max_length=45)] = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> list[InboxEntry]:
+        with read() as u:
+            return u.exchange.inbox(relates_to=relates_to, limit=limit, offset=offset)
+
+    @router.get("/dead-letters", response_model=list[DeadLetterOut])
+    def dead_letters(include_resolved: bool = False) -> list[DeadLetterOut]:
+        with read() as u:
+            letters = u.exchange.dead_letters(include_resolved=include_resolved)
+        return [DeadLetterOut.model_validate(d, from_attributes=True) for d in letters]
+
+    @router.post("/dead-letters/{dead_letter_id}/retry", summary="Process a dead letter again")
+    def retry(dead_letter_id: Annotated[int, Path(ge=1)]) -> dict[str, Any]:
+        try:
+            receipt = exchange.retry_dead_letter(node.exchange, dead_letter_id)
+        except DomainError as exc:
+            raise ApiProblem(404, exc.code, "Dead letter not found", exc.message) from exc
+        return {
+            "outcome": receipt.outcome,
+            "message_id": receipt.message_id,
+            "errors": receipt.errors,
+        }
+
+    @router.get("/partners", summary="Where each process is in operation, as measured")
+    def partner_status(
+        process: Annotated[str, Query(pattern=r"^P\.[A-Z]{2}\.\d{2}$")] = "P.CP.01",
+    ) -> dict[str, bool]:
+        with read() as u:
+            return u.exchange.partners(process)
+
+    @router.get("/journal", response_model=list[JournalEntry], summary="Integration journal (EEC)")
+    def journal(
+        conversation: Annotated[str | None, Query(max_length=36)] = None,
+        process: Annotated[str | None, Query(max_length=16)] = None,
+        from_state: StateQuery = None,
+        to_state: StateQuery = None,
+        outcome: Annotated[str | None, Query(pattern="^(accepted|rejected|unanswered)$")] = None,
+        min_latency_ms: Annotated[int | None, Query(ge=0)] = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> list[JournalEntry]:
+        with read() as u:
+            return u.exchange.journal(
+                conversation_id=conversation,
+                process=process,
+                from_state=from_state,
+                to_state=to_state,
+                outcome=outcome,
+                min_latency_ms=min_latency_ms,
+                limit=limit,
+                offset=offset,
+            )
+
+    @router.get("/register", summary="Common processes: approved vs in operation (EEC)")
+    def register_headline() -> dict[str, Any]:
+        with read() as u:
+            return register.headline(u)
+
+    @router.post(
+        "/register/import",
+        summary="Import the register of processes from CSV (EEC)",
+        openapi_extra={"requestBody": {"content": {"text/csv": {"schema": {"type": "string"}}}}},
+    )
+    async def register_import(request: Request) -> dict[str, int]:
+        raw = await request.body()
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ApiProblem(400, "encoding-invalid", "Not UTF-8", str(exc)) from exc
+
+        def run() -> dict[str, int]:
+            now = node.transit.clock.now()
+            with uow() as u:
+                report = register.import_register(u, text, now, source="api import")
+                u.commit()
+            return {"processes": report.processes, "stages": report.stages}
+
+        return await run_in_threadpool(run)
+
+    @router.get(
+        "/conformance", response_model=list[ConformanceResult], summary="Latest test results"
+    )
+    def conformance(
+        process: Annotated[str | None, Query(max_length=16)] = None,
+    ) -> list[ConformanceResult]:
+        with read() as u:
+            return u.exchange.conformance_latest(process)
+
+    return router

@@ -1,0 +1,280 @@
+"""``silkway`` commands for the interstate exchange: messages, conformance, register, keys."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from silkway.entrypoints.cli_output import emit as _emit
+from silkway.entrypoints.cli_output import fail as _fail
+from silkway.entrypoints.cli_output import refused as _refused
+from silkway.kernel.errors import DomainError
+from silkway.reference.model import MEMBER_STATES, NODE_CODES
+
+exchange_app = typer.Typer(
+    help="Interstate exchange: messages, dead letters, journal, process register.",
+    no_args_is_help=True,
+)
+conformance_app = typer.Typer(
+    help="Interstate conformance tests of common processes, and the register.",
+    no_args_is_help=True,
+)
+keys_app = typer.Typer(help="Node signing keys and the trust list.", no_args_is_help=True)
+
+NodeOption = Annotated[str, typer.Option("--node", "--state", help="Node: AM BY KZ KG RU EEC.")]
+
+
+def _state(value: str) -> str:
+    value = value.upper()
+    if value not in NODE_CODES:
+        _fail("node-unknown", f"unknown node {value!r}; expected one of {', '.join(NODE_CODES)}")
+    return value
+
+
+def _node(state: str) -> Any:
+    from silkway.bootstrap import build_node
+
+    return build_node(_state(state))
+
+
+@exchange_app.command("list")
+def messages_list(
+    node: NodeOption,
+    movement: Annotated[str | None, typer.Option(help="Only messages about this movement.")] = None,
+    channel: Annotated[str | None, typer.Option(help="bus, paper or pending.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 50,
+) -> None:
+    """Outbound messages and what became of them (bus or paper, R.006 outcome)."""
+    if channel not in (None, "bus", "paper", "pending"):
+        _fail("channel-invalid", "channel is bus, paper or pending")
+    n = _node(node)
+    try:
+        with n.transit.uow() as uow:
+            views = uow.exchange.outbox_views(
+                movement_reference=movement, channel=channel, limit=limit
+            )
+    finally:
+        n.dispose()
+    _emit([_fields(v) for v in views])
+
+
+def _fields(obj: Any) -> dict[str, Any]:
+    return {name: getattr(obj, name) for name in obj.__slots__}
+
+
+@exchange_app.command("show")
+def messages_show(message_id: Annotated[str, typer.Argument()], node: NodeOption) -> None:
+    """One outbound message."""
+    n = _node(node)
+    try:
+        with n.transit.uow() as uow:
+            views = uow.exchange.outbox_views(message_id=message_id, limit=1)
+            answers = uow.exchange.inbox(relates_to=message_id, limit=10)
+    finally:
+        n.dispose()
+    if not views:
+        _fail("message-not-found", f"no message {message_id} at {node}")
+    out = _fields(views[0])
+    out["answers"] = [_fields(a) for a in answers]
+    _emit(out)
+
+
+@exchange_app.command("dead")
+def messages_dead(node: NodeOption, all_: Annotated[bool, typer.Option("--all")] = False) -> None:
+    """Dead letters: messages given up on, with the reason."""
+    n = _node(node)
+    try:
+        with n.transit.uow() as uow:
+            letters = uow.exchange.dead_letters(include_resolved=all_)
+    finally:
+        n.dispose()
+    _emit([{k: v for k, v in _fields(d).items() if k != "data"} for d in letters])
+
+
+@exchange_app.command("retry")
+def messages_retry(dead_letter_id: Annotated[int, typer.Argument(min=1)], node: NodeOption) -> None:
+    """Process a dead letter again."""
+    from silkway.exchange import service as exchange
+
+    n = _node(node)
+    try:
+        receipt = exchange.retry_dead_letter(n.exchange, dead_letter_id)
+    except DomainError as exc:
+        _fail(exc.code, exc.message)
+        return
+    finally:
+        n.dispose()
+    _emit({"outcome": receipt.outcome, "message_id": receipt.message_id, "errors": receipt.errors})
+
+
+@exchange_app.command("journal")
+def messages_journal(
+    conversation: Annotated[str | None, typer.Option()] = None,
+    from_state: Annotated[str | None, typer.Option("--from")] = None,
+    to_state: Annotated[str | None, typer.Option("--to")] = None,
+    outcome: Annotated[str | None, typer.Option()] = None,
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 50,
+) -> None:
+    """The Commission's integration journal."""
+    n = _node("EEC")
+    try:
+        with n.transit.uow() as uow:
+            entries = uow.exchange.journal(
+                conversation_id=conversation,
+                from_state=from_state,
+                to_state=to_state,
+                outcome=outcome,
+                limit=limit,
+            )
+    finally:
+        n.dispose()
+    _emit([_fields(e) for e in entries])
+
+
+@conformance_app.command("run")
+def conformance_run(
+    between: Annotated[
+        list[str], typer.Option(help="Two member states, e.g. --between KZ --between BY.")
+    ],
+    process: Annotated[str, typer.Option()] = "P.CP.01",
+    bus: Annotated[
+        str | None, typer.Option(help="nats://... to test over NATS; default: in-process bus.")
+    ] = None,
+    timeout: Annotated[float, typer.Option(min=0.5, max=120)] = 10.0,
+) -> None:
+    """Run a process's scenarios between two live nodes and record them at the register."""
+    states = [_state(s) for s in between]
+    if len(states) != 2 or states[0] == states[1] or not set(states) <= set(MEMBER_STATES):
+        _fail("between-invalid", "--between takes two different member states")
+    from silkway.bootstrap import build_node
+    from silkway.exchange.bus.inproc import InProcessBus
+    from silkway.exchange.bus.nats import NatsBus
+    from silkway.exchange.runtime import ExchangeRuntime
+
+    nodes = {s: build_node(s) for s in (*states, "EEC")}
+    kits = nodes[states[0]].exchange.kits
+    if process not in kits:
+        for n in nodes.values():
+            n.dispose()
+        _fail("process-without-kit", f"no conformance kit for {process}; kits: {', '.join(kits)}")
+    chosen = NatsBus(bus.split(",")) if bus else InProcessBus()
+    runtime = ExchangeRuntime(
+        {s: nodes[s].exchange for s in states}, chosen, journal=nodes["EEC"].exchange
+    )
+    runtime.start()
+    try:
+        results = runtime.conformance(states[0], states[1], timeout=timeout, process=process)
+    finally:
+        runtime.stop()
+        for n in nodes.values():
+            n.dispose()
+    passed = all(o.passed for outcomes in results.values() for o in outcomes)
+    _emit(
+        {
+            "process": process,
+            "in_operation": passed,
+            "results": {
+                k: [{"scenario": o.scenario, "passed": o.passed, "detail": o.detail} for o in v]
+                for k, v in results.items()
+            },
+        }
+    )
+    if not passed:
+        raise typer.Exit(2)
+
+
+@conformance_app.command("register")
+def conformance_register() -> None:
+    """The headline: approved processes vs in operation, measured and declared."""
+    from silkway.exchange.register import headline
+
+    n = _node("EEC")
+    try:
+        with n.transit.uow() as uow:
+            board = headline(uow)
+    finally:
+        n.dispose()
+    _emit(board)
+
+
+@conformance_app.command("import")
+def conformance_import(
+    file: Annotated[
+        Path | None, typer.Argument(help="CSV file; default: the shipped list.")
+    ] = None,
+) -> None:
+    """Import the register of common processes (code,title,group,legal_acts,approved,stage_XX)."""
+    from silkway.exchange.register import import_register, shipped_register
+
+    try:
+        text = file.read_text(encoding="utf-8") if file else shipped_register()
+    except (OSError, UnicodeDecodeError) as exc:
+        _fail("file-unreadable", f"{file}: {exc}")
+        return
+    n = _node("EEC")
+    try:
+        with n.transit.uow() as uow:
+            report = import_register(
+                uow, text, n.transit.clock.now(), source=str(file or "shipped")
+            )
+            uow.commit()
+    except DomainError as exc:
+        _refused(exc)
+    finally:
+        n.dispose()
+    _emit({"processes": report.processes, "stages": report.stages})
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """The trust list: every node key, its validity and revocation."""
+    from silkway.exchange.signing.keystore import KeyStore
+    from silkway.settings import Settings
+
+    trust = KeyStore(Settings().key_folder()).trust_list()
+    _emit(
+        [
+            {
+                "key_id": k.key_id,
+                "owner": k.owner,
+                "valid_from": k.valid_from,
+                "valid_to": k.valid_to,
+                "revoked_at": k.revoked_at,
+            }
+            for k in trust
+        ]
+    )
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    node: NodeOption,
+    overlap_hours: Annotated[float, typer.Option(min=0.1, max=24 * 90)] = 24.0,
+) -> None:
+    """A new signing key; the old one stays valid for the overlap, so nothing stops."""
+    from silkway.exchange.signing.keystore import KeyStore
+    from silkway.node.clock import SystemClock
+    from silkway.settings import Settings
+
+    signer = KeyStore(Settings().key_folder()).rotate(
+        _state(node), SystemClock().now(), timedelta(hours=overlap_hours)
+    )
+    _emit({"key_id": signer.key_id, "overlap_hours": overlap_hours})
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: Annotated[str, typer.Argument()]) -> None:
+    """Revoke a key at once: envelopes it signs are refused from now on."""
+    from silkway.exchange.signing.keys import TrustListInvalid
+    from silkway.exchange.signing.keystore import KeyStore
+    from silkway.node.clock import SystemClock
+    from silkway.settings import Settings
+
+    try:
+        KeyStore(Settings().key_folder()).revoke(key_id, SystemClock().now())
+    except TrustListInvalid as exc:
+        _fail("key-unknown", str(exc))
+    _emit({"revoked": key_id})

@@ -1,0 +1,231 @@
+"""What the interstate exchange services need: storage, and sealing of envelopes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from silkway.exchange.domain.envelope import Envelope
+
+
+@dataclass(frozen=True, slots=True)
+class InboxEntry:
+    message_id: str
+    received_at: datetime
+    message_code: str
+    from_state: str
+    movement_reference: str | None
+    relates_to: str | None
+    outcome: str
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    id: int
+    message_id: str | None
+    subject: str
+    reason: str
+    data: bytes
+    attempts: int
+    created_at: datetime
+    retried_at: datetime | None
+    resolved: bool
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxView:
+    """An outbound message with what became of it."""
+
+    message_id: str
+    created_at: datetime
+    to_state: str
+    process: str
+    message_kind: str
+    movement_reference: str | None
+    published_at: datetime | None
+    attempts: int
+    last_error: str | None
+    channel: str | None
+    outcome: str | None
+    errors: list[dict[str, Any]]
+    note: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEntry:
+    track_id: str
+    message_id: str
+    accept_time: datetime
+    message_code: str
+    process: str
+    from_state: str
+    to_state: str
+    conversation_id: str
+    relates_to: str | None
+    sent_at: datetime
+    outcome: str | None = None
+    answered_at: datetime | None = None
+    latency_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConformanceResult:
+    run_id: str
+    process: str
+    from_state: str
+    to_state: str
+    scenario: str
+    passed: bool
+    detail: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessEntry:
+    code: str
+    title: str
+    group_code: str
+    legal_acts: str
+    approved: bool
+
+
+class ExchangeRepository(Protocol):
+    """Storage of the interstate exchange, inside the node's unit of work."""
+
+    # inbox
+    def inbox_seen(self, message_id: str) -> bool: ...
+
+    def inbox_add(self, entry: InboxEntry) -> None: ...
+
+    def inbox(
+        self, *, relates_to: str | None = None, limit: int = 100, offset: int = 0
+    ) -> list[InboxEntry]: ...
+
+    # outbox delivery
+    def mark_sent(
+        self, message_ids: Sequence[str], at: datetime, channel: str, note: str | None
+    ) -> None: ...
+
+    def mark_attempt_failed(self, message_id: str, error: str) -> None: ...
+
+    def record_answer(
+        self, message_id: str, at: datetime, outcome: str, errors: list[dict[str, Any]]
+    ) -> bool:
+        """Attach an R.006 outcome to an outbound message; False if no such message."""
+        ...
+
+    def outbox_views(
+        self,
+        *,
+        movement_reference: str | None = None,
+        channel: str | None = None,
+        message_id: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[OutboxView]: ...
+
+    # dead letters
+    def dead_letter_add(
+        self,
+        message_id: str | None,
+        subject: str,
+        reason: str,
+        data: bytes,
+        attempts: int,
+        at: datetime,
+    ) -> int: ...
+
+    def dead_letters(
+        self, *, include_resolved: bool = False, limit: int = 100
+    ) -> list[DeadLetter]: ...
+
+    def dead_letter(self, dead_letter_id: int) -> DeadLetter | None: ...
+
+    def dead_letter_retried(self, dead_letter_id: int, at: datetime, resolved: bool) -> None: ...
+
+    # partners (a node's own view of where a process is in operation)
+    def partners(self, process: str) -> dict[str, bool]: ...
+
+    def set_partner(
+        self, process: str, state: str, in_operation: bool, at: datetime, run_id: str
+    ) -> None: ...
+
+    # journal (Commission)
+    def journal_add(self, entry: JournalEntry) -> bool:
+        """False when the message was journaled before (redelivery)."""
+        ...
+
+    def journal_answer(self, relates_to: str, outcome: str, answered_at: datetime) -> None: ...
+
+    def journal(
+        self,
+        *,
+        conversation_id: str | None = None,
+        process: str | None = None,
+        from_state: str | None = None,
+        to_state: str | None = None,
+        outcome: str | None = None,
+        min_latency_ms: int | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[JournalEntry]: ...
+
+    # register (Commission)
+    def process_upsert(self, entry: ProcessEntry) -> None: ...
+
+    def processes(self) -> list[ProcessEntry]: ...
+
+    def stage_set(
+        self, process: str, state: str, stage: str, at: datetime, source: str
+    ) -> None: ...
+
+    def stages(self) -> dict[tuple[str, str], str]: ...
+
+    def conformance_add(self, result: ConformanceResult) -> None: ...
+
+    def conformance_latest(self, process: str | None = None) -> list[ConformanceResult]:
+        """The latest run's results for every (process, from, to) pair."""
+        ...
+
+
+class EnvelopeSealer(Protocol):
+    """Turns envelopes into signed bytes and back; the node's keys stay behind it."""
+
+    def seal(self, envelope: Envelope, now: datetime) -> bytes: ...
+
+    def open(self, data: bytes, now: datetime) -> Envelope:
+        """Decode, validate against the schemas and verify the signature.
+
+        Raises ``EnvelopeRejected`` or ``SignatureRejected`` (domain errors) with a stable code.
+        """
+        ...
+
+    def seal_untrusted(self, envelope: Envelope, now: datetime) -> bytes:
+        """Seal with a throwaway key no trust list knows (interstate tests check refusal)."""
+        ...
+
+    def peek(self, data: bytes) -> Envelope | None:
+        """The envelope without trusting it (to answer a rejected message), or None."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxMessage:
+    message_id: str
+    created_at: datetime
+    to_state: str
+    process: str
+    message_kind: str
+    movement_reference: str | None
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+class OutboxRepository(Protocol):
+    def put(self, messages: Sequence[OutboxMessage]) -> None: ...
+
+    def pending(self, *, limit: int) -> list[OutboxMessage]: ...
+
+    def for_movement(self, reference: str) -> list[OutboxMessage]: ...

@@ -1,0 +1,1 @@
+"""Guarantees: the national registry, the ledger of locks, certificates and claims."""

@@ -1,0 +1,1 @@
+"""The guarantees' pure model: registry, ledger rules, liability and distribution of duties."""

@@ -1,0 +1,225 @@
+"""The release gate backed by the guarantee ledger.
+
+At release the duties at risk are computed (:mod:`silkway.guarantees.domain.liability`, with the
+guarantor's and the declarant's reductions) and locked against the security the declaration
+quotes, in the movement's own transaction: a release and its lock are one change, a refused
+release locks nothing. Afterwards each change of the movement settles the lock:
+
+* completed: what is held is credited back;
+* partially completed: the delivered items' share is credited, the rest stays held until an
+  officer credits or posts it, or it expires;
+* cancelled or rejected: the lock is voided;
+* not delivered: what is held is posted and a claim is opened
+  (:mod:`silkway.guarantees.claims`);
+* time limit extended: the lock's expiry moves with it.
+
+What the gate accepts:
+
+* a **GRN** registered at this node, quoted with its access code by its holder (or a holder it
+  authorises), whose available amount covers the liability;
+* a **security certificate** registered at this node (received from the guarantee's home
+  state), the same way. A certificate this node does not know is accepted on its format alone
+  while ``policy.accept_unregistered_certificates`` holds (the default): certificates are to
+  reach nodes over the exchange, which does not carry them yet;
+* an **EXEMPT** reference (security not required, e.g. a national rail carrier): nothing is
+  locked. Whether the exemption applies is for the declaration rules and the office, not for
+  the ledger.
+
+A liability reduced to nothing (a 100% national-guarantor reduction) locks nothing either.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from decimal import Decimal
+
+from silkway.guarantees.access import verify_access_code
+from silkway.guarantees.certificates import certificate_use_message
+from silkway.guarantees.claims import item_debts, post_in
+from silkway.guarantees.domain.guarantee import (
+    CommandKind,
+    InsufficientFunds,
+    LedgerError,
+    UnknownLock,
+)
+from silkway.guarantees.domain.liability import LiabilityError, secured_share
+from silkway.guarantees.ports import AccountKind, LockRecord, LockRequest, SettleRequest
+from silkway.guarantees.service import (
+    GuaranteeContext,
+    cover_for,
+    liability_with,
+    lock_detail,
+    release_lock_id,
+)
+from silkway.kernel.errors import MovementBusy, SecurityShortfall, Violation
+from silkway.node.ports import DuplicateKey
+from silkway.transit.domain.declaration import SecurityKind
+from silkway.transit.domain.movement import Movement, MovementStatus
+from silkway.transit.security import QuotedSecurityGate
+from silkway.unit_of_work import UnitOfWork
+
+log = logging.getLogger("silkway.guarantees")
+
+_POINTER = "/security_reference"
+
+
+class GuaranteeGate:
+    """A :class:`~silkway.unit_of_work.SecurityGate` that locks duties on the ledger."""
+
+    def __init__(self, ctx: GuaranteeContext) -> None:
+        self._ctx = ctx
+
+    def reserve(
+        self, uow: UnitOfWork, movement: Movement, security_reference: str, now: datetime
+    ) -> list[Violation]:
+        found = QuotedSecurityGate.check(movement, security_reference)
+        if found:
+            return found
+        decl = movement.declaration
+        security = next(s for s in decl.security if s.reference == security_reference)
+        if security.kind is SecurityKind.EXEMPT:
+            return []
+        record = uow.guarantees.guarantee(security_reference)
+        if record is None:
+            if (
+                security.kind is SecurityKind.CERTIFICATE
+                and self._ctx.policy.accept_unregistered_certificates
+            ):
+                return []
+            what = "certificate" if security.kind is SecurityKind.CERTIFICATE else "guarantee"
+            return [
+                Violation(
+                    f"{what}-unknown",
+                    _POINTER,
+                    f"no {what} {security_reference} is registered at the {self._ctx.state} node",
+                )
+            ]
+        declarant = decl.declarant.identification
+        code = security.access_code
+        if code is None or not verify_access_code(code, record.access_code_hash):
+            return [
+                Violation(
+                    "security-access-code-invalid",
+                    _POINTER,
+                    f"the access code quoted for {security_reference} does not match",
+                )
+            ]
+        if not uow.guarantees.may_quote(record.grn, declarant):
+            return [
+                Violation(
+                    "security-holder-not-authorised",
+                    _POINTER,
+                    f"declarant {declarant} neither holds {record.grn} nor is authorised to use it",
+                )
+            ]
+        try:
+            liability = liability_with(
+                self._ctx, decl, cover_for(uow, record, declarant), now.date()
+            )
+        except LiabilityError as exc:
+            return [
+                Violation(v.code, "/declaration" + v.pointer, v.message) for v in exc.violations
+            ]
+        if liability.total <= 0:
+            return []
+        request = LockRequest(
+            key=release_lock_id(movement.reference),
+            grn=record.grn,
+            amount=liability.total,
+            currency=liability.currency,
+            state=self._ctx.state,
+            on=now.date(),
+            at=now,
+            deadline=self._ctx.deadline_after(movement.time_limit),
+            movement_reference=movement.reference,
+            detail=lock_detail(liability),
+            actor=decl.departure_office,
+        )
+        try:
+            [answer] = uow.guarantees.lock_many([request])
+        except DuplicateKey:
+            raise MovementBusy(
+                f"movement {movement.reference} is being released by another request"
+            ) from None
+        if isinstance(answer, InsufficientFunds):
+            # Not a malformed request but the guarantee's balance now: a 409 with the amounts.
+            violation = _refusal(answer, record.grn, liability.currency)
+            raise SecurityShortfall(violation.message, [violation])
+        if isinstance(answer, LedgerError):
+            return [_refusal(answer, record.grn, liability.currency)]
+        if record.account_kind is AccountKind.CERTIFICATE:
+            # The state that issued the certificate hears of each use, in the same transaction.
+            uow.outbox.put([certificate_use_message(record, movement.reference, now)])
+        return []
+
+    def settle(self, uow: UnitOfWork, before: Movement, after: Movement, now: datetime) -> None:
+        if after.time_limit != before.time_limit:
+            uow.guarantees.extend_deadlines(
+                after.reference, self._ctx.deadline_after(after.time_limit)
+            )
+        if after.status is before.status:
+            return
+        lock_id = release_lock_id(after.reference)
+        key = f"{after.status.value}:{after.reference}:{after.version}"
+        actor = f"node:{self._ctx.state}"
+        try:
+            match after.status:
+                case MovementStatus.COMPLETED:
+                    uow.guarantees.settle(SettleRequest(key, CommandKind.CREDIT, lock_id, now))
+                case MovementStatus.PARTIALLY_COMPLETED:
+                    self._credit_delivered(uow, lock_id, key, after, now)
+                case MovementStatus.CANCELLED | MovementStatus.REJECTED:
+                    uow.guarantees.settle(SettleRequest(key, CommandKind.VOID, lock_id, now))
+                case MovementStatus.NOT_DELIVERED:
+                    post_in(uow, key=key, lock_id=lock_id, now=now, actor=actor, delivered=())
+                case _:
+                    return
+        except UnknownLock:
+            return  # nothing was locked: exempt, an unregistered certificate, nothing to secure
+        except LedgerError as exc:
+            # An officer settled the lock by hand first; the movement's change stands.
+            log.info("lock %s not settled with %s: %s", lock_id, after.status.value, exc.message)
+
+    @staticmethod
+    def _credit_delivered(
+        uow: UnitOfWork, lock_id: str, key: str, movement: Movement, now: datetime
+    ) -> None:
+        found = uow.guarantees.lock(lock_id)
+        if found is None:
+            return
+        part = _delivered_share(found, movement.delivered_items or ())
+        if part <= 0:
+            return
+        whole = part >= found.lock.held
+        uow.guarantees.settle(
+            SettleRequest(key, CommandKind.CREDIT, lock_id, now, None if whole else part)
+        )
+
+
+def _delivered_share(found: LockRecord, delivered: tuple[int, ...]) -> Decimal:
+    """The security of the delivered items: their unreduced taxes, reduced as at release."""
+    if found.detail is None:
+        return Decimal(0)
+    liability = found.detail["liability"]
+    gross = sum(
+        (
+            line.amount
+            for item in item_debts(found.detail)
+            if item.item_number in delivered
+            for line in item.lines
+        ),
+        Decimal(0),
+    )
+    return secured_share(gross, Decimal(liability["reduction_pct"]), found.lock.currency)
+
+
+def _refusal(error: LedgerError, grn: str, currency: str) -> Violation:
+    if isinstance(error, InsufficientFunds):
+        return Violation(
+            error.code,
+            _POINTER,
+            f"guarantee {grn} has {error.available} {currency} available; the movement needs"
+            f" {error.requested} {currency} (short by {error.requested - error.available})",
+        )
+    return Violation(error.code, _POINTER, error.message)

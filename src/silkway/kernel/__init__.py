@@ -1,0 +1,1 @@
+"""What every capability shares: domain errors, codes and check characters."""

@@ -1,0 +1,1 @@
+"""A node's plumbing: its clock, its database engine, migrations and the one transaction."""

@@ -1,0 +1,1 @@
+"""The seals' storage on SQL."""

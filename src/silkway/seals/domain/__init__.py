@@ -1,0 +1,1 @@
+"""The seals' pure model: seals, incident rules, planned route, corridor geometry, telemetry."""

@@ -1,0 +1,1 @@
+"""Transit's HTTP routes and their request and response shapes."""

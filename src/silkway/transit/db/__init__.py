@@ -1,0 +1,1 @@
+"""Transit's storage on SQL."""

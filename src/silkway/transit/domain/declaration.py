@@ -1,0 +1,118 @@
+"""The transit declaration (EEC Board Decision 73 of 30 May 2023), as lodged by a declarant.
+
+The shape is checked here (types, lengths, required fields); the customs rules that need
+reference data live in :mod:`silkway.transit.domain.rules`.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from silkway.reference.model import TransportMode
+
+Text = Annotated[str, Field(min_length=1, max_length=512)]
+ShortText = Annotated[str, Field(min_length=1, max_length=70)]
+Code = Annotated[str, Field(min_length=1, max_length=35)]
+Country = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class Party(_Strict):
+    name: Text
+    identification: Code
+    """Taxpayer or EORI-like identification number in the party's country."""
+    country: Country
+    address: Text | None = None
+
+
+class TransportLeg(_Strict):
+    mode: TransportMode
+    identity: Code
+    """Vehicle registration plate, wagon number, flight or vessel."""
+    nationality: Country | None = None
+
+
+class DocumentKind(StrEnum):
+    CMR = "CMR"
+    SMGS = "SMGS"
+    AWB = "AWB"
+    TIR = "TIR"
+    BL = "BL"
+    INVOICE = "INVOICE"
+
+
+class TransportDocument(_Strict):
+    kind: DocumentKind
+    number: Code
+    issued_on: date | None = None
+
+
+class GoodsItem(_Strict):
+    item_number: Annotated[int, Field(ge=1, le=9999)]
+    commodity_code: Annotated[str, Field(min_length=1, max_length=16)]
+    description: Text
+    gross_mass_kg: Decimal
+    net_mass_kg: Decimal | None = None
+    packages: int
+    package_kind: Annotated[str, Field(min_length=2, max_length=2)] = "PK"
+    """UN/ECE Recommendation 21 package code."""
+    value: Decimal
+    currency: Annotated[str, Field(min_length=3, max_length=3)]
+    supplementary_quantity: Decimal | None = None
+    """Litres or pieces, where the tariff counts them (specific duties)."""
+
+
+class Seals(_Strict):
+    count: Annotated[int, Field(ge=0, le=999)] = 0
+    customs_seal_ids: list[Code] = Field(default_factory=list, max_length=999)
+    navigation_seal_ids: list[Code] = Field(default_factory=list, max_length=99)
+
+
+class SecurityKind(StrEnum):
+    GRN = "GRN"
+    """A guarantee reference number (NCTS style, 17 characters)."""
+    CERTIFICATE = "CERTIFICATE"
+    """A security certificate (Customs Code Art. 147)."""
+    EXEMPT = "EXEMPT"
+    """Security not required (e.g. rail carriage by a national carrier)."""
+
+
+class SecurityReference(_Strict):
+    kind: SecurityKind
+    reference: Code
+    access_code: Annotated[str, Field(min_length=4, max_length=4)] | None = None
+
+
+class TransitDeclaration(_Strict):
+    """One transit declaration, lodged once and valid along the whole route."""
+
+    lrn: Annotated[str, Field(min_length=1, max_length=22, pattern=r"^[A-Za-z0-9\-_/.]+$")]
+    """The declarant's local reference number; lodging is idempotent on (declarant, lrn)."""
+    declarant: Party
+    carrier: Party | None = None
+    consignor: Party
+    consignee: Party
+    departure_office: Code
+    destination_office: Code
+    intermediate_offices: list[Code] = Field(default_factory=list, max_length=20)
+    """Offices of transit in travel order, usually the border offices crossed."""
+    route: list[Country] = Field(min_length=1, max_length=12)
+    """States crossed in travel order, departure state first; third countries allowed."""
+    border_points: list[Code] = Field(default_factory=list, max_length=20)
+    """Border point ids crossed in travel order (see reference data)."""
+    corridor: Code | None = None
+    transport: list[TransportLeg] = Field(min_length=1, max_length=10)
+    items: list[GoodsItem] = Field(min_length=1, max_length=999)
+    documents: list[TransportDocument] = Field(default_factory=list, max_length=99)
+    seals: Seals = Field(default_factory=Seals)
+    place_of_delivery: Text | None = None
+    time_limit: date
+    security: list[SecurityReference] = Field(default_factory=list, max_length=9)

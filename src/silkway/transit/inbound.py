@@ -1,0 +1,375 @@
+"""P.CP.01 at the receiving node: the effect of each transit message another state sends.
+
+Each handler runs inside the exchange's receiving transaction (:func:`exchange.receive`), so a
+refused message changes nothing. The composition root binds them, and the P.CP.01 conformance
+kit, to this node's transit context and hands them to the exchange, which imports no capability.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+from silkway.examples import example_declaration, example_names
+from silkway.exchange import inbound
+from silkway.exchange.conformance import conformance_reference, scenario_envelope
+from silkway.exchange.domain import fields as message_fields
+from silkway.exchange.domain.envelope import Envelope, urn_uuid
+from silkway.exchange.hooks import InboundHandler, Kit, KitBuilder
+from silkway.exchange.ports import OutboxMessage
+from silkway.kernel.codes import make_registration_number
+from silkway.kernel.errors import ActionInvalid, Violation
+from silkway.reference.model import OfficeRole
+from silkway.transit.domain import audit
+from silkway.transit.domain import messages as transit_messages
+from silkway.transit.domain.movement import (
+    Accept,
+    AnswerEnquiry,
+    Complete,
+    EnquiryOutcome,
+    MessageKind,
+    Movement,
+    MovementStatus,
+    RecordArrival,
+    RecordPassage,
+    Release,
+    apply,
+    office_states,
+)
+from silkway.transit.service import TransitContext, apply_event, known_movement, outbox_message
+from silkway.unit_of_work import UnitOfWork
+
+
+def log_event(
+    uow: UnitOfWork,
+    reference: str,
+    envelope: Envelope,
+    now: datetime,
+    kind: str,
+    payload: dict[str, Any],
+) -> None:
+    """Append what ``envelope`` did to movement ``reference`` to its log, the sender as actor."""
+    uow.events.append(
+        audit.append(
+            uow.events.last(reference), reference, kind, payload, now, inbound.actor(envelope)
+        )
+    )
+
+
+def _reference(envelope: Envelope) -> str:
+    return str(envelope.body.fields["MovementReference"])
+
+
+def _office(envelope: Envelope, name: str) -> str:
+    group = envelope.body.fields[name]
+    assert isinstance(group, Mapping)
+    return str(group["OfficeCode"])
+
+
+def _release_notification(
+    ctx: TransitContext, uow: UnitOfWork, envelope: Envelope, now: datetime
+) -> None:
+    replica = transit_messages.replica_of(envelope.body.fields, inbound.sender(envelope))
+    if replica.state == ctx.state:
+        raise ActionInvalid(
+            "a node does not receive release notifications of its own movements",
+            [Violation("own-movement", "/MovementReference", replica.reference)],
+        )
+    if uow.movements.get(replica.reference) is not None:
+        return  # the same movement announced again: nothing new
+    d = replica.declaration
+    # Copies are keyed by their state of origin, so they can never collide with a lodging here.
+    uow.movements.add(
+        replica,
+        declarant_id=f"{replica.state}/{d.declarant.identification}",
+        lrn=d.lrn,
+        request_hash="copy",
+    )
+    uow.events.append(
+        audit.append(
+            None,
+            replica.reference,
+            "copy_received",
+            {"from_state": replica.state, "message_id": urn_uuid(envelope.header.message_id)},
+            now,
+            inbound.actor(envelope),
+        )
+    )
+
+
+def _informational(ctx: TransitContext, uow: UnitOfWork, envelope: Envelope, now: datetime) -> None:
+    """Anticipated arrival and passage: worklists come from the copy the release brought."""
+
+
+def _passage_confirmation(
+    ctx: TransitContext, uow: UnitOfWork, envelope: Envelope, now: datetime
+) -> None:
+    movement = known_movement(uow, ctx.state, _reference(envelope))
+    office = _office(envelope, "IntermediateOffice")
+    if office in movement.passed_offices:
+        return
+    unplanned = office not in movement.declaration.intermediate_offices
+    apply_event(
+        ctx,
+        uow,
+        movement.reference,
+        RecordPassage(office, unplanned),
+        now,
+        actor=inbound.actor(envelope),
+    )
+
+
+def _arrival_notice(
+    ctx: TransitContext, uow: UnitOfWork, envelope: Envelope, now: datetime
+) -> None:
+    movement = known_movement(uow, ctx.state, _reference(envelope))
+    if movement.status in (MovementStatus.COMPLETED, MovementStatus.PARTIALLY_COMPLETED):
+        return
+    if movement.status is not MovementStatus.ARRIVED:
+        office = _office(envelope, "DestinationOffice")
+        apply_event(
+            ctx,
+            uow,
+            movement.reference,
+            RecordArrival(office),
+            now,
+            actor=inbound.actor(envelope),
+        )
+    # The goods were presented intact at destination: the departure writes the movement off.
+    apply_event(ctx, uow, movement.reference, Complete(), now, actor=inbound.actor(envelope))
+
+
+def _mirror(
+    ctx: TransitContext,
+    uow: UnitOfWork,
+    envelope: Envelope,
+    now: datetime,
+    movement: Movement | None = None,
+    **changes: Any,
+) -> None:
+    """Bring this state's copy in line with what the node of departure decided."""
+    movement = movement or known_movement(uow, ctx.state, _reference(envelope))
+    if movement.state == ctx.state:
+        raise ActionInvalid(
+            f"{envelope.header.action.message} concerns a movement registered here",
+            [Violation("own-movement", "/MovementReference", movement.reference)],
+        )
+    body = message_fields.fields_to_json(envelope.body.structure, envelope.body.fields)
+    _record(
+        uow, movement, envelope, now, "copy_updated",
+        {"message": envelope.header.action.message, "body": body}, **changes,
+    )  # fmt: skip
+
+
+def _record(
+    uow: UnitOfWork,
+    movement: Movement,
+    envelope: Envelope,
+    now: datetime,
+    kind: str,
+    payload: dict[str, Any],
+    **changes: Any,
+) -> None:
+    """Save a message's change to a movement and log it, the sender as actor."""
+    after = replace(movement, version=movement.version + 1, **changes)
+    uow.movements.save(after, expected_version=movement.version)
+    log_event(uow, movement.reference, envelope, now, kind, payload)
+
+
+def _completion(ctx: TransitContext, uow: UnitOfWork, envelope: Envelope, now: datetime) -> None:
+    in_part = envelope.body.fields.get("CompletionKindCode") == "partial"
+    status = MovementStatus.PARTIALLY_COMPLETED if in_part else MovementStatus.COMPLETED
+    _mirror(ctx, uow, envelope, now, status=status, completed_at=now)
+
+
+def _incident(ctx: TransitContext, uow: UnitOfWork, envelope: Envelope, now: datetime) -> None:
+    movement = known_movement(uow, ctx.state, _reference(envelope))
+    incidents = movement.incidents + 1
+    if movement.state == ctx.state:
+        # Reported by a state on the route about our own movement: keep it in our log.
+        body = message_fields.fields_to_json(envelope.body.structure, envelope.body.fields)
+        _record(uow, movement, envelope, now, "incident_reported", body, incidents=incidents)
+        return
+    _mirror(ctx, uow, envelope, now, movement, incidents=incidents)
+
+
+def _time_limit(ctx: TransitContext, uow: UnitOfWork, envelope: Envelope, now: datetime) -> None:
+    _mirror(ctx, uow, envelope, now, time_limit=envelope.body.fields["NewTimeLimitDate"])
+
+
+def _destination(ctx: TransitContext, uow: UnitOfWork, envelope: Envelope, now: datetime) -> None:
+    office = _office(envelope, "NewDestinationOffice")
+    if uow.movements.get(_reference(envelope)) is None:
+        return  # a new destination state without a copy learns of it from this notice alone
+    _mirror(ctx, uow, envelope, now, destination_office=office)
+
+
+def _non_delivery(ctx: TransitContext, uow: UnitOfWork, envelope: Envelope, now: datetime) -> None:
+    _mirror(ctx, uow, envelope, now, status=MovementStatus.NOT_DELIVERED, completed_at=now)
+
+
+def _enquiry(ctx: TransitContext, uow: UnitOfWork, envelope: Envelope, now: datetime) -> None:
+    reference = _reference(envelope)
+    copy = uow.movements.get(reference)
+    office_state = office_states(ctx.reference)
+    responding = (
+        copy.destination_office if copy is not None else _office(envelope, "EnquiringOffice")
+    )
+    fields = transit_messages.enquiry_answer(reference, copy, responding, now, office_state)
+    sender = inbound.sender(envelope)
+    if copy is None:
+        return  # nothing known here; the R.006 says the enquiry was received
+    uow.outbox.put(
+        [
+            _enquiry_answer_message(ctx, sender, copy, fields, now, office_state, envelope),
+        ]
+    )
+
+
+def _enquiry_answer_message(
+    ctx: TransitContext,
+    to_state: str,
+    copy: Movement,
+    fields: dict[str, Any],
+    now: datetime,
+    office_state: transit_messages.OfficeState,
+    enquiry: Envelope,
+) -> OutboxMessage:
+    return outbox_message(
+        ctx.state,
+        to_state,
+        transit_messages.ENQUIRY_ANSWER,
+        copy,
+        fields,
+        now,
+        office_state,
+        relates_to=urn_uuid(enquiry.header.message_id),
+    )
+
+
+def _enquiry_answer(
+    ctx: TransitContext, uow: UnitOfWork, envelope: Envelope, now: datetime
+) -> None:
+    movement = known_movement(uow, ctx.state, _reference(envelope))
+    if movement.status is not MovementStatus.UNDER_ENQUIRY:
+        return  # answered after the movement moved on (arrived, closed): nothing to apply
+    code = envelope.body.fields["AnswerCode"]
+    office = _office(envelope, "RespondingOffice")
+    if code == "arrived":
+        event = AnswerEnquiry(EnquiryOutcome.DELIVERED, office, "answered by the destination")
+    elif code == "not-arrived":
+        event = AnswerEnquiry(EnquiryOutcome.NOT_DELIVERED, office, "answered by the destination")
+    else:
+        return
+    apply_event(ctx, uow, movement.reference, event, now, actor=inbound.actor(envelope))
+
+
+_HANDLERS: Mapping[str, Callable[[TransitContext, UnitOfWork, Envelope, datetime], None]] = {
+    "P.CP.01.MSG.010": _release_notification,
+    "P.CP.01.MSG.901": _informational,
+    "P.CP.01.MSG.902": _informational,
+    "P.CP.01.MSG.903": _passage_confirmation,
+    "P.CP.01.MSG.904": _arrival_notice,
+    "P.CP.01.MSG.905": _completion,
+    "P.CP.01.MSG.906": _incident,
+    "P.CP.01.MSG.907": _time_limit,
+    "P.CP.01.MSG.908": _destination,
+    "P.CP.01.MSG.909": _enquiry,
+    "P.CP.01.MSG.910": _enquiry_answer,
+    "P.CP.01.MSG.911": _non_delivery,
+}
+MESSAGES = frozenset(_HANDLERS)
+"""The P.CP.01 messages whose effect transit decides."""
+
+
+def handlers(ctx: TransitContext) -> dict[str, InboundHandler]:
+    """Each transit message's handler, bound to this node's transit context."""
+    return {code: partial(handler, ctx) for code, handler in _HANDLERS.items()}
+
+
+# --- the P.CP.01 conformance kit ---------------------------------------------------------------
+
+
+def _synthetic_release(
+    ctx: TransitContext, b_state: str, now: datetime
+) -> tuple[Movement, dict[str, Any]]:
+    """A released movement from here to B, built only for the test (never stored anywhere)."""
+    ref_data = ctx.reference
+    departure = next(o for o in ref_data.offices_of(ctx.state) if OfficeRole.DEPARTURE in o.roles)
+    destination = next(o for o in ref_data.offices_of(b_state) if OfficeRole.DESTINATION in o.roles)
+    decl = example_declaration(example_names()[0], now.date()).model_copy(
+        update={
+            "lrn": f"CONF-{uuid.uuid4().hex[:12]}",
+            "departure_office": departure.code,
+            "destination_office": destination.code,
+            "intermediate_offices": [],
+            "route": [ctx.state, b_state],
+            "border_points": [],
+            "corridor": None,
+        }
+    )
+    movement, _ = Movement.lodge(
+        conformance_reference(ctx.state, now),
+        make_registration_number(departure.code, now.date(), 9_999_999),
+        ctx.state,
+        decl,
+        now,
+    )
+    movement = apply(movement, Accept(), now)
+    security = decl.security[0].reference if decl.security else "EXEMPT"
+    movement = apply(movement, Release(security, departure.code), now)
+    fields = transit_messages.body_fields(
+        MessageKind.RELEASE_NOTIFICATION,
+        movement,
+        movement,
+        {},
+        b_state,
+        now,
+        office_states(ref_data),
+    )
+    return movement, fields
+
+
+def conformance_kit(ctx: TransitContext, b_state: str, now: datetime) -> Kit:
+    """P.CP.01: a release notification B accepts, an arrival notice of a movement it lacks."""
+    movement, release_fields = _synthetic_release(ctx, b_state, now)
+    office_state = office_states(ctx.reference)
+
+    def roles(kind: str) -> tuple[str, str]:
+        return transit_messages.roles(kind, ctx.state, b_state, movement, office_state)
+
+    release = MessageKind.RELEASE_NOTIFICATION
+    arrival = MessageKind.ARRIVAL_NOTICE
+    arrival_fields = {
+        "MovementReference": movement.reference,
+        "DestinationOffice": release_fields["DestinationOffice"],
+        "ArrivalDateTime": now,
+        "SealsIntactIndicator": True,
+    }
+    return Kit(
+        accepted=(
+            "release-notification-accepted",
+            lambda: scenario_envelope(
+                ctx.state, b_state, transit_messages.MESSAGE_CODES[release], roles(release),
+                release_fields, now,
+            ),
+        ),
+        refused=(
+            "unknown-movement-refused",
+            scenario_envelope(
+                ctx.state, b_state, transit_messages.MESSAGE_CODES[arrival], roles(arrival),
+                arrival_fields, now,
+            ),
+            "movement-not-found",
+        ),
+        tamper=movement.reference,
+    )  # fmt: skip
+
+
+def kit(ctx: TransitContext) -> KitBuilder:
+    """The P.CP.01 kit, bound to this node's transit context."""
+    return partial(conformance_kit, ctx)

@@ -1,0 +1,1 @@
+"""The web application shell: the FastAPI app, problem details, the landing page."""

@@ -1,0 +1,72 @@
+"""ASGI applications: one per node, and the embedded Union that mounts them all."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
+
+from silkway import __version__
+from silkway.bootstrap import Node
+from silkway.exchange.api import build_exchange_router
+from silkway.guarantees.api import build_guarantee_router
+from silkway.seals.api import build_seal_router
+from silkway.seals.listeners.runtime import DeviceBoard
+from silkway.transit.api.routes import build_router
+from silkway.web.landing import landing_page
+from silkway.web.problems import BodySizeLimit, install_problem_handlers
+
+MAX_BODY_BYTES = 1 << 20
+"""The largest request body a node accepts (a 999-item declaration fits easily)."""
+
+
+def create_node_app(
+    node: Node, *, root_path: str = "", devices: DeviceBoard | None = None
+) -> FastAPI:
+    app = FastAPI(
+        title=f"Silkway node {node.state}",
+        version=__version__,
+        description=f"The national transit system of {node.state}: declarations, movements, "
+        "office worklists and the tamper-evident event log.",
+        root_path=root_path,
+    )
+    install_problem_handlers(app)
+    app.include_router(build_router(node.transit))
+    app.include_router(build_guarantee_router(node))
+    app.include_router(build_seal_router(node))
+    app.include_router(build_exchange_router(node))
+
+    @app.get("/health", tags=["health"])
+    def health() -> dict[str, str]:
+        return {"status": "ok", "node": node.state}
+
+    board = devices or DeviceBoard()
+
+    @app.get("/api/v1/devices/listeners", tags=["seals"])
+    def device_listeners() -> dict[str, Any]:
+        """What this process's device listeners have seen: per TCP port and for MQTT, the
+        connections, frames, positions and failures since start."""
+        return board.status()
+
+    app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
+    return app
+
+
+def create_union_app(nodes: Mapping[str, Node], *, devices: DeviceBoard | None = None) -> FastAPI:
+    """The embedded set-up: a landing page at ``/`` and each node under ``/nodes/{state}``."""
+    app = FastAPI(title="Silkway", version=__version__, docs_url=None, redoc_url=None)
+    install_problem_handlers(app)
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def landing() -> str:
+        return landing_page(nodes)
+
+    @app.get("/health")
+    def health() -> dict[str, object]:
+        return {"status": "ok", "nodes": sorted(nodes)}
+
+    for state, node in nodes.items():
+        app.mount(f"/nodes/{state.lower()}", create_node_app(node, devices=devices))
+    return app
