@@ -11,9 +11,7 @@ from silkway.bootstrap import Node
 from silkway.guarantees import certificates
 from silkway.guarantees.api.calls import call
 from silkway.guarantees.api.schemas import CertificateDocumentIn, CertificateIn, CertificateOut, Grn
-from silkway.guarantees.ports import (
-    Certificate,
-)
+from silkway.guarantees.ports import Certificate
 
 
 def certificate_routes(router: APIRouter, node: Node) -> None:

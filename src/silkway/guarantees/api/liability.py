@@ -11,9 +11,7 @@ from silkway.bootstrap import Node
 from silkway.guarantees import service as guarantees
 from silkway.guarantees.api.calls import call
 from silkway.guarantees.api.schemas import LiabilityIn, LiabilityOut
-from silkway.guarantees.domain.liability import (
-    LiabilityError,
-)
+from silkway.guarantees.domain.liability import LiabilityError
 from silkway.kernel.errors import Violation
 from silkway.web.problems import ApiProblem
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import (
-    MetaData,
-)
+from sqlalchemy import MetaData
 
 # Named constraints keep migrations stable across SQLite and PostgreSQL.
 metadata = MetaData(

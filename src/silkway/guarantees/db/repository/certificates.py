@@ -12,15 +12,9 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from silkway.guarantees.db.repository.rows import Connected, _bp, _pct, from_units, to_units
-from silkway.guarantees.db.tables import (
-    security_certificates,
-)
-from silkway.guarantees.domain.guarantee import (
-    CertificateKind,
-)
-from silkway.guarantees.ports import (
-    Certificate,
-)
+from silkway.guarantees.db.tables import security_certificates
+from silkway.guarantees.domain.guarantee import CertificateKind
+from silkway.guarantees.ports import Certificate
 from silkway.node.db.values import utc
 from silkway.node.ports import DuplicateKey
 
