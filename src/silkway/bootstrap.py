@@ -22,7 +22,7 @@ from silkway.node.db.unit_of_work import SqlUnitOfWork
 from silkway.node.ports import Clock
 from silkway.reference import load_reference
 from silkway.reference.model import NODE_CODES, ReferenceData
-from silkway.seals import inbound as seal_exchange
+from silkway.seals import inbound as seal_inbound
 from silkway.seals.domain.seals import MonitoringThresholds
 from silkway.seals.service import SealContext, SealsFollowMovements
 from silkway.settings import Settings
@@ -123,9 +123,9 @@ def compose_exchange(
     handlers = {
         **transit_inbound.handlers(transit),
         **guarantee_inbound.handlers(guarantees),
-        **seal_exchange.handlers(seals),
+        **seal_inbound.handlers(seals),
     }
-    kits = {PROCESS: transit_inbound.kit(transit), SEAL_PROCESS: seal_exchange.kit(seals)}
+    kits = {PROCESS: transit_inbound.kit(transit), SEAL_PROCESS: seal_inbound.kit(seals)}
     return ExchangeContext(transit, sealer, handlers, kits)
 
 
