@@ -88,7 +88,7 @@ def _imports(path: Path) -> set[str]:
                 anchor = anchor[: len(anchor) - (node.level - 1)]
                 base = ".".join([*anchor, base] if base else anchor)
             found.add(base)
-            # ``from silkway.services import seals`` imports the module silkway.seals.service.
+            # ``from silkway.seals import service`` imports the module silkway.seals.service.
             found.update(
                 f"{base}.{alias.name}" for alias in node.names if _is_module(f"{base}.{alias.name}")
             )
