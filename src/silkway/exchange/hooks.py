@@ -6,10 +6,11 @@ conformance kit to its own context, and the composition root hands them to the e
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from functools import partial
+from typing import Protocol, TypeVar
 
 from silkway.exchange.domain.envelope import Envelope
 from silkway.node.ports import Clock
@@ -41,6 +42,16 @@ InboundHandler = Callable[[UnitOfWork, Envelope, datetime], None]
 """Applies one message's effect inside the receiving transaction; raises DomainError to refuse.
 
 Each capability binds its handlers to its own context and bootstrap hands them to the exchange."""
+
+C = TypeVar("C")
+
+ContextHandler = Callable[[C, UnitOfWork, Envelope, datetime], None]
+"""A capability's handler, before it is bound to that capability's context."""
+
+
+def bind_handlers(table: Mapping[str, ContextHandler[C]], ctx: C) -> dict[str, InboundHandler]:
+    """Each message's handler in ``table``, bound to ``ctx``, as the exchange calls it."""
+    return {code: partial(handler, ctx) for code, handler in table.items()}
 
 
 @dataclass(frozen=True, slots=True)

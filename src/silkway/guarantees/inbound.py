@@ -7,13 +7,12 @@ to this node's guarantee context and hands them to the exchange.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
-from functools import partial
 
 from silkway.exchange import inbound
 from silkway.exchange.domain.envelope import Envelope
-from silkway.exchange.hooks import InboundHandler
+from silkway.exchange.hooks import ContextHandler, InboundHandler, bind_handlers
 from silkway.guarantees import certificates
 from silkway.guarantees.service import GuaranteeContext
 from silkway.kernel.errors import ActionInvalid, Violation
@@ -51,15 +50,13 @@ def _certificate_written_off(
     )
 
 
-_HANDLERS: Mapping[str, Callable[[GuaranteeContext, UnitOfWork, Envelope, datetime], None]] = {
+_HANDLERS: Mapping[str, ContextHandler[GuaranteeContext]] = {
     "P.CP.01.MSG.912": _certificate_issued,
     "P.CP.01.MSG.913": _certificate_used,
     "P.CP.01.MSG.914": _certificate_written_off,
 }
-MESSAGES = frozenset(_HANDLERS)
-"""The certificate messages whose effect the guarantee registry decides."""
 
 
 def handlers(ctx: GuaranteeContext) -> dict[str, InboundHandler]:
     """Each certificate message's handler, bound to this node's guarantee context."""
-    return {code: partial(handler, ctx) for code, handler in _HANDLERS.items()}
+    return bind_handlers(_HANDLERS, ctx)

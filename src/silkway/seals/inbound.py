@@ -19,7 +19,7 @@ message by raising a :class:`DomainError`; the sender then gets a negative R.006
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from functools import partial
@@ -29,7 +29,7 @@ from silkway.exchange import inbound
 from silkway.exchange.bus.ports import RetryLater
 from silkway.exchange.conformance import conformance_reference, scenario_envelope
 from silkway.exchange.domain.envelope import Envelope, urn_uuid
-from silkway.exchange.hooks import InboundHandler, Kit, KitBuilder
+from silkway.exchange.hooks import ContextHandler, InboundHandler, Kit, KitBuilder, bind_handlers
 from silkway.kernel.codes import movement_state
 from silkway.kernel.errors import ActionInvalid, Violation
 from silkway.node.ports import DuplicateKey
@@ -344,20 +344,18 @@ def _position(
     )
 
 
-_HANDLERS: Mapping[str, Callable[[SealContext, UnitOfWork, Envelope, datetime], None]] = {
+_HANDLERS: Mapping[str, ContextHandler[SealContext]] = {
     seal_messages.ENQUIRY_CODE: seal_enquiry,
     seal_messages.ANSWER_CODE: seal_answer,
     seal_messages.HANDOVER_CODE: handover,
     seal_messages.COMPLETION_CODE: tracking_ended,
     seal_messages.POSITIONS_CODE: positions_forwarded,
 }
-MESSAGES = frozenset(_HANDLERS)
-"""The P.SO.01 messages whose effect the seal operator decides."""
 
 
 def handlers(ctx: SealContext) -> dict[str, InboundHandler]:
     """Each P.SO.01 message's handler, bound to this node's seal operator."""
-    return {code: partial(handler, ctx) for code, handler in _HANDLERS.items()}
+    return bind_handlers(_HANDLERS, ctx)
 
 
 # --- the P.SO.01 conformance kit ---------------------------------------------------------------

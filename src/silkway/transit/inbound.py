@@ -8,7 +8,7 @@ kit, to this node's transit context and hands them to the exchange, which import
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
 from functools import partial
@@ -19,7 +19,7 @@ from silkway.exchange import inbound
 from silkway.exchange.conformance import conformance_reference, scenario_envelope
 from silkway.exchange.domain import fields as message_fields
 from silkway.exchange.domain.envelope import Envelope, urn_uuid
-from silkway.exchange.hooks import InboundHandler, Kit, KitBuilder
+from silkway.exchange.hooks import ContextHandler, InboundHandler, Kit, KitBuilder, bind_handlers
 from silkway.exchange.ports import OutboxMessage
 from silkway.kernel.codes import make_registration_number
 from silkway.kernel.errors import ActionInvalid, Violation
@@ -268,7 +268,7 @@ def _enquiry_answer(
     apply_event(ctx, uow, movement.reference, event, now, actor=inbound.actor(envelope))
 
 
-_HANDLERS: Mapping[str, Callable[[TransitContext, UnitOfWork, Envelope, datetime], None]] = {
+_HANDLERS: Mapping[str, ContextHandler[TransitContext]] = {
     "P.CP.01.MSG.010": _release_notification,
     "P.CP.01.MSG.901": _informational,
     "P.CP.01.MSG.902": _informational,
@@ -282,13 +282,11 @@ _HANDLERS: Mapping[str, Callable[[TransitContext, UnitOfWork, Envelope, datetime
     "P.CP.01.MSG.910": _enquiry_answer,
     "P.CP.01.MSG.911": _non_delivery,
 }
-MESSAGES = frozenset(_HANDLERS)
-"""The P.CP.01 messages whose effect transit decides."""
 
 
 def handlers(ctx: TransitContext) -> dict[str, InboundHandler]:
     """Each transit message's handler, bound to this node's transit context."""
-    return {code: partial(handler, ctx) for code, handler in _HANDLERS.items()}
+    return bind_handlers(_HANDLERS, ctx)
 
 
 # --- the P.CP.01 conformance kit ---------------------------------------------------------------
