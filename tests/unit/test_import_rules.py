@@ -33,6 +33,7 @@ FRAMEWORKS = (
 )
 
 CAPABILITIES = ("exchange", "transit", "guarantees", "seals")
+IN_A_CAPABILITY = tuple(f"silkway.{c}." for c in CAPABILITIES)
 
 # Where adapters and entrypoints live inside a capability; everything else there is the domain
 # (``<capability>.domain``) or its use cases and ports.
@@ -111,10 +112,6 @@ def _reaching(importers: str | tuple[str, ...] | list[str], targets: tuple[str, 
     ]
 
 
-def _capability(name: str) -> str:
-    return f"silkway.{name}"
-
-
 def _is_domain(module: str) -> bool:
     return module.startswith(("silkway.kernel", "silkway.reference.model")) or any(
         module.startswith(f"silkway.{c}.domain") for c in CAPABILITIES
@@ -126,7 +123,7 @@ def _use_cases() -> list[str]:
     return [
         m
         for m in GRAPH
-        if m.startswith(tuple(f"silkway.{c}." for c in CAPABILITIES))
+        if m.startswith(IN_A_CAPABILITY)
         and not _is_domain(m)
         and not m.startswith((*ADAPTERS, *ENTRYPOINTS))
     ]
@@ -163,7 +160,7 @@ def test_use_cases_reach_adapters_only_through_ports() -> None:
 
 def test_adapters_import_no_use_case_only_ports_and_the_domain() -> None:
     adapters = [m for m in GRAPH if m.startswith(ADAPTERS) and not m.startswith(COMPOSERS)]
-    found = _reaching(adapters, tuple(f"silkway.{c}." for c in CAPABILITIES))
+    found = _reaching(adapters, IN_A_CAPABILITY)
     allowed = (*ADAPTERS, *PORTS)
     assert [
         line

@@ -155,20 +155,22 @@ def conformance_run(
     from silkway.exchange.runtime import ExchangeRuntime
 
     nodes = {s: build_node(s) for s in (*states, "EEC")}
-    kits = nodes[states[0]].exchange.kits
-    if process not in kits:
-        for n in nodes.values():
-            n.dispose()
-        _fail("process-without-kit", f"no conformance kit for {process}; kits: {', '.join(kits)}")
-    chosen = NatsBus(bus.split(",")) if bus else InProcessBus()
-    runtime = ExchangeRuntime(
-        {s: nodes[s].exchange for s in states}, chosen, journal=nodes["EEC"].exchange
-    )
-    runtime.start()
     try:
-        results = runtime.conformance(states[0], states[1], timeout=timeout, process=process)
+        kits = nodes[states[0]].exchange.kits
+        if process not in kits:
+            _fail(
+                "process-without-kit", f"no conformance kit for {process}; kits: {', '.join(kits)}"
+            )
+        chosen = NatsBus(bus.split(",")) if bus else InProcessBus()
+        runtime = ExchangeRuntime(
+            {s: nodes[s].exchange for s in states}, chosen, journal=nodes["EEC"].exchange
+        )
+        runtime.start()
+        try:
+            results = runtime.conformance(states[0], states[1], timeout=timeout, process=process)
+        finally:
+            runtime.stop()
     finally:
-        runtime.stop()
         for n in nodes.values():
             n.dispose()
     passed = all(o.passed for outcomes in results.values() for o in outcomes)

@@ -28,9 +28,7 @@ from silkway.guarantees.api.schemas import (
 from silkway.guarantees.domain.guarantee import (
     GuaranteeStatus,
     Holder,
-    RegistryInvalid,
 )
-from silkway.web.problems import domain_problem
 
 
 def registry_routes(router: APIRouter, node: Node) -> None:
@@ -69,10 +67,7 @@ def registry_routes(router: APIRouter, node: Node) -> None:
         body: Annotated[HolderIn, Body()],
     ) -> HolderOut:
         """Register a holder (carrier, forwarder) or update it."""
-        try:
-            holder = Holder(holder_id, body.name, body.country, body.qualified)
-        except RegistryInvalid as exc:
-            raise domain_problem(exc, "/name") from exc
+        holder = call(lambda: Holder(holder_id, body.name, body.country, body.qualified), "/name")
         return HolderOut.of(call(lambda: guarantees.register_holder(ctx, holder)))
 
     @router.post("/guarantees", status_code=201, response_model=RegisteredOut, tags=tags)
