@@ -85,7 +85,9 @@ def register(
     state: StateOption,
     protocol: Annotated[str, typer.Option(help="egts, wialon, teltonika, mqtt or http.")],
     imei: Annotated[str | None, typer.Option(help="Device IMEI (wire protocols).")] = None,
-    password: Annotated[str | None, typer.Option(help="Wialon IPS login password.")] = None,
+    password: Annotated[
+        str | None, typer.Option(help="Wialon IPS login password (kept only as its hash).")
+    ] = None,
     period: Annotated[int, typer.Option(help="Reporting period in seconds.")] = 300,
     firmware: Annotated[str | None, typer.Option(help="Firmware version.")] = None,
     database_url: UrlOption = None,

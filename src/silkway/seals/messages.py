@@ -88,8 +88,8 @@ def device_fields(seal: Seal) -> dict[str, Any]:
         "DeviceId": seal.device_id,
         "ReportingPeriodSeconds": seal.reporting_period_s,
     }
-    if seal.password is not None:
-        fields["DevicePassword"] = seal.password
+    if seal.password_hash is not None:
+        fields["DevicePasswordHash"] = seal.password_hash
     if seal.firmware is not None:
         fields["FirmwareVersion"] = seal.firmware
     if seal.battery_pct is not None:
@@ -106,7 +106,7 @@ def seal_from_device(seal_id: str, operator: str, device: dict[str, Any], now: d
         device_id=str(device["DeviceId"]),
         reporting_period_s=int(device["ReportingPeriodSeconds"]),
         registered_at=now,
-        password=device.get("DevicePassword"),
+        password_hash=device.get("DevicePasswordHash"),
         battery_pct=device.get("BatteryPercent"),
         firmware=device.get("FirmwareVersion"),
     )

@@ -32,6 +32,7 @@ from silkway.seals.domain.seals import (
     new_seal,
 )
 from silkway.seals.domain.signals import SignalMapping, events_in
+from silkway.seals.passwords import hash_password
 from silkway.seals.ports import Activation, HandoverRecord, IncidentFilter
 from silkway.transit.domain.movement import Movement, MovementStatus
 from silkway.unit_of_work import UnitOfWork
@@ -160,7 +161,11 @@ def register_seal(
     firmware: str | None = None,
     operator: str | None = None,
 ) -> Seal:
-    """Register a seal with this node's operator (or record a seal of ``operator``)."""
+    """Register a seal with this node's operator (or record a seal of ``operator``).
+
+    A Wialon IPS ``password`` is stored as its Argon2id hash only; a device registered with one
+    must log in with it (see :mod:`silkway.seals.admission` for devices registered without).
+    """
     seal = new_seal(
         seal_id=seal_id,
         operator=operator or ctx.state,
@@ -169,6 +174,7 @@ def register_seal(
         reporting_period_s=reporting_period_s,
         registered_at=ctx.clock.now(),
         password=password,
+        hash_password=hash_password,
         battery_pct=battery_pct,
         firmware=firmware,
     )

@@ -30,6 +30,7 @@ from silkway.seals.domain.signals import (
     events_in,
 )
 from silkway.seals.domain.telemetry import Position, PositionBatch
+from silkway.seals.passwords import hash_password, verify_password
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 
@@ -81,9 +82,24 @@ def test_every_broken_rule_is_reported_with_a_pointer() -> None:
     }
 
 
-def test_wialon_may_carry_a_password() -> None:
-    s = new_seal(**seal(protocol="wialon", password="NA"))  # type: ignore[arg-type]
-    assert s.password == "NA"
+def test_wialon_may_carry_a_password_kept_only_as_its_hash() -> None:
+    s = new_seal(**seal(protocol="wialon", password="NA"), hash_password=hash_password)  # type: ignore[arg-type]
+    assert s.password_hash is not None
+    assert s.password_hash.startswith("$argon2id$")
+    assert "NA" not in s.password_hash.split("$")[-2:]
+    assert verify_password(s.password_hash, "NA")
+    assert not verify_password(s.password_hash, "NB")
+
+
+def test_a_password_hash_from_another_operator_is_checked_for_its_form() -> None:
+    sent = hash_password("kz-ru-1")
+    assert new_seal(**seal(protocol="wialon", password_hash=sent)).password_hash == sent  # type: ignore[arg-type]
+    with pytest.raises(SealInvalid) as caught:
+        new_seal(**seal(protocol="wialon", password_hash="kz-ru-1"))  # type: ignore[arg-type]
+    assert [v.code for v in caught.value.violations] == ["password-hash-invalid"]
+    with pytest.raises(SealInvalid) as caught:
+        new_seal(**seal(protocol="egts", password_hash=sent))  # type: ignore[arg-type]
+    assert [v.code for v in caught.value.violations] == ["password-unexpected"]
 
 
 def test_seal_status_transitions() -> None:

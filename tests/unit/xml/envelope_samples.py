@@ -37,7 +37,11 @@ SEALS = (
 DEVICE = {
     "ProtocolCode": "wialon",
     "DeviceId": "356307042441013",
-    "DevicePassword": "s3cret",
+    # What a registry keeps of the Wialon IPS password "s3cret": its Argon2id hash, never it.
+    "DevicePasswordHash": (
+        "$argon2id$v=19$m=65536,t=3,p=4$tqV4jSqJ8r3Pp6Rr9dN0Fw$"
+        "mN9p1b4K1cZ1Vt2x0w8yYp8w7N6m0HkL3tqS0aJbq7Q"
+    ),
     "ReportingPeriodSeconds": 60,
     "FirmwareVersion": "2.4.1",
     "BatteryPercent": 87,

@@ -41,7 +41,7 @@ seals = Table(
     Column("operator", String(3), nullable=False),
     Column("protocol", String(12), nullable=False),
     Column("device_id", String(35), nullable=False, unique=True),
-    Column("password", String(32), nullable=True),
+    Column("password_hash", String(128), nullable=True),
     Column("reporting_period_s", Integer, nullable=False),
     Column("battery_pct", SmallInteger, nullable=True),
     Column("firmware", String(40), nullable=True),
@@ -50,7 +50,8 @@ seals = Table(
     Column("registered_at", DateTime(timezone=True), nullable=False),
     Index("ix_seals_operator_status", "operator", "status"),
 )
-"""The registry: ``device_id`` is what the device presents on the wire (IMEI, or the seal id)."""
+"""The registry: ``device_id`` is what the device presents on the wire (IMEI, or the seal id);
+``password_hash`` the Argon2id hash of a Wialon IPS login password (never the password)."""
 
 seal_activations = Table(
     "seal_activations",

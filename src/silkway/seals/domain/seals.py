@@ -9,7 +9,7 @@ are checked against the movement's corridor and raise the incidents the Union de
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -43,6 +43,12 @@ class DeviceProtocol(StrEnum):
 
 PASSWORD_PROTOCOLS = frozenset({DeviceProtocol.WIALON})
 """Protocols whose login carries a password (Wialon IPS ``#L#``)."""
+
+_PASSWORD_HASH = re.compile(
+    r"^\$argon2(id|i|d)\$v=\d+\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$"
+)
+"""A PHC-format Argon2 hash, as the registry stores device passwords."""
+MAX_PASSWORD_HASH = 128
 
 
 class SealStatus(StrEnum):
@@ -100,7 +106,8 @@ class Seal:
     """The identity the device presents on the wire: IMEI for EGTS/Wialon/Teltonika."""
     reporting_period_s: int
     registered_at: datetime
-    password: str | None = None
+    password_hash: str | None = None
+    """The Argon2id hash of the Wialon IPS login password, when one is set; never the password."""
     battery_pct: int | None = None
     firmware: str | None = None
     status: SealStatus = SealStatus.REGISTERED
@@ -119,10 +126,19 @@ def new_seal(
     reporting_period_s: int,
     registered_at: datetime,
     password: str | None = None,
+    password_hash: str | None = None,
+    hash_password: Callable[[str], str] | None = None,
     battery_pct: int | None = None,
     firmware: str | None = None,
 ) -> Seal:
-    """A seal ready to register, or :class:`SealInvalid` listing every broken rule."""
+    """A seal ready to register, or :class:`SealInvalid` listing every broken rule.
+
+    A device password is given in clear (``password``, hashed with ``hash_password`` once every
+    rule holds) or, for a seal another operator described, as the hash it sent
+    (``password_hash``); only the hash is kept.
+    """
+    if password is not None and password_hash is not None:
+        raise ValueError("give a device password or its hash, not both")
     found: list[Violation] = []
     if not _SEAL_ID.match(seal_id):
         found.append(
@@ -153,12 +169,16 @@ def new_seal(
         found.append(Violation("imei-invalid", "/imei", "a device protocol needs a 15-digit IMEI"))
     elif not _DEVICE_ID.match(identity):
         found.append(Violation("device-id-invalid", "/imei", "1 to 35 letters, digits or -_.:"))
-    if password is not None and proto not in PASSWORD_PROTOCOLS:
+    if (password is not None or password_hash is not None) and proto not in PASSWORD_PROTOCOLS:
         found.append(
             Violation("password-unexpected", "/password", f"{proto.value} has no password")
         )
     if password is not None and not 1 <= len(password) <= 32:
         found.append(Violation("password-invalid", "/password", "1 to 32 characters"))
+    if password_hash is not None and not (
+        len(password_hash) <= MAX_PASSWORD_HASH and _PASSWORD_HASH.match(password_hash)
+    ):
+        found.append(Violation("password-hash-invalid", "/password", "an Argon2 hash in PHC form"))
     if not MIN_REPORTING_PERIOD_S <= reporting_period_s <= MAX_REPORTING_PERIOD_S:
         found.append(
             Violation(
@@ -175,6 +195,10 @@ def new_seal(
         found.append(Violation("naive-datetime", "/registered_at", "a time zone is required"))
     if found:
         raise SealInvalid(f"the seal breaks {len(found)} rule(s)", found)
+    if password is not None:
+        if hash_password is None:
+            raise ValueError("a device password needs hash_password to be stored")
+        password_hash = hash_password(password)
     return Seal(
         seal_id=seal_id,
         operator=operator,
@@ -182,7 +206,7 @@ def new_seal(
         device_id=identity,
         reporting_period_s=reporting_period_s,
         registered_at=registered_at,
-        password=password,
+        password_hash=password_hash,
         battery_pct=battery_pct,
         firmware=firmware,
     )

@@ -69,8 +69,9 @@ def _device(*, required: bool = True) -> FieldSpec:
         fields=(
             FieldSpec("ProtocolCode", FieldKind.CODE, choices=DEVICE_PROTOCOLS),
             FieldSpec("DeviceId", FieldKind.CODE),
-            # Wialon IPS devices log in with a password; the operator taking over needs it.
-            FieldSpec("DevicePassword", FieldKind.TEXT, required=False),
+            # Wialon IPS devices log in with a password; the operator taking over checks logins
+            # against its Argon2id hash, the only form the registry keeps (never the password).
+            FieldSpec("DevicePasswordHash", FieldKind.TEXT, required=False),
             FieldSpec("ReportingPeriodSeconds", FieldKind.INTEGER),
             FieldSpec("FirmwareVersion", FieldKind.TEXT, required=False),
             FieldSpec("BatteryPercent", FieldKind.INTEGER, required=False),

@@ -1,0 +1,31 @@
+"""Device passwords (Wialon IPS logins), kept only as Argon2id hashes.
+
+A password is hashed once, when the seal is registered; the registry stores the hash (a PHC
+string carrying its own salt and parameters), and a login is checked against it. The hash is
+also what travels to another operator that takes the seal over (P.SO.01), never the password.
+"""
+
+from __future__ import annotations
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+__all__ = ["hash_password", "verify_password"]
+
+# argon2-cffi's defaults: Argon2id with the parameters RFC 9106 recommends where memory is
+# constrained (3 passes over 64 MiB, 4 lanes).
+_HASHER = PasswordHasher()
+
+
+def hash_password(password: str) -> str:
+    """The Argon2id hash of ``password``, with a fresh salt."""
+    return _HASHER.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    """Whether ``password`` is the one ``password_hash`` was made from (False for a hash that
+    cannot be read, rather than an error: a login is refused, nothing else)."""
+    try:
+        return _HASHER.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
