@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     """Device connections served at once, per protocol."""
     listener_idle_timeout_s: float = Field(default=300.0, gt=0)
     """A device connection silent for this long is closed."""
+    device_passwords_required: bool = True
+    """Wialon IPS logins must carry a password registered for the device. Off: a device
+    registered without one is let in whatever its login says (one registered with a password
+    must still give it)."""
     mqtt_url: str | None = None
     """Broker seals publish to, ``mqtt://[user[:password]@]host[:port]``. Unset: no MQTT."""
     mqtt_topic_prefix: str = "silkway"

@@ -25,6 +25,7 @@ decoding it into columns and answering every record, against ``telemetry.decode_
 
 from __future__ import annotations
 
+import asyncio
 import tempfile
 import time
 from collections.abc import Callable
@@ -49,6 +50,7 @@ from silkway.transit.domain.movement import Accept, Release
 from silkway.transit.security import QuotedSecurityGate
 from tests import pg
 from tests.bench.harness import Result
+from tests.integration.listeners.harness import ANYONE
 
 DEVICES = 100
 PER_FRAME = 50
@@ -189,15 +191,20 @@ def _decode_packet_only(slices: list[list[bytes]]) -> float:
 
 def _listener_only(slices: list[list[bytes]]) -> float:
     """Each seal's connection session fed its frame of every slice: positions and answers."""
-    sessions = [EgtsSession() for _ in range(DEVICES)]
-    count = 0
+    sessions = [EgtsSession(ANYONE) for _ in range(DEVICES)]
+
+    async def work() -> int:
+        count = 0
+        for frames in slices:
+            for session, frame in zip(sessions, frames, strict=True):
+                reply = await session.feed(frame, START)
+                if reply.errors or reply.positions is None or not reply.answer:
+                    raise RuntimeError("bench frames refused by the listener")
+                count += len(reply.positions)
+        return count
+
     start = time.perf_counter()
-    for frames in slices:
-        for session, frame in zip(sessions, frames, strict=True):
-            reply = session.feed(frame, START)
-            if reply.errors or reply.positions is None or not reply.answer:
-                raise RuntimeError("bench frames refused by the listener")
-            count += len(reply.positions)
+    count = asyncio.run(work())
     return count / (time.perf_counter() - start)
 
 

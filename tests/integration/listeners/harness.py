@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from tests.conftest import START
 
 from silkway.node.clock import ManualClock
+from silkway.seals.admission import Admission
 from silkway.seals.devices.records import Position
 from silkway.seals.domain.telemetry import PositionBatch
 from silkway.seals.listeners import DeviceListener, ListenerLimits, tcp_listener
@@ -23,6 +24,19 @@ WAIT_S = 10.0
 CLOCK = ManualClock(START)
 """The listeners' clock where no node is involved: fixes are stamped by the clock that judges
 them, never by the machine's, so the tests pass on any date."""
+
+
+class Anyone:
+    """A gate that lets every device in, named or not: for the tests of the protocols themselves
+    (who may connect is the registry's business, tested with a node)."""
+
+    async def admit(
+        self, protocol: str, device_id: str | None, password: str | None = None
+    ) -> Admission:
+        return Admission(device_id)
+
+
+ANYONE = Anyone()
 
 
 def recent(minutes: int = 10, *, clock: ManualClock = CLOCK) -> datetime:
@@ -71,7 +85,7 @@ async def wait_until(condition: Callable[[], bool], what: str) -> None:
 async def serving(
     protocol: str, sink: RecordingSink, limits: ListenerLimits | None = None
 ) -> AsyncIterator[DeviceListener]:
-    listener = tcp_listener(protocol, sink, limits=limits, clock=CLOCK.now)
+    listener = tcp_listener(protocol, sink, limits=limits, clock=CLOCK.now, gate=ANYONE)
     await listener.start("127.0.0.1", 0)
     try:
         yield listener

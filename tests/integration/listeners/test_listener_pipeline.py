@@ -26,6 +26,7 @@ from silkway.seals.listeners import (
     DeviceListeners,
     make_pipeline_sink,
     plan_from_settings,
+    registry_gate,
     tcp_listener,
 )
 from silkway.settings import Settings
@@ -116,7 +117,7 @@ def test_mqtt_seal_reaches_the_database(
     assert stored_rows(kz_node, MQTT_SEAL_ID) == [(ms(moment), signals)]
 
 
-def test_unknown_devices_and_resent_packets_are_acknowledged_and_stored_once(
+def test_resent_packets_are_acknowledged_and_stored_once_and_unknown_devices_refused(
     kz_node: Node, clock: ManualClock
 ) -> None:
     seals.register_seal(kz_node.seals, seal_id=SEAL_ID, protocol="teltonika", imei=IMEI)
@@ -124,17 +125,24 @@ def test_unknown_devices_and_resent_packets_are_acknowledged_and_stored_once(
 
     async def scenario() -> None:
         listener = tcp_listener(
-            "teltonika", make_pipeline_sink(kz_node.seals), clock=kz_node.transit.clock.now
+            "teltonika",
+            make_pipeline_sink(kz_node.seals),
+            clock=kz_node.transit.clock.now,
+            gate=registry_gate(kz_node, Settings()),
         )
         await listener.start("127.0.0.1", 0)
         try:
-            for imei in (IMEI, IMEI, "864123456789099"):
+            for _attempt in range(2):
                 async with device(listener) as tracker:
-                    await tracker.send(teltonika.encode_imei_handshake(imei))
+                    await tracker.send(teltonika.encode_imei_handshake(IMEI))
                     assert await tracker.receive(1) == b"\x01"
                     await tracker.send(packet)
                     assert await tracker.receive(4) == bytes.fromhex("00000002")
+            async with device(listener) as stranger:
+                await stranger.send(teltonika.encode_imei_handshake("864123456789099") + packet)
+                assert await stranger.rest_until_closed() == b"\x00"
             assert listener.batcher.stats.accepted == 2
+            assert listener.stats.refused_devices == 1
         finally:
             await listener.close()
 

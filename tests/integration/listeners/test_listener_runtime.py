@@ -13,7 +13,7 @@ from pathlib import Path
 import aiomqtt
 import pytest
 from fastapi.testclient import TestClient
-from tests.integration.listeners.harness import CLOCK, WAIT_S, RecordingSink, recent
+from tests.integration.listeners.harness import ANYONE, CLOCK, WAIT_S, RecordingSink, recent
 
 from silkway.bootstrap import build_node
 from silkway.seals.devices import wialon
@@ -55,6 +55,7 @@ def test_tcp_and_mqtt_listeners_run_beside_the_caller(broker: tuple[str, int]) -
         clock=CLOCK.now,
         tcp_ports={"egts": 0, "wialon": 0, "teltonika": 0},
         tcp_sink=tcp_sink,
+        tcp_gate=ANYONE,
         mqtt=MqttConfig(*broker, client_id=f"silkway-test-{uuid.uuid4().hex[:12]}"),
         mqtt_sinks={"KZ": kz_sink},
     )
@@ -91,7 +92,10 @@ def test_a_taken_port_fails_a_strict_start_and_is_reported_otherwise() -> None:
         taken.listen()
         port = taken.getsockname()[1]
         plan = ListenerPlan(
-            clock=CLOCK.now, tcp_ports={"egts": port, "wialon": 0}, tcp_sink=RecordingSink()
+            clock=CLOCK.now,
+            tcp_ports={"egts": port, "wialon": 0},
+            tcp_sink=RecordingSink(),
+            tcp_gate=ANYONE,
         )
 
         with pytest.raises(OSError, match=f"EGTS port 127.0.0.1:{port}"):
@@ -116,7 +120,7 @@ def test_the_api_shows_what_each_listener_has_seen(tmp_path: Path) -> None:
         assert idle == {"running": False, "tcp": {}, "mqtt": None}
         sink = RecordingSink()
         listeners = DeviceListeners(
-            ListenerPlan(clock=CLOCK.now, tcp_ports={"wialon": 0}, tcp_sink=sink)
+            ListenerPlan(clock=CLOCK.now, tcp_ports={"wialon": 0}, tcp_sink=sink, tcp_gate=ANYONE)
         )
         listeners.start()
         board.listeners = listeners

@@ -43,6 +43,7 @@ __all__ = [
     "encode_ack",
     "encode_avl_packet",
     "encode_imei_handshake",
+    "read_handshake",
     "split_frames",
 ]
 
@@ -135,6 +136,21 @@ def decode_imei_handshake(data: bytes) -> str:
     if not all(0x30 <= byte <= 0x39 for byte in imei):
         raise _fail("IMEI is not 15 ASCII digits")
     return imei.decode("ascii")
+
+
+def read_handshake(buffer: bytes) -> tuple[str | None, bytes]:
+    """The IMEI of the handshake at the start of ``buffer`` (keep-alive bytes before it skipped)
+    and the bytes after it; (None, the bytes still to read) while it is incomplete.
+
+    Raises ``DecodeError`` when the bytes cannot be a handshake.
+    """
+    buffer = buffer.lstrip(bytes([KEEP_ALIVE]))
+    if len(buffer) < 2:
+        return None, buffer
+    (length,) = _U16.unpack_from(buffer, 0)
+    if length == 15 and len(buffer) < 17:
+        return None, buffer
+    return decode_imei_handshake(buffer[:17]), buffer[17:]
 
 
 def split_frames(buffer: bytes) -> tuple[list[bytes], bytes]:
@@ -374,22 +390,17 @@ class TeltonikaSession:
         return self._packets(now)
 
     def _handshake(self) -> bytes:
-        buffer = self._buffer.lstrip(bytes([KEEP_ALIVE]))
-        if len(buffer) < 2:
-            self._buffer = buffer
-            return b""
-        (length,) = _U16.unpack_from(buffer, 0)
-        if length == 15 and len(buffer) < 17:
-            self._buffer = buffer
-            return b""
         try:
-            imei = decode_imei_handshake(buffer[:17])
+            imei, rest = read_handshake(self._buffer)
         except DecodeError as error:
             return self._close(error, IMEI_REJECT)
+        if imei is None:
+            self._buffer = rest
+            return b""
         if self._accept_imei is not None and not self._accept_imei(imei):
             return self._close(DecodeError(PROTOCOL, f"IMEI {imei} not accepted"), IMEI_REJECT)
         self.imei = imei
-        self._buffer = buffer[17:]
+        self._buffer = rest
         return IMEI_ACCEPT
 
     def _packets(self, now: datetime | None) -> tuple[bytes, list[Position]]:

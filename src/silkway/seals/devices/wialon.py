@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -32,16 +33,20 @@ from silkway.seals.devices.records import (
 )
 
 __all__ = [
+    "Login",
     "WialonSession",
     "d_body",
     "decode_d",
     "decode_lines",
+    "decode_login",
     "decode_sd",
     "encode_black_box",
     "encode_d",
     "encode_login",
     "encode_ping",
     "encode_sd",
+    "packet_parts",
+    "prefix_unit",
     "sd_body",
     "wialon_crc",
 ]
@@ -297,6 +302,56 @@ def _decode_data(
 
 
 # ---------------------------------------------------------------------------------------------
+# Lines and logins
+
+
+def packet_parts(line: str) -> tuple[str, str, str]:
+    """(prefix, type, body) of one line without its line end, ``2.0;IMEI#SD#body`` giving
+    ("2.0;IMEI", "SD", "body"); ``DecodeError`` with no code when it is not ``#TYPE#body``."""
+    prefix, hash_at, rest = line.partition("#")
+    if not hash_at:
+        raise _fail("line does not hold #TYPE#", None)
+    kind, second_hash, body = rest.partition("#")
+    if not second_hash:
+        raise _fail("line does not hold #TYPE#", None)
+    return prefix, kind, body
+
+
+def prefix_unit(prefix: str) -> str | None:
+    """The unit id a well-formed ``2.0;IMEI`` prefix names, else None."""
+    version, separator, imei = prefix.partition(";")
+    if separator and _VERSION.fullmatch(version) and _UNIT_ID.fullmatch(imei):
+        return imei
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Login:
+    """What a ``#L#`` packet says: protocol version, unit id (IMEI) and password (``NA``: none)."""
+
+    version: str
+    imei: str
+    password: str
+
+
+def decode_login(body: str) -> Login:
+    """The body of ``#L#``; ``DecodeError`` whose code is the ``#AL#`` answer (``10`` checksum,
+    ``0`` anything else wrong with it)."""
+    fields = body.split(";")
+    if len(fields) == 4 and _VERSION.fullmatch(fields[0]):
+        version, imei, password = fields[0], fields[1], fields[2]
+        _check_crc(body[: body.rfind(";") + 1], fields[3], LOGIN_CHECKSUM)
+    elif len(fields) == 2:
+        version = "1.1"
+        imei, password = fields
+    else:
+        raise _fail(f"login has {len(fields)} fields", LOGIN_REJECTED)
+    if not _UNIT_ID.fullmatch(imei):
+        raise _fail(f"bad unit id {imei!r}", LOGIN_REJECTED)
+    return Login(version, imei, password)
+
+
+# ---------------------------------------------------------------------------------------------
 # Session
 
 
@@ -341,12 +396,7 @@ class WialonSession:
         return "".join(answers), positions
 
     def _handle(self, line: str, now: datetime | None) -> tuple[str, list[Position]]:
-        prefix, hash_at, rest = line.partition("#")
-        if not hash_at:
-            raise _fail("line does not hold #TYPE#", None)
-        kind, second_hash, body = rest.partition("#")
-        if not second_hash:
-            raise _fail("line does not hold #TYPE#", None)
+        prefix, kind, body = packet_parts(line)
         answer_type = {"L": "AL", "SD": "ASD", "D": "AD", "B": "AB", "P": "AP"}.get(kind)
         if answer_type is None:
             raise _fail(f"unsupported packet type {kind!r}", None)
@@ -390,28 +440,23 @@ class WialonSession:
         return self.version or "1.1", self.imei
 
     def _login(self, body: str) -> str:
-        fields = body.split(";")
-        if len(fields) == 4 and _VERSION.fullmatch(fields[0]):
-            version, imei, password = fields[0], fields[1], fields[2]
-            try:
-                _check_crc(body[: body.rfind(";") + 1], fields[3], LOGIN_CHECKSUM)
-            except DecodeError as error:
-                self.last_error = error
-                return LOGIN_CHECKSUM
-        elif len(fields) == 2:
-            version = "1.1"
-            imei, password = fields
-        else:
-            self.last_error = _fail(f"login has {len(fields)} fields", LOGIN_REJECTED)
-            return LOGIN_REJECTED
-        if not _UNIT_ID.fullmatch(imei):
-            self.last_error = _fail(f"bad unit id {imei!r}", LOGIN_REJECTED)
-            return LOGIN_REJECTED
-        if self._check_password is not None and not self._check_password(imei, password):
-            self.last_error = _fail(f"wrong password for {imei}", LOGIN_PASSWORD)
+        try:
+            login = decode_login(body)
+        except DecodeError as error:
+            self.last_error = error
+            return str(error.code)
+        if self._check_password is not None and not self._check_password(
+            login.imei, login.password
+        ):
+            self.last_error = _fail(f"wrong password for {login.imei}", LOGIN_PASSWORD)
             return LOGIN_PASSWORD
-        self.imei, self.version = imei, version
+        self.logged_in(login)
         return LOGIN_OK
+
+    def logged_in(self, login: Login) -> None:
+        """Take ``login`` as this connection's: its data lines are the unit's from now on (for a
+        caller that checked the login itself, as the listener does against the registry)."""
+        self.imei, self.version = login.imei, login.version
 
     def _black_box(
         self, body: str, with_crc: bool | None, device_id: str | None, now: datetime | None

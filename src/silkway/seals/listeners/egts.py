@@ -9,6 +9,13 @@ connection stays open; bytes that cannot be cut into frames (wrong version, head
 header checksum) mean the stream is out of step, and the connection is closed. A TERM_IDENTITY
 in the AUTH service names the terminal for the rest of the connection and is answered with a
 RESULT_CODE packet.
+
+The terminal's identity (its IMEI, else its TID) is put to the listener's gate. One that is not
+a registered device gets the PT=0 answer to its packet, then a RESULT_CODE of
+EGTS_PC_ID_NFOUND (153), and the connection is closed; records of that packet outside the AUTH
+service are answered EGTS_PC_AUTH_DENIED (151), so that the terminal keeps their data. A
+terminal sending telemetry before it named itself is answered EGTS_PC_AUTH_DENIED for the whole
+packet, and closed, unless the gate lets unnamed terminals in.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import numpy as np
 from silkway.seals.devices import egts
 from silkway.seals.devices.records import DecodeError
 from silkway.seals.domain.telemetry import PositionBatch
+from silkway.seals.listeners.gate import DeviceGate
 from silkway.seals.listeners.tcp import MAX_EGTS_FRAME_BYTES, Reply
 
 __all__ = ["EgtsSession"]
@@ -34,14 +42,17 @@ _ROUTED_HEADER = 16
 class EgtsSession:
     """The state of one EGTS connection: the terminal's identity and the server's counters."""
 
-    def __init__(self, *, max_frame_bytes: int = MAX_EGTS_FRAME_BYTES) -> None:
+    def __init__(self, gate: DeviceGate, *, max_frame_bytes: int = MAX_EGTS_FRAME_BYTES) -> None:
         self.device_id: str | None = None
+        self._gate = gate
+        self._unnamed_ok: bool | None = None
+        """Whether the gate lets this terminal send before naming itself (asked once)."""
         self._max_frame_bytes = max_frame_bytes
         self._buffer = b""
         self._pid = 0
         self._rn = 0
 
-    def feed(self, chunk: bytes, now: datetime) -> Reply:
+    async def feed(self, chunk: bytes, now: datetime) -> Reply:
         self._buffer += chunk
         reply = Reply()
         try:
@@ -49,20 +60,20 @@ class EgtsSession:
         except DecodeError as error:
             return self._out_of_step(error)
         if frames:
-            self._answer(frames, now, reply)
+            await self._answer(frames, now, reply)
         if len(self._buffer) > self._max_frame_bytes:
             log.info("egts: frame over %d bytes, closing", self._max_frame_bytes)
             reply.errors += 1
             reply.close = True
         return reply
 
-    def _answer(self, frames: list[bytes], now: datetime, reply: Reply) -> None:
+    async def _answer(self, frames: list[bytes], now: datetime, reply: Reply) -> None:
         start = 0
-        while start < len(frames):
+        while start < len(frames) and not reply.close:
             decoded = egts.decode_columns(frames[start:], device_id=self.device_id, now=now)
-            start += self._answer_decoded(decoded, reply)
+            start += await self._answer_decoded(decoded, reply)
 
-    def _answer_decoded(self, decoded: egts.EgtsColumns, reply: Reply) -> int:
+    async def _answer_decoded(self, decoded: egts.EgtsColumns, reply: Reply) -> int:
         """Answer the decoded frames in order and take their positions; return how many frames.
 
         A frame in which the terminal names itself for the first time ends the run: the frames
@@ -80,10 +91,13 @@ class EgtsSession:
                 continue
             if outcome.pt == egts.PacketType.RESPONSE:
                 continue  # the terminal confirming one of our packets (the AUTH result)
+            identity = outcome.identity
+            if self.device_id is None and not await self._admitted(decoded, index, reply):
+                answered = index + 1
+                break
             reply.answer += decoded.response(index, pid=self._next_pid())
             taken[index] = True
             reply.errors += len(outcome.rejected)
-            identity = outcome.identity
             if identity is not None:
                 named = self.device_id is None
                 if named:
@@ -95,6 +109,43 @@ class EgtsSession:
                     break
         reply.add(_positions_of(decoded, taken))
         return answered
+
+    async def _admitted(self, decoded: egts.EgtsColumns, index: int, reply: Reply) -> bool:
+        """Whether frame ``index``, from a terminal not named yet, may be taken; if not, answer
+        it with the refusal and close."""
+        outcome = decoded.frames[index]
+        identity = outcome.identity
+        if identity is None:
+            if self._unnamed_ok is None:
+                admission = await self._gate.admit(egts.PROTOCOL, None)
+                self._unnamed_ok = admission.accepted
+                if not admission.accepted:
+                    reply.refusal = admission
+            if self._unnamed_ok:
+                return True
+            if outcome.pid is not None:
+                reply.answer += egts.encode_packet(
+                    self._next_pid(),
+                    pt=egts.PacketType.RESPONSE,
+                    rpid=outcome.pid,
+                    pr=egts.ResultCode.AUTH_DENIED,
+                )
+        else:
+            claimed = identity.imei or str(identity.tid)
+            admission = await self._gate.admit(egts.PROTOCOL, claimed)
+            if admission.accepted:
+                return True
+            reply.refusal = admission
+            reply.answer += decoded.response(
+                index, pid=self._next_pid(), refused=egts.ResultCode.AUTH_DENIED
+            )
+            self._rn = (self._rn + 1) & 0xFFFF
+            reply.answer += egts.encode_auth_result(
+                self._next_pid(), self._rn, egts.ResultCode.ID_NFOUND
+            )
+        reply.errors += 1
+        reply.close = True
+        return False
 
     def _out_of_step(self, error: DecodeError) -> Reply:
         log.info("egts %s: stream out of step, closing: %s", self.device_id, error.reason)

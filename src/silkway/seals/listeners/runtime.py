@@ -15,7 +15,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from silkway.seals.admission import DeviceRegistry
 from silkway.seals.listeners.egts import EgtsSession
+from silkway.seals.listeners.gate import DeviceGate, RegistryGate
 from silkway.seals.listeners.sink import Sink, make_pipeline_sink
 from silkway.seals.listeners.tcp import DeviceListener, DeviceSession, ListenerLimits
 from silkway.seals.listeners.teltonika import TeltonikaStreamSession
@@ -31,6 +33,7 @@ __all__ = [
     "DeviceListeners",
     "ListenerPlan",
     "plan_from_settings",
+    "registry_gate",
     "start_device_listeners",
     "tcp_listener",
 ]
@@ -42,13 +45,15 @@ _LABELS = {"egts": "EGTS", "wialon": "Wialon IPS", "teltonika": "Teltonika"}
 _COMMISSION = "EEC"
 
 
-def _session_factory(protocol: str, limits: ListenerLimits) -> Callable[[], DeviceSession]:
+def _session_factory(
+    protocol: str, limits: ListenerLimits, gate: DeviceGate
+) -> Callable[[], DeviceSession]:
     if protocol == "egts":
-        return lambda: EgtsSession(max_frame_bytes=limits.max_frame_bytes)
+        return lambda: EgtsSession(gate, max_frame_bytes=limits.max_frame_bytes)
     if protocol == "wialon":
-        return lambda: WialonLineSession(max_line_bytes=limits.max_frame_bytes)
+        return lambda: WialonLineSession(gate, max_line_bytes=limits.max_frame_bytes)
     if protocol == "teltonika":
-        return TeltonikaStreamSession
+        return lambda: TeltonikaStreamSession(gate)
     raise ValueError(f"unknown device protocol {protocol!r}; expected one of {TCP_PROTOCOLS}")
 
 
@@ -57,15 +62,24 @@ def tcp_listener(
     sink: Sink,
     *,
     clock: Callable[[], datetime],
+    gate: DeviceGate,
     limits: ListenerLimits | None = None,
 ) -> DeviceListener:
     """An unstarted TCP listener for ``protocol`` ("egts", "wialon" or "teltonika").
 
     ``clock`` is the "now" of the node the sink feeds: it stamps receipt and bounds how far in
-    the future a fix may be, so it must be the same clock the node judges the fixes by."""
+    the future a fix may be, so it must be the same clock the node judges the fixes by.
+    ``gate`` decides which devices may connect (``registry_gate`` for the node's registry)."""
     limits = limits or ListenerLimits()
     return DeviceListener(
-        protocol, _session_factory(protocol, limits), sink, limits=limits, clock=clock
+        protocol, _session_factory(protocol, limits, gate), sink, limits=limits, clock=clock
+    )
+
+
+def registry_gate(node: Node, settings: Settings) -> RegistryGate:
+    """The gate of a node's TCP listeners: its seal registry, passwords as the settings say."""
+    return RegistryGate(
+        DeviceRegistry(node.seals, passwords_required=settings.device_passwords_required)
     )
 
 
@@ -78,6 +92,8 @@ class ListenerPlan:
     host: str = "127.0.0.1"
     tcp_ports: Mapping[str, int] = field(default_factory=dict)
     tcp_sink: Sink | None = None
+    tcp_gate: DeviceGate | None = None
+    """Which devices the TCP listeners let in; required with ``tcp_sink``."""
     limits: ListenerLimits = field(default_factory=ListenerLimits)
     mqtt: MqttConfig | None = None
     mqtt_sinks: Mapping[str, Sink] = field(default_factory=dict)
@@ -125,6 +141,7 @@ def plan_from_settings(settings: Settings, nodes: Mapping[str, Node]) -> Listene
         if tcp_node is not None
         else {},
         tcp_sink=make_pipeline_sink(tcp_node.seals) if tcp_node is not None else None,
+        tcp_gate=registry_gate(tcp_node, settings) if tcp_node is not None else None,
         limits=limits,
         mqtt=mqtt,
         mqtt_sinks={state: make_pipeline_sink(node.seals) for state, node in operators.items()}
@@ -231,8 +248,12 @@ class DeviceListeners:
         plan = self.plan
         if plan.tcp_sink is None:
             return
+        if plan.tcp_gate is None:
+            raise ValueError("TCP device listeners need a gate: which devices may connect")
         for protocol, port in plan.tcp_ports.items():
-            listener = tcp_listener(protocol, plan.tcp_sink, limits=plan.limits, clock=plan.clock)
+            listener = tcp_listener(
+                protocol, plan.tcp_sink, limits=plan.limits, clock=plan.clock, gate=plan.tcp_gate
+            )
             label = _LABELS.get(protocol, protocol)
             try:
                 await listener.start(plan.host, port)

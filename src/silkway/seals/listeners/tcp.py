@@ -6,6 +6,10 @@ and whether to hang up. The server hands the positions to the batcher first and 
 taken them; if the sink fails the connection is closed without an answer, so the device keeps
 its data and sends it again after reconnecting (an answer withheld on a connection that stays
 open could be taken by the device as the answer to its next packet).
+
+A device that names itself with an identity the listener's ``DeviceGate`` refuses (not a
+registered device, a wrong password) gets its protocol's refusal and the connection is closed;
+each refusal is counted (``refused_devices``, ``refused_passwords``).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, Self
 
+from silkway.seals.admission import Admission, Refusal
 from silkway.seals.domain.telemetry import PositionBatch
 from silkway.seals.listeners.sink import Batcher, Sink, SinkFailed
 
@@ -59,6 +64,13 @@ class ListenerStats:
 
     connections: int = 0
     refused: int = 0
+    """Connections closed at once: the listener already served ``max_connections``."""
+    refused_devices: int = 0
+    """Connections refused because the device is not a registered one (or did not say which)."""
+    refused_passwords: int = 0
+    """Connections refused because the login's password was wrong (Wialon IPS)."""
+    last_refusal: str | None = None
+    """Why the latest device was refused, e.g. ``356307042441013 is not registered``."""
     active: int = 0
     frames: int = 0
     errors: int = 0
@@ -79,6 +91,8 @@ class Reply:
     frames: int = 0
     errors: int = 0
     """Frames or lines refused, answered with the protocol's error or by hanging up."""
+    refusal: Admission | None = None
+    """Set when the gate refused the device: the answer is the protocol's refusal, then close."""
 
     def add(self, batch: PositionBatch) -> None:
         """Take ``batch``'s fixes after those already decoded."""
@@ -91,8 +105,8 @@ class Reply:
 class DeviceSession(Protocol):
     """One device connection's protocol state."""
 
-    def feed(self, chunk: bytes, now: datetime) -> Reply:
-        """Consume bytes from the device."""
+    async def feed(self, chunk: bytes, now: datetime) -> Reply:
+        """Consume bytes from the device (waiting, when it names itself, for the gate)."""
         ...
 
 
@@ -197,9 +211,11 @@ class DeviceListener:
                 return
             if not chunk:
                 return
-            reply = session.feed(chunk, self._clock())
+            reply = await session.feed(chunk, self._clock())
             stats.frames += reply.frames
             stats.errors += reply.errors
+            if reply.refusal is not None:
+                self._refused(reply.refusal)
             if reply.positions is not None:
                 try:
                     await self.batcher.submit(reply.positions)
@@ -213,6 +229,15 @@ class DeviceListener:
                     await writer.drain()
             if reply.close:
                 return
+
+    def _refused(self, admission: Admission) -> None:
+        stats = self.stats
+        if admission.refusal is Refusal.WRONG_PASSWORD:
+            stats.refused_passwords += 1
+        else:
+            stats.refused_devices += 1
+        stats.last_refusal = admission.reason
+        log.info("%s: device refused: %s", self.protocol, admission.reason)
 
 
 async def _hang_up(writer: asyncio.StreamWriter) -> None:

@@ -9,11 +9,12 @@ close the connection. The decoder caps a packet at 1,280 bytes, which bounds the
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import datetime
 
 from silkway.seals.devices import teltonika
+from silkway.seals.devices.records import DecodeError
 from silkway.seals.domain.telemetry import PositionBatch
+from silkway.seals.listeners.gate import DeviceGate
 from silkway.seals.listeners.tcp import Reply
 
 __all__ = ["TeltonikaStreamSession"]
@@ -24,18 +25,41 @@ _REFUSED = teltonika.encode_ack(0)
 
 
 class TeltonikaStreamSession:
-    """Drives a ``TeltonikaSession`` from the bytes of one connection."""
+    """Drives a ``TeltonikaSession`` from the bytes of one connection.
 
-    def __init__(self, *, accept_imei: Callable[[str], bool] | None = None) -> None:
-        self.session = teltonika.TeltonikaSession(accept_imei=accept_imei)
+    The IMEI of the handshake goes to the listener's gate first: one that is not a registered
+    device is answered ``00`` and the connection closed.
+    """
 
-    def feed(self, chunk: bytes, now: datetime) -> Reply:
+    def __init__(self, gate: DeviceGate) -> None:
+        self.session = teltonika.TeltonikaSession()
+        self._gate = gate
+        self._held = b""
+        """The handshake's bytes (and any behind it) until the gate has decided."""
+
+    async def feed(self, chunk: bytes, now: datetime) -> Reply:
         session = self.session
         reply = Reply()
         if session.imei is None:
-            handshake, _none = session.feed(chunk, now=now)
-            if not handshake:
+            self._held += chunk
+            try:
+                imei, rest = teltonika.read_handshake(self._held)
+            except DecodeError:
+                imei = ""  # not a handshake: the session refuses it in its own words
+            if imei is None:
+                self._held = rest  # keep-alive bytes before it are dropped
                 return reply  # the IMEI is still arriving
+            if imei:
+                admission = await self._gate.admit(teltonika.PROTOCOL, imei)
+                if not admission.accepted:
+                    reply.frames += 1
+                    reply.errors += 1
+                    reply.answer = teltonika.IMEI_REJECT
+                    reply.refusal = admission
+                    reply.close = True
+                    return reply
+            chunk, self._held = self._held, b""
+            handshake, _none = session.feed(chunk, now=now)
             reply.frames += 1
             reply.answer = handshake
             if session.closed:

@@ -11,12 +11,13 @@ count) and the connection is closed.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import datetime
 
+from silkway.seals.admission import Refusal
 from silkway.seals.devices import wialon
 from silkway.seals.devices.records import DecodeError, Position
 from silkway.seals.domain.telemetry import PositionBatch
+from silkway.seals.listeners.gate import DeviceGate
 from silkway.seals.listeners.tcp import Reply
 
 __all__ = ["DEFAULT_MAX_LINE_BYTES", "WialonLineSession"]
@@ -33,19 +34,22 @@ _REFUSALS = {
 
 
 class WialonLineSession:
-    """Cuts the stream into lines and answers each through a ``WialonSession``."""
+    """Cuts the stream into lines and answers each through a ``WialonSession``.
 
-    def __init__(
-        self,
-        *,
-        max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
-        check_password: Callable[[str, str], bool] | None = None,
-    ) -> None:
-        self.session = wialon.WialonSession(check_password=check_password)
+    Logins go to the listener's gate: an unregistered unit is answered ``#AL#0``, a wrong
+    password ``#AL#01``, and the connection is closed. A data line whose ``2.0;IMEI`` prefix names
+    a unit not logged in on this connection is put to the gate too (without a password); refused,
+    it is closed without an answer, like data before login.
+    """
+
+    def __init__(self, gate: DeviceGate, *, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> None:
+        self.session = wialon.WialonSession()
+        self._gate = gate
+        self._admitted: set[str] = set()
         self._max_line_bytes = max_line_bytes
         self._buffer = b""
 
-    def feed(self, chunk: bytes, now: datetime) -> Reply:
+    async def feed(self, chunk: bytes, now: datetime) -> Reply:
         self._buffer += chunk
         reply = Reply()
         found: list[Position] = []
@@ -59,27 +63,72 @@ class WialonLineSession:
             if len(line) > self._max_line_bytes:
                 self._refuse_long(line, reply)
             else:
-                self._answer(line, now, reply, found)
+                await self._answer(line, now, reply, found)
         if found:
             reply.add(PositionBatch.from_positions(found))
         return reply
 
-    def _answer(self, raw: bytes, now: datetime, reply: Reply, found: list[Position]) -> None:
+    async def _answer(self, raw: bytes, now: datetime, reply: Reply, found: list[Position]) -> None:
         if not raw.strip():
             return
         reply.frames += 1
         try:
-            answer, positions = self.session.handle_line(raw.decode("utf-8"), now=now)
+            text = raw.decode("utf-8")
+            prefix, kind, body = wialon.packet_parts(text.removesuffix("\n").removesuffix("\r"))
         except (UnicodeDecodeError, DecodeError) as error:
-            log.info("wialon %s: line without an answer, closing: %s", self.session.imei, error)
-            reply.errors += 1
-            reply.close = True
+            self._unanswerable(error, reply)
+            return
+        if kind == "L":
+            await self._login(body, reply)
+            return
+        unit = wialon.prefix_unit(prefix) if prefix else None
+        if unit is not None and unit not in self._admitted:
+            admission = await self._gate.admit(wialon.PROTOCOL, unit)
+            if not admission.accepted:
+                reply.refusal = admission
+                reply.errors += 1
+                reply.close = True
+                return
+            self._admitted.add(unit)
+        try:
+            answer, positions = self.session.handle_line(text, now=now)
+        except DecodeError as error:
+            self._unanswerable(error, reply)
             return
         if self.session.last_error is not None:
             log.info("wialon %s: %s", self.session.imei, self.session.last_error.reason)
             reply.errors += 1
         reply.answer += answer.encode("ascii")
         found.extend(positions)
+
+    async def _login(self, body: str, reply: Reply) -> None:
+        try:
+            login = wialon.decode_login(body)
+        except DecodeError as error:
+            log.info("wialon %s: login refused: %s", self.session.imei, error.reason)
+            reply.errors += 1
+            reply.answer += f"#AL#{error.code}\r\n".encode("ascii")
+            return
+        admission = await self._gate.admit(wialon.PROTOCOL, login.imei, login.password)
+        if not admission.accepted:
+            code = (
+                wialon.LOGIN_PASSWORD
+                if admission.refusal is Refusal.WRONG_PASSWORD
+                else wialon.LOGIN_REJECTED
+            )
+            reply.refusal = admission
+            reply.errors += 1
+            reply.answer += f"#AL#{code}\r\n".encode("ascii")
+            reply.close = True
+            return
+        self.session.logged_in(login)
+        self._admitted.add(login.imei)
+        reply.answer += f"#AL#{wialon.LOGIN_OK}\r\n".encode("ascii")
+
+    def _unanswerable(self, error: Exception, reply: Reply) -> None:
+        log.info("wialon %s: line without an answer, closing: %s", self.session.imei, error)
+        reply.errors += 1
+        reply.close = True
 
     def _refuse_long(self, line: bytes, reply: Reply) -> None:
         log.info("wialon %s: line over %d bytes, closing", self.session.imei, self._max_line_bytes)

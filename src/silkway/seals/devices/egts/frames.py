@@ -38,6 +38,10 @@ class ResultCode(IntEnum):
     HEADERCRC_ERROR = 137
     DATACRC_ERROR = 138
     INVDATALEN = 139
+    AUTH_DENIED = 151
+    """Authorisation refused: a terminal sending data before it named itself."""
+    ID_NFOUND = 153
+    """Identity not found: a terminal that is not a registered device."""
     INC_DATETIME = 154
 
 
