@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from silkway.reference.model import NODE_CODES
@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     must still give it)."""
     mqtt_url: str | None = None
     """Broker seals publish to, ``mqtt://[user[:password]@]host[:port]``. Unset: no MQTT."""
+    mqtt_username: str | None = None
+    """The subscriber's broker user (takes the place of one in ``mqtt_url``)."""
+    mqtt_password: SecretStr | None = None
+    """Its password (takes the place of one in ``mqtt_url``; never printed)."""
     mqtt_topic_prefix: str = "silkway"
     """Topics are ``{prefix}/{STATE}/seals/{seal_id}/telemetry``."""
     mqtt_client_id: str | None = None

@@ -14,7 +14,7 @@ import asyncio
 import logging
 import random
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import unquote, urlsplit
 
@@ -46,7 +46,8 @@ class MqttConfig:
     host: str
     port: int = 1883
     username: str | None = None
-    password: str | None = None
+    """The subscriber's own broker user (its ACL lets it read every operator's telemetry)."""
+    password: str | None = field(default=None, repr=False)
     topic_prefix: str = "silkway"
     client_id: str = "silkway-listener"
     """Stable across restarts: the broker keeps this client's session and unacknowledged messages."""
@@ -55,21 +56,31 @@ class MqttConfig:
     reconnect_max_s: float = 30.0
 
     @classmethod
-    def from_url(cls, url: str, **options: object) -> MqttConfig:
-        """From ``mqtt://[user[:password]@]host[:port]``; ``options`` set the other fields."""
+    def from_url(
+        cls,
+        url: str,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        **options: object,
+    ) -> MqttConfig:
+        """From ``mqtt://[user[:password]@]host[:port]``; ``username`` and ``password``, when
+        given, take the place of the URL's; ``options`` set the other fields."""
         parts = urlsplit(url)
         if parts.scheme != "mqtt" or not parts.hostname:
             raise ValueError(f"MQTT broker URL {url!r} is not mqtt://[user[:password]@]host[:port]")
         return cls(
             host=parts.hostname,
             port=parts.port or 1883,
-            username=unquote(parts.username) if parts.username else None,
-            password=unquote(parts.password) if parts.password else None,
+            username=username or (unquote(parts.username) if parts.username else None),
+            password=password or (unquote(parts.password) if parts.password else None),
             **options,  # type: ignore[arg-type]
         )
 
     def describe(self) -> str:
-        return f"mqtt://{self.host}:{self.port}"
+        """The broker and the user, never the password."""
+        user = f"{self.username}@" if self.username else ""
+        return f"mqtt://{user}{self.host}:{self.port}"
 
 
 @dataclass(slots=True)

@@ -127,7 +127,13 @@ def plan_from_settings(settings: Settings, nodes: Mapping[str, Node]) -> Listene
 
         client_id = settings.mqtt_client_id or "silkway-" + "-".join(sorted(operators)).lower()
         mqtt = MqttConfig.from_url(
-            settings.mqtt_url, topic_prefix=settings.mqtt_topic_prefix, client_id=client_id
+            settings.mqtt_url,
+            username=settings.mqtt_username,
+            password=(
+                settings.mqtt_password.get_secret_value() if settings.mqtt_password else None
+            ),
+            topic_prefix=settings.mqtt_topic_prefix,
+            client_id=client_id,
         )
     served = tcp_node or next(iter(operators.values()), None) or next(iter(nodes.values()))
     return ListenerPlan(
