@@ -21,6 +21,10 @@ is shown against ``telemetry.decode_packet`` (the same frames through ``egts.dec
 ``Position`` object per fix). ``telemetry.listener.egts`` is the live path of the EGTS listener
 without the socket: each seal's connection session (``EgtsSession``) fed its frame of each slice,
 decoding it into columns and answering every record, against ``telemetry.decode_only``.
+``telemetry.listener.teltonika`` is the same for Teltonika packets of one fix each (how trackers
+report live): the session decodes each into a ``Position`` and makes it the packet's batch, and
+the batches of a slice are joined as the batcher joins them for one sink call; its baseline
+``telemetry.decode_teltonika`` is ``teltonika.decode_avl_packet`` alone over the same packets.
 """
 
 from __future__ import annotations
@@ -39,10 +43,11 @@ from silkway.examples import example_declaration
 from silkway.node.clock import ManualClock
 from silkway.seals import ingest as telemetry
 from silkway.seals import service as seals
-from silkway.seals.devices import egts
+from silkway.seals.devices import egts, teltonika
 from silkway.seals.domain.route import RouteGeometry, plan_route
 from silkway.seals.domain.telemetry import PositionBatch
 from silkway.seals.listeners.egts import EgtsSession
+from silkway.seals.listeners.teltonika import TeltonikaStreamSession
 from silkway.settings import Settings
 from silkway.transit import service as transit
 from silkway.transit.domain.declaration import Seals
@@ -208,6 +213,60 @@ def _listener_only(slices: list[list[bytes]]) -> float:
     return count / (time.perf_counter() - start)
 
 
+def _teltonika_packets(geometry: RouteGeometry) -> list[list[bytes]]:
+    """Per slice, one AVL packet of one fix per device, along the corridor."""
+    corridor = geometry.corridor
+    slices: list[list[bytes]] = [[] for _ in range(SLICES)]
+    for device in range(DEVICES):
+        progress = np.minimum(device * 7.0 + np.arange(SLICES) * 60.0, corridor.length_km)
+        lats, lons = corridor.points_at(progress)
+        for s in range(SLICES):
+            fix = teltonika.AvlRecord(
+                time=START + timedelta(minutes=s),
+                lat=float(lats[s]),
+                lon=float(lons[s]),
+                satellites=9,
+                speed_kmh=72,
+                angle=270,
+                io={239: (1, 1), 240: (1, 1), 66: (2, 12_600)},
+            )
+            slices[s].append(teltonika.encode_avl_packet([fix]))
+    return slices
+
+
+def _teltonika_listener(slices: list[list[bytes]]) -> float:
+    """Each tracker's session fed its packet of every slice; each slice's batches joined."""
+    sessions = [TeltonikaStreamSession(ANYONE) for _ in range(DEVICES)]
+
+    async def work() -> int:
+        for device, session in enumerate(sessions):
+            await session.feed(teltonika.encode_imei_handshake(_imei(device)), START)
+        count = 0
+        for packets in slices:
+            batches = []
+            for session, packet in zip(sessions, packets, strict=True):
+                reply = await session.feed(packet, START)
+                if reply.errors or reply.positions is None:
+                    raise RuntimeError("bench packets refused by the listener")
+                batches.append(reply.positions)
+            count += len(PositionBatch.concat(batches))
+        return count
+
+    start = time.perf_counter()
+    count = asyncio.run(work())
+    return count / (time.perf_counter() - start)
+
+
+def _teltonika_decode(slices: list[list[bytes]]) -> float:
+    start = time.perf_counter()
+    count = sum(
+        len(teltonika.decode_avl_packet(packet, device_id="0").records)
+        for packets in slices
+        for packet in packets
+    )
+    return count / (time.perf_counter() - start)
+
+
 def _raw_insert(url: str, folder: Path) -> float:
     """The same rows in the same slices, straight through the driver."""
     node = _node(url, folder)
@@ -284,6 +343,9 @@ def run() -> list[Result]:
         decode = _decode_only(slices)
         decode_packet = _decode_packet_only(slices)
         listener = _listener_only(slices)
+        packets = _teltonika_packets(geometry)
+        teltonika_decode = _teltonika_decode(packets)
+        teltonika_listener = _teltonika_listener(packets)
         targets = [("sqlite", lambda name: f"sqlite:///{folder / name}.sqlite")]
         server = pg.server_url()
         created: list[str] = []
@@ -339,6 +401,15 @@ def run() -> list[Result]:
             "positions/s",
             "telemetry.decode_only",
             decode,
+        )
+    )
+    results.append(
+        Result(
+            "telemetry.listener.teltonika",
+            teltonika_listener,
+            "positions/s",
+            "telemetry.decode_teltonika",
+            teltonika_decode,
         )
     )
     results.append(

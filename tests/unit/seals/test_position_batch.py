@@ -89,6 +89,26 @@ def test_concat_and_take_keep_every_field() -> None:
     assert len(PositionBatch.concat([PositionBatch.from_positions([]), parts[1]])) == 1
 
 
+def test_a_batch_of_one_position_is_the_batch_of_two_taken_at_it() -> None:
+    # One fix per packet is the listeners' common case, built by a shorter path.
+    for p in [*MIXED, position(time=NOW.replace(tzinfo=None))]:
+        one = PositionBatch.from_positions([p])
+        two = PositionBatch.from_positions([p, p]).take(np.array([0], dtype=np.intp))
+        assert one.positions() == two.positions()
+        assert (one.device_ids, one.flags, one.io, one.protocol) == (
+            two.device_ids,
+            two.flags,
+            two.io,
+            two.protocol,
+        )
+        for name in ("device", "t_ms", "course", "satellites", "valid", "stored"):
+            assert getattr(one, name).dtype == getattr(two, name).dtype
+            assert getattr(one, name).tolist() == getattr(two, name).tolist()
+        for name in ("lat", "lon", "speed_kmh", "altitude_m"):
+            assert getattr(one, name).dtype == np.float64
+            np.testing.assert_array_equal(getattr(one, name), getattr(two, name))
+
+
 def test_one_devices_columns_make_the_batch_its_positions_make() -> None:
     stamps = [NOW, NOW + timedelta(seconds=61)]
     expected = [

@@ -110,6 +110,8 @@ class PositionBatch:
         Listeners build one per packet, often of a single fix: the columns of each kind are
         made in one array call (a row each), so the cost hardly grows with the fields.
         """
+        if len(positions) == 1:
+            return cls._of_one(positions[0])
         index: dict[str | None, int] = {}
         nan = math.nan
         reals = np.array(
@@ -153,6 +155,48 @@ class PositionBatch:
             flags=_named([p.flags for p in positions]),
             io=_named([p.io for p in positions]),
             protocol=[p.protocol for p in positions],
+        )
+
+    @classmethod
+    def _of_one(cls, p: Position) -> PositionBatch:
+        """:meth:`from_positions` of one position, the same batch with fewer array calls."""
+        nan = math.nan
+        time = p.time if p.time.utcoffset() is not None else p.time.replace(tzinfo=UTC)
+        stamp = time.timestamp() * 1000.0
+        reals = np.array(
+            (
+                p.lat,
+                p.lon,
+                nan if p.speed_kmh is None else p.speed_kmh,
+                nan if p.altitude_m is None else p.altitude_m,
+            ),
+            dtype=np.float64,
+        )
+        whole = np.array(
+            (
+                0,
+                round(stamp),
+                -1 if p.course is None else p.course,
+                -1 if p.satellites is None else p.satellites,
+            ),
+            dtype=np.int64,
+        )
+        states = np.array((p.valid, p.stored), dtype=np.bool_)
+        return cls(
+            device_ids=(p.device_id,),
+            device=whole[0:1],
+            t_ms=whole[1:2],
+            lat=reals[0:1],
+            lon=reals[1:2],
+            speed_kmh=reals[2:3],
+            course=whole[2:3],
+            altitude_m=reals[3:4],
+            satellites=whole[3:4],
+            valid=states[0:1],
+            stored=states[1:2],
+            flags={name: [value] for name, value in p.flags.items()},
+            io={name: [value] for name, value in p.io.items()},
+            protocol=[p.protocol],
         )
 
     @classmethod
@@ -310,12 +354,20 @@ def _named(rows: Sequence[Mapping[str, _V]]) -> dict[str, list[_V | None]]:
 def _joined(
     parts: list[Mapping[str, Sequence[_V | None]]], sizes: list[int]
 ) -> dict[str, list[_V | None]]:
-    names = dict.fromkeys(chain.from_iterable(parts))
-    return {
-        name: list(
-            chain.from_iterable(
-                part.get(name) or [None] * size for part, size in zip(parts, sizes, strict=True)
-            )
-        )
-        for name in names
-    }
+    """Named columns of consecutive batches as one, None where a batch lacks the name; only the
+    names each batch has are visited (packets of different devices carry different ones)."""
+    columns: dict[str, list[_V | None]] = {}
+    total = 0
+    for part, size in zip(parts, sizes, strict=True):
+        for name, values in part.items():
+            column = columns.get(name)
+            if column is None:
+                column = columns[name] = [None] * total
+            elif len(column) < total:
+                column.extend([None] * (total - len(column)))
+            column.extend(values)
+        total += size
+    for column in columns.values():
+        if len(column) < total:
+            column.extend([None] * (total - len(column)))
+    return columns
