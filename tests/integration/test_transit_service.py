@@ -19,6 +19,7 @@ from silkway.transit.db.tables import counters, movement_events, movements
 from silkway.transit.domain.declaration import TransitDeclaration
 from silkway.transit.domain.movement import (
     Accept,
+    Amend,
     Complete,
     DeclareNotDelivered,
     MovementStatus,
@@ -152,6 +153,31 @@ def test_forbidden_action_changes_nothing(kz_node: Node, clock: ManualClock) -> 
         transit.act(kz_node.transit, m.reference, Complete())
     assert snapshot_counts(kz_node) == before
     assert transit.get_movement(kz_node.transit, m.reference) == m
+
+
+def test_an_amendment_cannot_hand_the_declaration_to_another_declarant(
+    kz_node: Node, clock: ManualClock
+) -> None:
+    m = transit.lodge_declaration(kz_node.transit, western(clock)).movement
+    before = snapshot_counts(kz_node)
+    other = western(clock).declarant.model_copy(update={"identification": "990140000123"})
+    with pytest.raises(ActionInvalid) as err:
+        transit.act(
+            kz_node.transit,
+            m.reference,
+            Amend(western(clock).model_copy(update={"declarant": other})),
+        )
+    assert [(v.code, v.pointer) for v in err.value.violations] == [
+        ("declarant-fixed", "/declaration/declarant/identification")
+    ]
+    assert snapshot_counts(kz_node) == before
+    assert transit.get_movement(kz_node.transit, m.reference) == m
+    # The movement is still found under the declarant who lodged it.
+    found = transit.list_movements(
+        kz_node.transit, MovementFilter(declarant_id=m.declaration.declarant.identification),
+        offset=0, limit=10,
+    )  # fmt: skip
+    assert [x.reference for x in found.items] == [m.reference]
 
 
 def test_release_needs_a_quoted_security(kz_node: Node, clock: ManualClock) -> None:
