@@ -7,7 +7,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from tests.integration.guarantees.guarantee_support import ledger_rows, register, western
+from tests.integration.guarantees.guarantee_support import domestic, ledger_rows, register, western
 
 from silkway.bootstrap import Node
 from silkway.guarantees import claims as guarantee_claims
@@ -59,7 +59,7 @@ def test_release_locks_the_liability_and_completion_credits_it(
     node: Node, clock: ManualClock
 ) -> None:
     g = register(node, "500000.00", national_pct=Decimal(50), qualified=True)
-    decl = western(clock)
+    decl = domestic(clock)
     m = release(node, lodge_and_accept(node, decl))
 
     expected = compute_liability(
@@ -89,6 +89,20 @@ def test_release_locks_the_liability_and_completion_credits_it(
     )
     kinds = [e.kind for e in guarantees.history(node.guarantees, g.grn)]
     assert kinds == ["register", "lock", "credit"]
+
+
+def test_the_departure_cannot_free_the_lock_by_recording_another_states_arrival(
+    node: Node, clock: ManualClock
+) -> None:
+    register(node, "500000.00")
+    m = release(node, lodge_and_accept(node, western(clock)))
+    before = ledger_rows(node)
+    with pytest.raises(transit.OfficeOfAnotherState) as refused:
+        arrive(node, m)  # 06614 is a Belarusian office: the BY node records that arrival
+    assert refused.value.office_state == "BY"
+    assert ledger_rows(node) == before
+    assert lock_of(node, m).lock.status is LockStatus.PENDING
+    assert transit.get_movement(node.transit, m.reference).status is MovementStatus.RELEASED
 
 
 def test_a_shortfall_refuses_the_release_with_the_amounts(node: Node, clock: ManualClock) -> None:
@@ -164,7 +178,7 @@ def test_partial_completion_credits_the_delivered_items_and_holds_the_rest(
 ) -> None:
     n = sqlite_node("KZ")
     g = register(n, "500000.00")
-    decl = western(clock)
+    decl = domestic(clock)
     m = arrive(n, release(n, lodge_and_accept(n, decl)))
     held = lock_of(n, m).lock.amount
 
@@ -195,7 +209,7 @@ def test_partial_completion_credits_the_delivered_items_and_holds_the_rest(
 
 def test_non_delivery_posts_the_lock_and_opens_a_claim(node: Node, clock: ManualClock) -> None:
     g = register(node, "500000.00")
-    m = release(node, lodge_and_accept(node, western(clock)))
+    m = release(node, lodge_and_accept(node, domestic(clock)))
     amount = lock_of(node, m).lock.amount
     clock.set(clock.now() + timedelta(days=(m.time_limit - clock.now().date()).days + 1))
     transit.act(node.transit, m.reference, MarkOverdue(clock.now()))
