@@ -14,7 +14,7 @@ from silkway.exchange.signing.keystore import KeyStore
 from silkway.exchange.signing.sealer import SignedXmlSealer
 from silkway.guarantees import inbound as guarantee_inbound
 from silkway.guarantees.gate import GuaranteeGate
-from silkway.guarantees.service import GuaranteeContext
+from silkway.guarantees.service import GuaranteeContext, GuaranteePolicy
 from silkway.node.clock import SystemClock
 from silkway.node.db.engine import make_engine
 from silkway.node.db.migrate import upgrade
@@ -74,6 +74,9 @@ def build_node(
         reference=load_reference(),
         clock=clock,
         uow=lambda: SqlUnitOfWork(engine),
+        policy=GuaranteePolicy(
+            accept_unregistered_certificates=settings.accept_unregistered_certificates
+        ),
         reader=lambda: SqlUnitOfWork(engine, read_only=True),
     )
     transit = TransitContext(

@@ -46,7 +46,7 @@ from silkway.guarantees.ports import (
     SettleRequest,
 )
 from silkway.guarantees.service import GuaranteeContext, GuaranteeNotFound
-from silkway.kernel.codes import make_grn, validate_grn
+from silkway.kernel.codes import CERTIFICATE_MARK, make_grn, validate_certificate_number
 from silkway.kernel.errors import DomainError, Violation
 from silkway.node.ports import DuplicateKey
 from silkway.reference.model import MEMBER_STATES
@@ -105,7 +105,7 @@ def issue_certificate(
         if record is None or record.account_kind is not AccountKind.GUARANTEE:
             raise GuaranteeNotFound(f"no guarantee {grn!r} registered at this node")
         serial = uow.counters.next(f"certificate:{ctx.state}:{now.year}")
-        number = make_grn(now.year, ctx.state, f"C{serial:011d}")
+        number = make_grn(now.year, ctx.state, f"{CERTIFICATE_MARK}{serial:011d}")
         lock_id = certificate_lock_id(number)
         [answer] = uow.guarantees.lock_many(
             [
@@ -213,11 +213,9 @@ def register_received(
     """:func:`register_certificate` inside a transaction the caller owns (inbound messages)."""
     c = document.certificate
     problems = []
-    verdict = validate_grn(c.number)
-    if not verdict.valid or len(c.number) != 17 or c.number[4] != "C":
-        problems.append(
-            Violation("certificate-number-invalid", "/number", str(verdict.reason or "not C"))
-        )
+    verdict = validate_certificate_number(c.number)
+    if not verdict.valid:
+        problems.append(Violation("certificate-number-invalid", "/number", str(verdict.reason)))
     if c.used_in != state:
         problems.append(Violation("certificate-other-state", "/used_in", f"this node is {state}"))
     if c.issued_by == state or c.issued_by not in MEMBER_STATES:

@@ -20,12 +20,13 @@ What the gate accepts:
 * a **GRN** registered at this node, quoted with its access code by its holder (or a holder it
   authorises), whose available amount covers the liability;
 * a **security certificate** registered at this node (received from the guarantee's home
-  state), the same way. A certificate this node does not know is accepted on its format alone
-  while ``policy.accept_unregistered_certificates`` holds (the default): certificates are to
-  reach nodes over the exchange, which does not carry them yet;
-* an **EXEMPT** reference (security not required, e.g. a national rail carrier): nothing is
-  locked. Whether the exemption applies is for the declaration rules and the office, not for
-  the ledger.
+  state over the exchange, MSG.912, or on paper), the same way, with the certificate's own
+  access code. A certificate this node does not know is refused (``certificate-unknown``),
+  unless the node runs the lenient ``policy.accept_unregistered_certificates``, which accepts
+  it on its format alone and locks nothing;
+* an **EXEMPT** reference: nothing is locked. Whether the exemption applies (a basis of the
+  reference data that names the transport mode and who may claim it) is checked by transit
+  before the gate is asked, at lodging and again at release.
 
 A liability reduced to nothing (a 100% national-guarantor reduction) locks nothing either.
 """

@@ -98,10 +98,11 @@ class GuaranteePolicy:
     """A lock placed at release may be expired this many days after the movement's time limit
     (room for the enquiry procedure); a lock placed through the API after this many days."""
     max_batch: int = DEFAULT_MAX_BATCH
-    accept_unregistered_certificates: bool = True
-    """Release a movement quoting a security certificate this node does not know, after the
-    format check only. Certificates reach other nodes over the exchange, which does not carry
-    them yet; until it does, refusing them would stop every cross-border secured transit."""
+    accept_unregistered_certificates: bool = False
+    """Lenient mode, off by default: accept a security certificate this node does not know on
+    its number's format alone, locking nothing. Certificates reach the node that uses them over
+    the exchange (MSG.912), or on paper through ``POST /certificates``; an unknown one is
+    refused (``certificate-unknown``) unless this is set (``SILKWAY_ACCEPT_UNREGISTERED_CERTIFICATES``)."""
 
 
 @dataclass(frozen=True)

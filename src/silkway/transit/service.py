@@ -46,7 +46,7 @@ from silkway.transit.domain.movement import (
     notifications_for,
     office_states,
 )
-from silkway.transit.domain.rules import validate_declaration
+from silkway.transit.domain.rules import exemption_violations, validate_declaration
 from silkway.transit.hooks import MovementObserver, SecurityGate
 from silkway.transit.ports import MovementFilter, Page
 from silkway.unit_of_work import UnitOfWork
@@ -238,7 +238,11 @@ def apply_event(
     after = apply(before, event, now, is_destination_office=destination_offices(ctx.reference))
     # Only the node of departure holds the security; a copy elsewhere locks nothing.
     if not replica and isinstance(event, Release):
-        violations = ctx.security.reserve(uow, after, event.security_reference, now)
+        # An exemption is the law's, not the ledger's: checked here against the reference data
+        # of today, then the gate checks (and locks) any other security.
+        violations = exemption_violations(
+            after.declaration, event.security_reference, ctx.reference
+        ) or ctx.security.reserve(uow, after, event.security_reference, now)
         if violations:
             raise ActionInvalid("the security is not accepted", violations)
     elif not replica:

@@ -82,13 +82,19 @@ class SecurityKind(StrEnum):
     CERTIFICATE = "CERTIFICATE"
     """A security certificate (Customs Code Art. 147)."""
     EXEMPT = "EXEMPT"
-    """Security not required (e.g. rail carriage by a national carrier)."""
+    """Security not required; the reference names the basis (reference data
+    ``security_exemptions.json``, e.g. ``RAIL``), which must apply to the movement."""
 
 
 class SecurityReference(_Strict):
     kind: SecurityKind
     reference: Code
-    access_code: Annotated[str, Field(min_length=4, max_length=4)] | None = None
+    access_code: (
+        Annotated[str, Field(min_length=4, max_length=10, pattern=r"^[0-9A-Z]+$")] | None
+    ) = None
+    """The holder's secret: 4 characters for a GRN (as in NCTS), 10 for a security certificate.
+    Checked against the registry when the declaration is lodged or amended, then dropped: no
+    stored declaration, log record or message carries it."""
 
 
 class TransitDeclaration(_Strict):
