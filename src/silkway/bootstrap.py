@@ -75,7 +75,9 @@ def build_node(
         clock=clock,
         uow=lambda: SqlUnitOfWork(engine),
         policy=GuaranteePolicy(
-            accept_unregistered_certificates=settings.accept_unregistered_certificates
+            access_code_max_failures=settings.access_code_max_failures,
+            access_code_window=timedelta(minutes=settings.access_code_window_minutes),
+            accept_unregistered_certificates=settings.accept_unregistered_certificates,
         ),
         reader=lambda: SqlUnitOfWork(engine, read_only=True),
     )

@@ -30,6 +30,8 @@ def serve_union(settings: Settings, *, host: str, port: int, demo: bool) -> None
     devices = DeviceBoard()
     app = create_union_app(nodes, devices=devices)
     traffic = DemoTraffic(nodes) if demo and settings.demo_traffic else None
+    if traffic is not None:
+        traffic.prepare()
     base = f"http://{host}:{port}"
     print(f"Silkway is up: landing page {base}/", flush=True)
     for state in nodes:

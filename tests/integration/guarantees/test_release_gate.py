@@ -131,10 +131,12 @@ def test_a_release_needs_a_known_grn_its_access_code_and_its_holder(
 ) -> None:
     n = sqlite_node("KZ")
     decl = western(clock)
-    m = lodge_and_accept(n, decl)
-    with pytest.raises(ActionInvalid) as unknown:
-        release(n, m)
-    assert unknown.value.violations[0].code == "guarantee-unknown"
+    # The code is checked when it is quoted: an unknown GRN or a wrong code is not lodged.
+    with pytest.raises(DeclarationInvalid) as unknown:
+        transit.lodge_declaration(n.transit, decl)
+    assert [(v.code, v.pointer) for v in unknown.value.violations] == [
+        ("guarantee-unknown", "/security/0/reference")
+    ]
 
     g = register(n, "500000.00")
     wrong_code = decl.model_copy(
@@ -145,14 +147,16 @@ def test_a_release_needs_a_known_grn_its_access_code_and_its_holder(
             ],
         }
     )
-    m2 = lodge_and_accept(n, wrong_code)
-    with pytest.raises(ActionInvalid) as bad_code:
-        release(n, m2)
-    assert bad_code.value.violations[0].code == "security-access-code-invalid"
+    with pytest.raises(DeclarationInvalid) as bad_code:
+        transit.lodge_declaration(n.transit, wrong_code)
+    assert [(v.code, v.pointer) for v in bad_code.value.violations] == [
+        ("security-access-code-invalid", "/security/0/access_code")
+    ]
+    assert transit.list_movements(n.transit, MovementFilter(), offset=0, limit=5).total == 0
 
     other = decl.declarant.model_copy(update={"identification": "990340012345"})
     stranger = decl.model_copy(update={"lrn": "LRN-G-3", "declarant": other})
-    m3 = lodge_and_accept(n, stranger)
+    m3 = lodge_and_accept(n, stranger)  # knowing the code is not enough to draw on it
     with pytest.raises(ActionInvalid) as not_holder:
         release(n, m3)
     assert not_holder.value.violations[0].code == "security-holder-not-authorised"

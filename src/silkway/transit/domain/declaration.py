@@ -122,3 +122,11 @@ class TransitDeclaration(_Strict):
     place_of_delivery: Text | None = None
     time_limit: date
     security: list[SecurityReference] = Field(default_factory=list, max_length=9)
+
+    def without_access_codes(self) -> TransitDeclaration:
+        """The declaration as Silkway keeps and sends it: every quoted access code dropped."""
+        if all(s.access_code is None for s in self.security):
+            return self
+        return self.model_copy(
+            update={"security": [s.model_copy(update={"access_code": None}) for s in self.security]}
+        )
