@@ -220,11 +220,14 @@ def act(
     """
     now = ctx.clock.now()
     if isinstance(event, Amend):
-        # The amended declaration as quoted: its rules (which see that each code is given),
-        # then its codes; the movement and its log keep it without them.
+        # Whether the movement takes an amendment at all, then the amended declaration as
+        # quoted: its rules (which see that each code is given), then its codes. The movement
+        # and its log keep it without them.
+        stripped = Amend(event.declaration.without_access_codes())
+        _amendment_allowed(ctx, reference, stripped, now)
         _validate_amendment(ctx, event.declaration, now)
         _check_quoted(ctx, event.declaration, now, "/declaration")
-        event = Amend(event.declaration.without_access_codes())
+        event = stripped
     with ctx.uow() as uow:
         after = apply_event(ctx, uow, reference, event, now, actor=actor)
         uow.commit()
@@ -333,6 +336,17 @@ def _own_office(ctx: TransitContext, event: MovementEvent) -> None:
     raise OfficeOfAnotherState(
         message, [Violation("office-other-state", "/office", message)], office_state=known.state
     )
+
+
+def _amendment_allowed(ctx: TransitContext, reference: str, event: Amend, now: datetime) -> None:
+    """The refusals :func:`apply_event` would give, found before any code is checked."""
+    with ctx.read() as uow:
+        before = uow.movements.get(reference)
+    if before is None:
+        raise MovementNotFound(f"no movement {reference!r} at the {ctx.state} node")
+    if before.state != ctx.state:
+        _replica_checks(ctx, before, event)
+    apply(before, event, now, is_destination_office=destination_offices(ctx.reference))
 
 
 def _validate_amendment(

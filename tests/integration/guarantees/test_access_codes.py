@@ -19,7 +19,7 @@ from silkway.bootstrap import Node, build_node
 from silkway.exchange.db.tables import outbox
 from silkway.guarantees.db.tables import guarantee_access_failures
 from silkway.guarantees.service import AccessCodeLocked
-from silkway.kernel.errors import ActionInvalid, DeclarationInvalid
+from silkway.kernel.errors import ActionInvalid, DeclarationInvalid, ForbiddenTransition
 from silkway.node.clock import ManualClock
 from silkway.settings import Settings
 from silkway.transit import service as transit
@@ -213,3 +213,19 @@ def test_an_amendment_with_a_code_never_reaches_the_log_unchecked(
         transit.apply_event(n.transit, uow, m.reference, Amend(decl), clock.now())
     assert [v.code for v in refused.value.violations] == ["access-code-unchecked"]
     assert transit.get_movement(n.transit, m.reference) == m
+
+
+def test_an_amendment_the_movement_cannot_take_is_refused_before_its_code_is_checked(
+    sqlite_node: Callable[[str], Node], clock: ManualClock
+) -> None:
+    n = sqlite_node("KZ")
+    g = register(n, "500000.00")
+    decl = western(clock)
+    m = transit.lodge_declaration(n.transit, decl).movement
+    transit.act(n.transit, m.reference, Accept())
+    transit.act(n.transit, m.reference, Release(g.grn, decl.departure_office))
+    with pytest.raises(ForbiddenTransition):
+        transit.act(n.transit, m.reference, Amend(quoting(decl, g, "ZZZZ", decl.lrn)))
+    with pytest.raises(transit.MovementNotFound):
+        transit.act(n.transit, "SW26KZ000000000999", Amend(quoting(decl, g, "ZZZZ", decl.lrn)))
+    assert failures(n) == 0  # no code was checked, so no guess was counted
