@@ -14,6 +14,8 @@ from silkway.entrypoints.cli_output import fail as _fail
 from silkway.entrypoints.cli_output import refused as _refused
 from silkway.exchange.cli import conformance_app, exchange_app, keys_app
 from silkway.guarantees.cli import claims_app, guarantee_app
+from silkway.identity.cli import clients_app, users_app
+from silkway.identity.cli import token as identity_token
 from silkway.kernel.codes import identify
 from silkway.kernel.errors import DomainError
 from silkway.reference.model import NODE_CODES
@@ -44,6 +46,9 @@ app.add_typer(seal_app, name="seals")
 app.add_typer(exchange_app, name="messages")
 app.add_typer(conformance_app, name="conformance")
 app.add_typer(keys_app, name="keys")
+app.add_typer(users_app, name="users")
+app.add_typer(clients_app, name="clients")
+app.command("token")(identity_token)
 
 StateOption = Annotated[str, typer.Option("--node", "--state", help="Node: AM BY KZ KG RU EEC.")]
 UrlOption = Annotated[
@@ -248,8 +253,10 @@ def audit_verify(
     reference: Annotated[str | None, typer.Option(help="One movement only.")] = None,
     database_url: UrlOption = None,
 ) -> None:
-    """Prove every movement's event log untouched, or name the first bad record."""
+    """Prove every movement's event log and each node's access log untouched, or name the first
+    bad record."""
     from silkway.bootstrap import build_node
+    from silkway.identity import service as identity
     from silkway.transit import service as transit
 
     settings = Settings()
@@ -266,6 +273,7 @@ def audit_verify(
                     continue
             else:
                 verdicts = transit.verify_all(n.transit)
+                verdicts["access-log"] = identity.verify_access_log(n.identity)
         finally:
             n.dispose()
         for ref, v in verdicts.items():
