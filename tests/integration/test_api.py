@@ -86,7 +86,7 @@ def test_lrn_reuse_is_a_conflict(client: TestClient, declaration: dict[str, Any]
     assert stored(client) == 1
 
 
-def test_actions_drive_the_movement(client: TestClient, declaration: dict[str, Any]) -> None:
+def release(client: TestClient, declaration: dict[str, Any]) -> str:
     ref = client.post(f"{API}/declarations", json=declaration).json()["reference"]
     assert client.post(f"{API}/movements/{ref}/accept").json()["status"] == "accepted"
     security = declaration["security"][0]["reference"]
@@ -95,10 +95,24 @@ def test_actions_drive_the_movement(client: TestClient, declaration: dict[str, A
         json={"office": declaration["departure_office"], "security_reference": security},
     )
     assert r.status_code == 200, r.text
-    for office in declaration["intermediate_offices"]:
+    return str(ref)
+
+
+def test_actions_drive_the_movement(client: TestClient, declaration: dict[str, Any]) -> None:
+    # Khorgos to Astana through Almaty: every office is Kazakh, so this node records it all.
+    domestic = {
+        **declaration,
+        "destination_office": "71001",
+        "intermediate_offices": ["75001"],
+        "route": ["KZ"],
+        "border_points": [],
+        "corridor": None,
+    }
+    ref = release(client, domestic)
+    for office in domestic["intermediate_offices"]:
         r = client.post(f"{API}/movements/{ref}/passages", json={"office": office})
         assert r.json()["status"] == "in_passage"
-    dest = declaration["destination_office"]
+    dest = domestic["destination_office"]
     worklist = client.get(f"{API}/offices/{dest}/worklist", params={"kind": "expected-arrivals"})
     assert [m["reference"] for m in worklist.json()] == [ref]
     client.post(f"{API}/movements/{ref}/arrival", json={"office": dest})
@@ -108,8 +122,35 @@ def test_actions_drive_the_movement(client: TestClient, declaration: dict[str, A
     log = client.get(f"{API}/movements/{ref}/events").json()
     assert log["verification"]["ok"] is True
     assert [e["kind"] for e in log["events"]][-2:] == ["record_arrival", "complete"]
-    messages = client.get(f"{API}/movements/{ref}/messages").json()
-    assert {m["to_state"] for m in messages} >= {"RU", "BY"}
+    assert client.get(f"{API}/movements/{ref}/messages").json() == []  # no other state concerned
+
+
+def test_another_states_office_is_refused_and_named(
+    client: TestClient, declaration: dict[str, Any]
+) -> None:
+    ref = release(client, declaration)
+    kz_border, ru_border = declaration["intermediate_offices"][:2]
+    assert (
+        client.post(f"{API}/movements/{ref}/passages", json={"office": kz_border}).json()["status"]
+        == "in_passage"
+    )
+    before = client.get(f"{API}/movements/{ref}").json()
+    events = len(client.get(f"{API}/movements/{ref}/events").json()["events"])
+    for action, office, state in [
+        ("passages", ru_border, "RU"),
+        ("arrival", declaration["destination_office"], "BY"),
+    ]:
+        body = assert_problem(
+            client.post(f"{API}/movements/{ref}/{action}", json={"office": office}), 422
+        )
+        assert body["code"] == "office-other-state"
+        assert body["office_state"] == state
+        assert [(e["code"], e["pointer"]) for e in body["errors"]] == [
+            ("office-other-state", "/office")
+        ]
+        assert f"at the {state} node" in body["detail"]
+    assert client.get(f"{API}/movements/{ref}").json() == before
+    assert len(client.get(f"{API}/movements/{ref}/events").json()["events"]) == events
 
 
 def test_forbidden_action_is_409_and_changes_nothing(

@@ -33,6 +33,7 @@ def test_no_row_is_shadowed_by_an_earlier_one() -> None:
         (MovementBusy("changed meanwhile"), 409),
         (transit.MovementNotFound("no such movement"), 404),
         (transit.LrnConflict("LRN used"), 409),
+        (transit.OfficeOfAnotherState("BY office", [], office_state="BY"), 422),
         (InsufficientFunds(Decimal("10.00"), Decimal("2.50")), 409),
         (AmountInvalid("negative"), 422),
         (LedgerError("store contention"), 503),
@@ -59,3 +60,10 @@ def test_a_problem_names_the_error_and_points_where_told() -> None:
 def test_a_refused_lock_carries_its_amounts() -> None:
     extra = problem_extra(InsufficientFunds(Decimal("10.00"), Decimal("2.50")))
     assert extra == {"requested": "10.00", "available": "2.50"}
+
+
+def test_an_office_of_another_state_names_the_node_to_go_to() -> None:
+    error = transit.OfficeOfAnotherState("06614 is BY's", [], office_state="BY")
+    problem = domain_problem(error, "/office")
+    assert (problem.status, problem.code) == (422, "office-other-state")
+    assert problem.extra == {"office_state": "BY"}

@@ -10,7 +10,9 @@ release locks nothing. Afterwards each change of the movement settles the lock:
   officer credits or posts it, or it expires;
 * cancelled or rejected: the lock is voided;
 * not delivered: what is held is posted and a claim is opened
-  (:mod:`silkway.guarantees.claims`);
+  (:mod:`silkway.guarantees.claims`); if nothing is held any more (an officer settled the lock
+  by hand), a problem is kept for an operator (:class:`~silkway.guarantees.ports.LedgerProblem`,
+  ``GET /api/v1/guarantee-problems``) and logged as an error;
 * time limit extended: the lock's expiry moves with it.
 
 What the gate accepts:
@@ -44,7 +46,14 @@ from silkway.guarantees.domain.guarantee import (
     UnknownLock,
 )
 from silkway.guarantees.domain.liability import LiabilityError, secured_share
-from silkway.guarantees.ports import AccountKind, LockRecord, LockRequest, SettleRequest
+from silkway.guarantees.ports import (
+    UNPOSTED_NON_DELIVERY,
+    AccountKind,
+    LedgerProblem,
+    LockRecord,
+    LockRequest,
+    SettleRequest,
+)
 from silkway.guarantees.service import (
     GuaranteeContext,
     cover_for,
@@ -179,6 +188,9 @@ class GuaranteeGate:
             return  # nothing was locked: exempt, an unregistered certificate, nothing to secure
         except LedgerError as exc:
             # An officer settled the lock by hand first; the movement's change stands.
+            if after.status is MovementStatus.NOT_DELIVERED:
+                _unposted(uow, lock_id, after, exc, now)
+                return
             log.info("lock %s not settled with %s: %s", lock_id, after.status.value, exc.message)
 
     @staticmethod
@@ -195,6 +207,32 @@ class GuaranteeGate:
         uow.guarantees.settle(
             SettleRequest(key, CommandKind.CREDIT, lock_id, now, None if whole else part)
         )
+
+
+def _unposted(
+    uow: UnitOfWork, lock_id: str, movement: Movement, error: LedgerError, now: datetime
+) -> None:
+    """Non-delivery found nothing held to post: the duties are owed all the same, so the
+    operator is told (a problem kept and counted with the ledger, and an error in the log) in
+    the transaction that declared the goods not delivered."""
+    found = uow.guarantees.lock(lock_id)
+    state = found.lock.status.value if found is not None else "missing"
+    message = (
+        f"goods of {movement.reference} were declared not delivered, but its lock {lock_id} is"
+        f" {state} ({error.message}): nothing was posted and no claim was opened; recover the"
+        " duties from the guarantor or the declarant by hand"
+    )
+    uow.guarantees.add_problem(
+        LedgerProblem(
+            UNPOSTED_NON_DELIVERY,
+            message,
+            now,
+            grn=found.lock.grn if found is not None else None,
+            lock_id=lock_id,
+            movement_reference=movement.reference,
+        )
+    )
+    log.error("%s", message)
 
 
 def _delivered_share(found: LockRecord, delivered: tuple[int, ...]) -> Decimal:

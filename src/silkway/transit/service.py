@@ -31,11 +31,15 @@ from silkway.transit.domain.audit import ChainVerdict, EventRecord
 from silkway.transit.domain.declaration import TransitDeclaration
 from silkway.transit.domain.movement import (
     Amend,
+    AnswerEnquiry,
     EventKind,
     MarkOverdue,
     Movement,
     MovementEvent,
     MovementStatus,
+    RecordArrival,
+    RecordIncident,
+    RecordPassage,
     Release,
     apply,
     destination_offices,
@@ -58,6 +62,17 @@ class LrnConflict(DomainError):
     """The declarant already lodged a different declaration under the same LRN."""
 
     code = "lrn-conflict"
+
+
+class OfficeOfAnotherState(ActionInvalid):
+    """An action at a customs office that belongs to another member state: that state's node
+    records it, and the exchange brings it here."""
+
+    code = "office-other-state"
+
+    def __init__(self, message: str, violations: list[Violation], *, office_state: str) -> None:
+        super().__init__(message, violations)
+        self.office_state = office_state
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,7 +186,12 @@ def _register(
 def act(
     ctx: TransitContext, reference: str, event: MovementEvent, *, actor: str | None = None
 ) -> Movement:
-    """Apply one event to a movement: status change, log record and outbound messages at once."""
+    """Apply one event to a movement: status change, log record and outbound messages at once.
+
+    The action is this node's own (the API, the command line, the demo): one taken at a customs
+    office (release, passage, arrival, an incident, an enquiry answer) is refused for an office
+    of another state (:class:`OfficeOfAnotherState`).
+    """
     now = ctx.clock.now()
     with ctx.uow() as uow:
         after = apply_event(ctx, uow, reference, event, now, actor=actor)
@@ -184,6 +204,12 @@ REPLICA_EVENTS = frozenset(
 )
 """What a state on the route records on its copy of a movement registered elsewhere."""
 
+OFFICE_ACTIONS = (Release, RecordPassage, RecordArrival, RecordIncident, AnswerEnquiry)
+"""Events that an office records about what happened there, so only its own state's node may.
+
+A change of destination names an office too, but as the departure's decision about where the
+goods go, not as something that office did."""
+
 
 def apply_event(
     ctx: TransitContext,
@@ -193,12 +219,19 @@ def apply_event(
     now: datetime,
     *,
     actor: str | None = None,
+    local: bool = True,
 ) -> Movement:
-    """:func:`act` inside a transaction the caller owns (inbound messages use it too)."""
+    """:func:`act` inside a transaction the caller owns.
+
+    ``local=False`` is for inbound messages: they record what another state's office did (an
+    arrival notice from the destination), which this node's own actions may not.
+    """
     before = uow.movements.get(reference)
     if before is None:
         raise MovementNotFound(f"no movement {reference!r} at the {ctx.state} node")
     _pre_checks(ctx, event, now)
+    if local:
+        _own_office(ctx, event)
     replica = before.state != ctx.state
     if replica:
         _replica_checks(ctx, before, event)
@@ -242,11 +275,25 @@ def _replica_checks(ctx: TransitContext, movement: Movement, event: MovementEven
         raise ForbiddenTransition(
             message, [Violation("movement-registered-elsewhere", "/", message)]
         )
-    office = getattr(event, "office", None)
+
+
+def _own_office(ctx: TransitContext, event: MovementEvent) -> None:
+    """Refuse an office action for another state's office: its node records it, and the
+    exchange carries it to the node of departure (which would otherwise complete a movement
+    that the other state never saw arrive)."""
+    if not isinstance(event, OFFICE_ACTIONS):
+        return
+    office = event.office
     known = ctx.reference.offices.get(office) if isinstance(office, str) else None
-    if known is not None and known.state != ctx.state:
-        message = f"office {office} belongs to {known.state}, not to {ctx.state}"
-        raise ActionInvalid(message, [Violation("office-other-state", "/office", message)])
+    if known is None or known.state == ctx.state:
+        return
+    message = (
+        f"office {office} belongs to {known.state}: its {event.kind} is recorded at the"
+        f" {known.state} node, not at the {ctx.state} node"
+    )
+    raise OfficeOfAnotherState(
+        message, [Violation("office-other-state", "/office", message)], office_state=known.state
+    )
 
 
 def _pre_checks(ctx: TransitContext, event: MovementEvent, now: datetime) -> None:

@@ -61,6 +61,9 @@ TABLE: tuple[tuple[type[DomainError] | tuple[type[DomainError], ...], ProblemKin
     (ForbiddenTransition, ProblemKind(409, "Action not allowed in this status")),
     (SecurityShortfall, ProblemKind(409, "The security does not cover the duties at risk")),
     (DeclarationInvalid, ProblemKind(422, "Declaration breaks validation rules")),
+    # 422, not 409: no change of the movement makes this node the right one; the request is
+    # wrong as sent and goes to the node of the office's state (named in the problem).
+    (transit.OfficeOfAnotherState, ProblemKind(422, "The office belongs to another state")),
     (ActionInvalid, ProblemKind(422, "Action data is invalid")),
     (transit.MovementNotFound, ProblemKind(404, "Movement not found")),
     (transit.LrnConflict, ProblemKind(409, "LRN already used")),
@@ -108,4 +111,6 @@ def problem_extra(exc: DomainError) -> dict[str, Any]:
     """Members a client needs beyond the violations (the amounts of a refused lock)."""
     if isinstance(exc, InsufficientFunds):
         return {"requested": str(exc.requested), "available": str(exc.available)}
+    if isinstance(exc, transit.OfficeOfAnotherState):
+        return {"office_state": exc.office_state}
     return {}

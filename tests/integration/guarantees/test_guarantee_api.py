@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import shutil
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -189,6 +190,37 @@ def test_post_claim_recovery_and_report(
         c.get(f"{API}/distribution/report", params={"start": "2026-12-31", "end": "2026-01-01"}),
         422,
     )
+
+
+def test_an_unposted_non_delivery_is_listed_for_an_operator(
+    sqlite_client: tuple[TestClient, Node], clock: ManualClock
+) -> None:
+    c, _ = sqlite_client
+    grn = registered(c)
+    assert c.get(f"{API}/guarantee-problems").json() == {"total": 0, "items": []}
+    decl = example_declaration("western-road", clock.now().date()).model_dump(mode="json")
+    ref = c.post(f"{API}/declarations", json=decl).json()["reference"]
+    c.post(f"{API}/movements/{ref}/accept")
+    c.post(
+        f"{API}/movements/{ref}/release",
+        json={"office": decl["departure_office"], "security_reference": grn},
+    )
+    clock.set(clock.now() + timedelta(days=30))
+    c.post(f"{API}/movements/{ref}/overdue")
+    c.post(f"{API}/movements/{ref}/enquiry", json={"reason": "no arrival"})
+    credited = c.post(f"{API}/guarantee-locks/release:{ref}/credit", json={"key": "by-hand"})
+    assert credited.status_code == 200, credited.text
+    done = c.post(f"{API}/movements/{ref}/non-delivery", json={"reason": "never came"})
+    assert done.json()["status"] == "not_delivered", done.text
+    page = c.get(f"{API}/guarantee-problems").json()
+    assert page["total"] == 1
+    [problem] = page["items"]
+    assert (problem["kind"], problem["movement_reference"], problem["grn"]) == (
+        "non-delivery-not-posted",
+        ref,
+        grn,
+    )
+    assert c.get(f"{API}/claims").json() == []
 
 
 def test_liability_is_explained_without_storing_anything(

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from tests.integration.guarantees.guarantee_support import ledger_rows, register, western
+from tests.integration.guarantees.guarantee_support import domestic, ledger_rows, register, western
 
 from silkway.bootstrap import Node
 from silkway.guarantees import claims as guarantee_claims
@@ -26,6 +27,7 @@ from silkway.transit.domain.movement import (
     AnswerEnquiry,
     Complete,
     CompletePartially,
+    DeclareNotDelivered,
     EnquiryOutcome,
     ExtendTimeLimit,
     MarkOverdue,
@@ -59,7 +61,7 @@ def test_release_locks_the_liability_and_completion_credits_it(
     node: Node, clock: ManualClock
 ) -> None:
     g = register(node, "500000.00", national_pct=Decimal(50), qualified=True)
-    decl = western(clock)
+    decl = domestic(clock)
     m = release(node, lodge_and_accept(node, decl))
 
     expected = compute_liability(
@@ -89,6 +91,20 @@ def test_release_locks_the_liability_and_completion_credits_it(
     )
     kinds = [e.kind for e in guarantees.history(node.guarantees, g.grn)]
     assert kinds == ["register", "lock", "credit"]
+
+
+def test_the_departure_cannot_free_the_lock_by_recording_another_states_arrival(
+    node: Node, clock: ManualClock
+) -> None:
+    register(node, "500000.00")
+    m = release(node, lodge_and_accept(node, western(clock)))
+    before = ledger_rows(node)
+    with pytest.raises(transit.OfficeOfAnotherState) as refused:
+        arrive(node, m)  # 06614 is a Belarusian office: the BY node records that arrival
+    assert refused.value.office_state == "BY"
+    assert ledger_rows(node) == before
+    assert lock_of(node, m).lock.status is LockStatus.PENDING
+    assert transit.get_movement(node.transit, m.reference).status is MovementStatus.RELEASED
 
 
 def test_a_shortfall_refuses_the_release_with_the_amounts(node: Node, clock: ManualClock) -> None:
@@ -164,7 +180,7 @@ def test_partial_completion_credits_the_delivered_items_and_holds_the_rest(
 ) -> None:
     n = sqlite_node("KZ")
     g = register(n, "500000.00")
-    decl = western(clock)
+    decl = domestic(clock)
     m = arrive(n, release(n, lodge_and_accept(n, decl)))
     held = lock_of(n, m).lock.amount
 
@@ -195,7 +211,7 @@ def test_partial_completion_credits_the_delivered_items_and_holds_the_rest(
 
 def test_non_delivery_posts_the_lock_and_opens_a_claim(node: Node, clock: ManualClock) -> None:
     g = register(node, "500000.00")
-    m = release(node, lodge_and_accept(node, western(clock)))
+    m = release(node, lodge_and_accept(node, domestic(clock)))
     amount = lock_of(node, m).lock.amount
     clock.set(clock.now() + timedelta(days=(m.time_limit - clock.now().date()).days + 1))
     transit.act(node.transit, m.reference, MarkOverdue(clock.now()))
@@ -250,11 +266,11 @@ def test_exempt_and_unregistered_certificates_are_released_without_a_lock(
     assert [v.code for v in refused] == ["certificate-unknown"]
 
 
-def test_extension_moves_the_expiry_and_expiry_gives_the_amount_back(
+def test_extension_moves_the_expiry_and_an_open_movement_keeps_its_lock(
     sqlite_node: Callable[[str], Node], clock: ManualClock
 ) -> None:
     n = sqlite_node("KZ")
-    g = register(n, "500000.00")
+    register(n, "500000.00")
     m = release(n, lodge_and_accept(n, western(clock)))
     first = lock_of(n, m).deadline
     new_limit = m.time_limit + timedelta(days=10)
@@ -263,7 +279,61 @@ def test_extension_moves_the_expiry_and_expiry_gives_the_amount_back(
 
     clock.set(first + timedelta(days=5))
     assert guarantees.expire_due_locks(n.guarantees) == []
+    # Past the deadline, but the movement is still open (overdue, then under enquiry): the
+    # lock stays and looks again hold_days later.
+    transit.act(n.transit, m.reference, MarkOverdue(clock.now()))
+    transit.act(n.transit, m.reference, OpenEnquiry("no arrival"))
     clock.set(first + timedelta(days=11))
+    assert guarantees.expire_due_locks(n.guarantees) == []
+    kept = lock_of(n, m)
+    assert kept.lock.status is LockStatus.PENDING
+    assert kept.deadline == n.guarantees.deadline_after(clock.now().date())
+    # The enquiry ends in non-delivery long after the first deadline: the duties are posted.
+    transit.act(n.transit, m.reference, DeclareNotDelivered("the enquiry found nothing"))
+    assert lock_of(n, m).lock.status is LockStatus.POSTED
+    [claim] = guarantee_claims.list_claims(n.guarantees)
+    assert claim.movement_reference == m.reference
+    assert guarantees.list_problems(n.guarantees) == (0, [])
+
+
+def test_the_rest_of_a_partial_completion_expires_at_its_deadline(
+    sqlite_node: Callable[[str], Node], clock: ManualClock
+) -> None:
+    n = sqlite_node("KZ")
+    g = register(n, "500000.00")
+    m = arrive(n, release(n, lodge_and_accept(n, domestic(clock))))
+    transit.act(n.transit, m.reference, CompletePartially((1,)))
+    rest = lock_of(n, m)
+    assert rest.lock.status is LockStatus.PENDING
+    clock.set(rest.deadline + timedelta(seconds=1))
     assert guarantees.expire_due_locks(n.guarantees) == [release_lock_id(m.reference)]
     assert lock_of(n, m).lock.status is LockStatus.EXPIRED
     assert guarantees.balance(n.guarantees, g.grn).record.balance.locked == 0
+
+
+def test_a_lock_settled_by_hand_before_non_delivery_is_a_problem_for_an_operator(
+    node: Node, clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    register(node, "500000.00")
+    m = release(node, lodge_and_accept(node, domestic(clock)))
+    clock.set(clock.now() + timedelta(days=(m.time_limit - clock.now().date()).days + 1))
+    transit.act(node.transit, m.reference, MarkOverdue(clock.now()))
+    transit.act(node.transit, m.reference, OpenEnquiry("no arrival"))
+    guarantees.credit(node.guarantees, "officer-1", release_lock_id(m.reference))
+
+    with caplog.at_level(logging.ERROR, logger="silkway.guarantees"):
+        final = transit.act(node.transit, m.reference, DeclareNotDelivered("never came"))
+
+    assert final.status is MovementStatus.NOT_DELIVERED  # the legal fact stands
+    assert guarantee_claims.list_claims(node.guarantees) == []
+    total, [problem] = guarantees.list_problems(node.guarantees)
+    assert total == 1
+    assert problem.kind == "non-delivery-not-posted"
+    assert (problem.movement_reference, problem.lock_id) == (
+        m.reference,
+        release_lock_id(m.reference),
+    )
+    assert problem.grn == m.declaration.security[0].reference
+    assert "credited" in problem.message
+    assert problem.at == clock.now()
+    assert any(m.reference in r.getMessage() for r in caplog.records if r.levelname == "ERROR")

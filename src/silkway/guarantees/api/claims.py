@@ -10,10 +10,13 @@ from fastapi import APIRouter, Body, Query
 
 from silkway.bootstrap import Node
 from silkway.guarantees import claims
+from silkway.guarantees import service as guarantees
 from silkway.guarantees.api.calls import call
 from silkway.guarantees.api.schemas import (
     ClaimId,
     ClaimOut,
+    ProblemOut,
+    ProblemPage,
     RecoveryIn,
     RecoveryOut,
     ReportLineOut,
@@ -50,6 +53,16 @@ def claim_routes(router: APIRouter, node: Node) -> None:
             "/amount",
         )
         return RecoveryOut.of(done)
+
+    @router.get("/guarantee-problems", response_model=ProblemPage, tags=tags)
+    def list_problems(
+        offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    ) -> ProblemPage:
+        """What the ledger could not do and an operator must settle (newest first): a
+        non-delivery whose lock held nothing to post any more."""
+        total, found = guarantees.list_problems(ctx, offset=offset, limit=limit)
+        return ProblemPage(total=total, items=[ProblemOut.of(p) for p in found])
 
     @router.get("/distribution/report", response_model=ReportOut, tags=tags)
     def report(start: date, end: date) -> ReportOut:

@@ -35,6 +35,7 @@ from silkway.guarantees.ports import (
     Claim,
     GuaranteeRecord,
     HistoryEntry,
+    LedgerProblem,
     LockRecord,
     Recovery,
 )
@@ -484,6 +485,34 @@ class ClaimOut(BaseModel):
             status=c.status,
             debt=[ClaimLineOut.of(line) for line in c.debt],
         )
+
+
+class ProblemOut(BaseModel):
+    problem_id: int | None
+    kind: str
+    at: datetime
+    grn: str | None
+    lock_id: str | None
+    movement_reference: str | None
+    message: str
+
+    @classmethod
+    def of(cls, p: LedgerProblem) -> ProblemOut:
+        return cls(
+            problem_id=p.problem_id,
+            kind=p.kind,
+            at=p.at,
+            grn=p.grn,
+            lock_id=p.lock_id,
+            movement_reference=p.movement_reference,
+            message=p.message,
+        )
+
+
+class ProblemPage(BaseModel):
+    total: int
+    """Every problem kept, however many are listed."""
+    items: list[ProblemOut]
 
 
 class PostedOut(BaseModel):

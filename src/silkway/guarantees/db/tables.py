@@ -246,6 +246,21 @@ duty_distributions = Table(
 )
 """Who receives what of each recovery: the distribution ledger the period report sums."""
 
+guarantee_problems = Table(
+    "guarantee_problems",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(40), nullable=False),
+    Column("grn", String(24), nullable=True),
+    Column("lock_id", String(64), nullable=True),
+    Column("movement_reference", String(24), nullable=True),
+    Column("message", String(1000), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Index("ix_guarantee_problems_at", "at"),
+)
+"""What the ledger could not do that an operator must settle by hand (a non-delivery whose lock
+was no longer held), recorded in the transaction that met it."""
+
 __all__ = [
     "claim_recoveries",
     "duty_distributions",
@@ -254,6 +269,7 @@ __all__ = [
     "guarantee_holders",
     "guarantee_ledger",
     "guarantee_locks",
+    "guarantee_problems",
     "guarantees",
     "guarantors",
     "metadata",
