@@ -15,9 +15,11 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from time import time as _epoch  # noqa: TID251 - see _Limiter.check
+from typing import Annotated
 
 import anyio.to_thread
-from fastapi import Request
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from limits import RateLimitItem, parse
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
@@ -70,6 +72,10 @@ class _Limiter:
         )
 
 
+# Declared as a security scheme, so the OpenAPI page offers "Authorize"; the guard itself
+# decides what a missing token means (public routes take none).
+_BEARER = HTTPBearer(auto_error=False, description="An access token from POST /api/v1/auth/token")
+
 OwnershipCheck = Callable[[Principal, Mapping[str, str]], None]
 """Refuses a caller the resource a route's path parameters lead to, if it is not theirs."""
 
@@ -78,12 +84,15 @@ def make_guard(
     ctx: IdentityContext,
     settings: GuardSettings,
     ownership: Mapping[Own, OwnershipCheck] | None = None,
-) -> Callable[[Request], None]:
+) -> Callable[..., None]:
     """The dependency every route of a node's app runs first."""
     limiter = _Limiter(settings)
     checks = dict(ownership or {})
 
-    def guard(request: Request) -> None:
+    def guard(
+        request: Request,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
+    ) -> None:
         route = request.scope.get("route")
         path = getattr(route, "path", None)
         rule = rule_for(request.method, path) if isinstance(path, str) else None
@@ -94,11 +103,9 @@ def make_guard(
         if rule.public:
             limiter.check(address, token_endpoint=str(path).endswith("/auth/token"))
             return
-        header = request.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        if credentials is None or not credentials.credentials.strip():
             raise NotAuthenticated("token-missing", "send Authorization: Bearer <access token>")
-        principal = identity.authenticate(ctx, token.strip())
+        principal = identity.authenticate(ctx, credentials.credentials.strip())
         request.state.principal = principal
         limiter.check(f"{principal.issuer}|{principal.subject}")
         _check_state(principal, ctx.state)

@@ -138,6 +138,7 @@ _ROWS: dict[tuple[str, str], Rule] = {
     ("POST", f"{_V1}/guarantee-locks/{{lock_id}}/post"): _write(_O),
     ("POST", f"{_V1}/guarantee-locks/expiry"): _write(_O, _X),
     ("GET", f"{_V1}/guarantee-exposure"): _read(_O, _A),
+    ("GET", f"{_V1}/guarantee-problems"): _read(_O, _X),
     ("POST", f"{_V1}/liability"): _read(_D, _C, _O, _G, _A),
     # Certificates and claims.
     ("POST", f"{_V1}/guarantees/{{grn}}/certificates"): _write(_G, _O, own=Own.GUARANTEE),
