@@ -263,6 +263,7 @@ def audit_verify(
     states = [_check_state(state)] if state else list(settings.nodes)
     failures = 0
     checked = 0
+    access_checked = 0
     for s in states:
         n = build_node(s, settings, database_url=database_url)
         try:
@@ -273,7 +274,19 @@ def audit_verify(
                     continue
             else:
                 verdicts = transit.verify_all(n.transit)
-                verdicts["access-log"] = identity.verify_access_log(n.identity)
+                access = identity.verify_access_log(n.identity)
+                access_checked += access.checked
+                if not access.ok:
+                    failures += 1
+                    _emit(
+                        {
+                            "node": s,
+                            "access_log": True,
+                            "ok": False,
+                            "first_bad_seq": access.first_bad_seq,
+                            "reason": access.reason,
+                        }
+                    )
         finally:
             n.dispose()
         for ref, v in verdicts.items():
@@ -291,7 +304,10 @@ def audit_verify(
                 )
     if reference and checked == 0:
         _fail("movement-not-found", f"no movement {reference!r} on {', '.join(states)}")
-    _emit({"checked": checked, "failed": failures, "ok": failures == 0})
+    out: dict[str, object] = {"checked": checked, "failed": failures, "ok": failures == 0}
+    if not reference:
+        out["access_log_records"] = access_checked
+    _emit(out)
     if failures:
         raise typer.Exit(2)
 

@@ -19,7 +19,7 @@ __all__ = [
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 CLIENT_ID = USERNAME
-PARTY = re.compile(r"^[A-Z0-9]{2,35}$")
+PARTY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{1,34}$")
 
 
 class AccountInvalid(DomainError):
