@@ -62,6 +62,29 @@ class Settings(BaseSettings):
     signature_max_age_s: int = Field(default=6 * 3600, ge=60)
     """How old a signed envelope may be when it arrives."""
 
+    access_token_ttl_s: int = Field(default=600, ge=30, le=24 * 3600)
+    """How long an access token lives; short, because a revoked account's tokens die with it."""
+    refresh_token_ttl_s: int = Field(default=8 * 3600, ge=60)
+    token_issuer: str | None = None
+    """The ``iss`` of the node's tokens; default ``urn:silkway:node:{state}``."""
+    second_factor_required: bool = False
+    """Officers and administrators must have a TOTP second factor enrolled to log in."""
+    rate_limit: str = "1200/minute"
+    """Requests each caller (token subject, or address when anonymous) may make."""
+    token_rate_limit: str = "30/minute"
+    """Token requests per client address."""
+    oidc_issuer: str | None = None
+    """An external OpenID Connect provider whose tokens the node accepts besides its own."""
+    oidc_jwks_url: str | None = None
+    oidc_audience: str | None = None
+    oidc_claims: dict[str, str] = Field(default_factory=dict)
+    """Our field → the provider's claim: ``subject``, ``role``, ``state``, ``office``, ``party``."""
+    oidc_roles: dict[str, str] = Field(default_factory=dict)
+    """The provider's role values → ours (``officer``, ``declarant``…); empty: the same names."""
+
+    def issuer_for(self, state: str) -> str:
+        return self.token_issuer or f"urn:silkway:node:{state.lower()}"
+
     def key_folder(self) -> Path:
         return self.keys_dir or self.data_dir / "keys"
 

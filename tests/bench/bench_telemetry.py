@@ -18,7 +18,9 @@ baselines:
 starts), against the raw insert; the pipeline is also shown against ``telemetry.decode_only``
 (``egts.decode_columns`` alone over the same slices), the ceiling the decoder sets, which in turn
 is shown against ``telemetry.decode_packet`` (the same frames through ``egts.decode_packet``, a
-``Position`` object per fix).
+``Position`` object per fix). ``telemetry.listener.egts`` is the live path of the EGTS listener
+without the socket: each seal's connection session (``EgtsSession``) fed its frame of each slice,
+decoding it into columns and answering every record, against ``telemetry.decode_only``.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from silkway.seals import service as seals
 from silkway.seals.devices import egts
 from silkway.seals.domain.route import RouteGeometry, plan_route
 from silkway.seals.domain.telemetry import PositionBatch
+from silkway.seals.listeners.egts import EgtsSession
 from silkway.settings import Settings
 from silkway.transit import service as transit
 from silkway.transit.domain.declaration import Seals
@@ -184,6 +187,20 @@ def _decode_packet_only(slices: list[list[bytes]]) -> float:
     return count / (time.perf_counter() - start)
 
 
+def _listener_only(slices: list[list[bytes]]) -> float:
+    """Each seal's connection session fed its frame of every slice: positions and answers."""
+    sessions = [EgtsSession() for _ in range(DEVICES)]
+    count = 0
+    start = time.perf_counter()
+    for frames in slices:
+        for session, frame in zip(sessions, frames, strict=True):
+            reply = session.feed(frame, START)
+            if reply.errors or reply.positions is None or not reply.answer:
+                raise RuntimeError("bench frames refused by the listener")
+            count += len(reply.positions)
+    return count / (time.perf_counter() - start)
+
+
 def _raw_insert(url: str, folder: Path) -> float:
     """The same rows in the same slices, straight through the driver."""
     node = _node(url, folder)
@@ -259,6 +276,7 @@ def run() -> list[Result]:
         corridor = _corridor_only(geometry, slices)
         decode = _decode_only(slices)
         decode_packet = _decode_packet_only(slices)
+        listener = _listener_only(slices)
         targets = [("sqlite", lambda name: f"sqlite:///{folder / name}.sqlite")]
         server = pg.server_url()
         created: list[str] = []
@@ -307,6 +325,15 @@ def run() -> list[Result]:
         finally:
             for db in created:
                 pg.drop_database(server, db)
+    results.append(
+        Result(
+            "telemetry.listener.egts",
+            listener,
+            "positions/s",
+            "telemetry.decode_only",
+            decode,
+        )
+    )
     results.append(
         Result(
             "telemetry.decode_only",

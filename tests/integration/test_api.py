@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from tests.auth import NodeClient
 
 from silkway.bootstrap import Node, build_node
 from silkway.examples import example_declaration
@@ -25,7 +26,7 @@ API = "/api/v1"
 
 @pytest.fixture
 def client(kz_node: Node) -> Iterator[TestClient]:
-    with TestClient(create_node_app(kz_node)) as c:
+    with NodeClient(create_node_app(kz_node), kz_node) as c:
         yield c
 
 
@@ -325,7 +326,9 @@ def test_union_app_mounts_every_node(
     am_node = build_node(
         "AM", Settings(data_dir=tmp_path / "am"), clock=clock, security=QuotedSecurityGate()
     )
-    with TestClient(create_union_app({"AM": am_node, "KZ": kz_node})) as c:
+    with NodeClient(
+        create_union_app({"AM": am_node, "KZ": kz_node}), {"AM": am_node, "KZ": kz_node}
+    ) as c:
         assert "/nodes/kz/api/v1" in c.get("/").text
         r = c.post("/nodes/kz/api/v1/declarations", json=declaration)
         assert r.status_code == 201

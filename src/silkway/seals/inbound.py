@@ -18,12 +18,15 @@ message by raising a :class:`DomainError`; the sender then gets a negative R.006
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from functools import partial
 from typing import Any
+
+import numpy as np
 
 from silkway.exchange import inbound
 from silkway.exchange.bus.ports import RetryLater
@@ -38,7 +41,7 @@ from silkway.seals import messages as seal_messages
 from silkway.seals.activation import HANDOVER, SealActivations, activate_seals, operator_payload
 from silkway.seals.domain.rules import Handover
 from silkway.seals.domain.seals import Seal, SealStatus
-from silkway.seals.domain.telemetry import Position
+from silkway.seals.domain.telemetry import IoValue, PositionBatch
 from silkway.seals.ports import HandoverRecord
 from silkway.seals.service import SealContext
 from silkway.transit import inbound as transit_inbound
@@ -297,11 +300,10 @@ def positions_forwarded(
             [Violation("not-handed-over", "/SealId", seal_id)],
         )
     names = {code.value: name for name, code in ctx.signals.event_names.items()}
-    battery = ctx.signals.battery_names[0]
     points = fields["Position"]
     assert isinstance(points, tuple)
-    positions = [_position(seal.device_id, i, p, names, battery) for i, p in enumerate(points)]
-    report = telemetry.ingest_within(ctx, uow, positions, source="exchange")
+    batch = _forwarded_batch(seal.device_id, points, names, ctx.signals.battery_names[0])
+    report = telemetry.ingest_within(ctx, uow, batch, source="exchange")
     if report.rejected:
         index, reason = report.rejected[0]
         raise ActionInvalid(
@@ -310,36 +312,54 @@ def positions_forwarded(
         )
 
 
-def _position(
-    device_id: str, index: int, point: Any, names: Mapping[str, str], battery: str
-) -> Position:
-    """A forwarded point as this operator reads positions: events under its own names."""
-    assert isinstance(point, Mapping)
-    events = [str(e) for e in point.get("EventCode", ())]
-    unknown = [e for e in events if e not in names]
-    if unknown:
-        raise ActionInvalid(
-            f"event code {unknown[0]!r} is not a seal event",
-            [Violation("event-code-unknown", f"/Position/{index}/EventCode", unknown[0])],
-        )
-    at = point["PositionDateTime"]
-    assert isinstance(at, datetime)
-    speed = point.get("SpeedKmh")
-    course = point.get("CourseDegrees")
-    charge = point.get("BatteryPercent")
-    return Position(
-        device_id=device_id,
-        time=at,
-        lat=float(str(point["Latitude"])),
-        lon=float(str(point["Longitude"])),
-        speed_kmh=None if speed is None else float(str(speed)),
-        course=None if course is None else int(str(course)),
-        altitude_m=None,
-        satellites=None,
-        valid=True,
-        stored=False,
-        flags={names[e]: True for e in events},
-        io={} if charge is None else {battery: int(str(charge))},
+def _forwarded_batch(
+    device_id: str, points: tuple[Any, ...], names: Mapping[str, str], battery: str
+) -> PositionBatch:
+    """The forwarded points as columns, as this operator reads positions: events under its own
+    names, the charge under its battery name."""
+    stamps: list[float] = []
+    lat: list[float] = []
+    lon: list[float] = []
+    speed: list[float] = []
+    course: list[int] = []
+    flags: dict[str, list[bool | None]] = {}
+    charge: list[IoValue | None] = []
+    for index, point in enumerate(points):
+        assert isinstance(point, Mapping)
+        events = [str(e) for e in point.get("EventCode", ())]
+        unknown = [e for e in events if e not in names]
+        if unknown:
+            raise ActionInvalid(
+                f"event code {unknown[0]!r} is not a seal event",
+                [Violation("event-code-unknown", f"/Position/{index}/EventCode", unknown[0])],
+            )
+        at = point["PositionDateTime"]
+        assert isinstance(at, datetime)
+        if at.utcoffset() is None:  # the schema asks for a zone; never read one into another
+            raise ActionInvalid(
+                "1 forwarded position(s) refused: time has no time zone",
+                [Violation("position-invalid", f"/Position/{index}", "time has no time zone")],
+            )
+        stamps.append(at.timestamp())
+        lat.append(float(str(point["Latitude"])))
+        lon.append(float(str(point["Longitude"])))
+        value = point.get("SpeedKmh")
+        speed.append(math.nan if value is None else float(str(value)))
+        degrees = point.get("CourseDegrees")
+        course.append(-1 if degrees is None else int(str(degrees)))
+        for event in events:
+            flags.setdefault(names[event], [None] * len(points))[index] = True
+        percent = point.get("BatteryPercent")
+        charge.append(None if percent is None else int(str(percent)))
+    return PositionBatch.of_device(
+        device_id,
+        t_ms=np.rint(np.array(stamps, dtype=np.float64) * 1000.0).astype(np.int64),
+        lat=np.array(lat, dtype=np.float64),
+        lon=np.array(lon, dtype=np.float64),
+        speed_kmh=np.array(speed, dtype=np.float64),
+        course=np.array(course, dtype=np.int64),
+        flags=flags,
+        io={battery: charge} if any(c is not None for c in charge) else {},
         protocol="exchange",
     )
 

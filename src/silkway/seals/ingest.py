@@ -1,8 +1,9 @@
 """Telemetry ingestion: every device protocol feeds one pipeline, one batch per transaction.
 
-A batch is handled as columns, not as records: it arrives as a ``PositionBatch`` (from a decoder
-that reads frames straight into columns) or its positions become one, seal events and battery
-charge are read a column at a time, the seals and their active movements are loaded with one
+A batch is handled as columns, not as records: it arrives as a ``PositionBatch`` (the device
+listeners decode into one, the MQTT subscriber and the exchange's forwarded points build one;
+only the HTTP endpoint and tests hand positions, which become one in :func:`_as_batch`), seal
+events and battery charge are read a column at a time, the seals and their active movements are loaded with one
 query each, every point of a corridor is located in one vectorised call, the rules run per
 carriage over array slices, and the rows go to the database in one bulk write (COPY on
 PostgreSQL).
@@ -123,17 +124,17 @@ def _checks(cols: _Columns, naive: list[int], now_ms: int) -> dict[int, str]:
 
 
 def ingest(
-    ctx: SealContext, positions: Sequence[Position] | PositionBatch, *, source: str
+    ctx: SealContext, batch: PositionBatch | Sequence[Position], *, source: str
 ) -> IngestReport:
     """Take one batch of positions from ``source``: store, check against the corridor, raise incidents.
 
-    The batch comes as positions or, from a decoder that produces them, as columns. A
-    position's ``device_id`` is the device's identity (IMEI) or the seal id. Positions of unknown
+    The batch comes as columns; positions (the HTTP endpoint's, tests') are turned into columns
+    first. A fix's identity is the device's (IMEI) or the seal id. Positions of unknown
     devices are counted and skipped; refused ones are listed with their index and reason;
     neither affects the rest of the batch. Repeated points (same seal, same time) are counted
     as duplicates and stored once. Late and out-of-order points (black-box records) are accepted.
     """
-    prepared = _prepare(ctx, positions, source)
+    prepared = _prepare(ctx, batch, source)
     if prepared is None:
         return IngestReport()
     with ctx.uow() as uow:
@@ -145,32 +146,35 @@ def ingest(
 def ingest_within(
     ctx: SealContext,
     uow: UnitOfWork,
-    positions: Sequence[Position] | PositionBatch,
+    batch: PositionBatch | Sequence[Position],
     *,
     source: str,
 ) -> IngestReport:
     """:func:`ingest` inside a transaction the caller owns (positions forwarded by another
     operator arrive in the exchange's receiving transaction)."""
-    prepared = _prepare(ctx, positions, source)
+    prepared = _prepare(ctx, batch, source)
     return IngestReport() if prepared is None else _ingest(ctx, uow, *prepared)
 
 
 def _prepare(
-    ctx: SealContext, positions: Sequence[Position] | PositionBatch, source: str
+    ctx: SealContext, given: PositionBatch | Sequence[Position], source: str
 ) -> tuple[_Columns, dict[int, str], datetime] | None:
     """The batch as columns and the positions refused before any lookup; None when empty."""
     if source not in SOURCES:
         raise ValueError(f"unknown telemetry source {source!r}; expected one of {SOURCES}")
-    if not positions:
+    if not len(given):
         return None
     now = ctx.clock.now()
-    if isinstance(positions, PositionBatch):
-        batch, naive = positions, []
-    else:
-        naive = [i for i, p in enumerate(positions) if p.time.utcoffset() is None]
-        batch = PositionBatch.from_positions(positions)
+    batch, naive = (given, []) if isinstance(given, PositionBatch) else _as_batch(given)
     cols = _columns(ctx, batch)
     return cols, _checks(cols, naive, to_ms(now)), now
+
+
+def _as_batch(positions: Sequence[Position]) -> tuple[PositionBatch, list[int]]:
+    """Positions as columns, and the index of each whose time has no zone (refused: a batch
+    reads such a time as UTC, which would be a guess)."""
+    naive = [i for i, p in enumerate(positions) if p.time.utcoffset() is None]
+    return PositionBatch.from_positions(positions), naive
 
 
 def _ingest(

@@ -170,14 +170,6 @@ class DemoTraffic:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="silkway-demo", daemon=True)
 
-    def prepare(self) -> None:
-        """Register the examples' guarantees now, before the API answers: a declaration quoting
-        one is checked against the registry as soon as it is lodged."""
-        try:
-            register_example_guarantees(self._nodes)
-        except Exception:  # the demo must never take the server down
-            log.exception("demo guarantees not registered")
-
     def start(self) -> None:
         self._thread.start()
 

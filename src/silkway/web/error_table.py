@@ -25,12 +25,15 @@ from silkway.guarantees.domain.guarantee import (
     UnknownGuarantee,
     UnknownLock,
 )
+from silkway.identity import service as identity
 from silkway.kernel.errors import (
+    AccessDenied,
     ActionInvalid,
     DeclarationInvalid,
     DomainError,
     ForbiddenTransition,
     MovementBusy,
+    NotAuthenticated,
     SecurityShortfall,
 )
 from silkway.seals import service as seals
@@ -49,6 +52,11 @@ BUSY = ProblemKind(503, "Busy, retry")
 REFUSED = ProblemKind(422, "Request refused")
 
 TABLE: tuple[tuple[type[DomainError] | tuple[type[DomainError], ...], ProblemKind], ...] = (
+    # Identity.
+    (NotAuthenticated, ProblemKind(401, "Not authenticated")),
+    (AccessDenied, ProblemKind(403, "Forbidden")),
+    (identity.AccountExists, ProblemKind(409, "Account exists")),
+    (identity.AccountNotFound, NOT_FOUND),
     # Transit.
     (ForbiddenTransition, ProblemKind(409, "Action not allowed in this status")),
     (SecurityShortfall, ProblemKind(409, "The security does not cover the duties at risk")),

@@ -34,6 +34,7 @@ class ApiProblem(Exception):
         detail: str,
         errors: Sequence[Violation] = (),
         extra: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(detail)
         self.status = status
@@ -42,6 +43,7 @@ class ApiProblem(Exception):
         self.detail = detail
         self.errors = list(errors)
         self.extra = extra or {}
+        self.headers = headers or {}
 
 
 def domain_problem(exc: DomainError, pointer: str = "") -> ApiProblem:
@@ -50,10 +52,22 @@ def domain_problem(exc: DomainError, pointer: str = "") -> ApiProblem:
     An error without violations of its own is reported as one at ``pointer``."""
     kind = problem_kind(exc)
     errors = exc.violations or [Violation(exc.code, pointer, exc.message)]
-    return ApiProblem(kind.status, exc.code, kind.title, exc.message, errors, problem_extra(exc))
+    headers: dict[str, str] = {}
+    if kind.status == 401:
+        # RFC 6750 §3: a bearer-protected resource names its scheme and why the token failed.
+        headers["WWW-Authenticate"] = (
+            'Bearer realm="silkway"'
+            if exc.code == "token-missing"
+            else f'Bearer realm="silkway", error="invalid_token", error_description="{exc.code}"'
+        )
+    return ApiProblem(
+        kind.status, exc.code, kind.title, exc.message, errors, problem_extra(exc), headers
+    )
 
 
 def _respond(request: Request, problem: ApiProblem) -> JSONResponse:
+    # The access log names why a request was refused.
+    request.state.refusal = problem.code
     return problem_response(
         request,
         problem.status,
@@ -62,6 +76,7 @@ def _respond(request: Request, problem: ApiProblem) -> JSONResponse:
         problem.detail,
         problem.errors,
         problem.extra,
+        problem.headers,
     )
 
 
@@ -73,6 +88,7 @@ def problem_response(
     detail: str,
     errors: Iterable[Violation] = (),
     extra: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> JSONResponse:
     body: dict[str, Any] = {
         "type": PROBLEM_BASE + code,
@@ -86,7 +102,7 @@ def problem_response(
         body["instance"] = request.url.path
     if extra:
         body.update(extra)
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
 def _pointer(loc: Sequence[int | str]) -> str:

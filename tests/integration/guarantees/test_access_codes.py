@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import func, select
+from tests.auth import NodeClient
 from tests.integration.guarantees.guarantee_support import Registered, register, western
 
 from silkway.bootstrap import Node, build_node
@@ -85,7 +85,7 @@ def test_the_code_is_checked_at_lodging_and_kept_nowhere(node: Node, clock: Manu
 def test_the_api_shows_no_code(node: Node, clock: ManualClock) -> None:
     g = register(node, "500000.00")
     body = western(clock).model_dump(mode="json")
-    with TestClient(create_node_app(node)) as client:
+    with NodeClient(create_node_app(node), node) as client:
         created = client.post(f"{API}/declarations", json=body)
         assert created.status_code == 201, created.text
         ref = created.json()["reference"]
@@ -131,7 +131,7 @@ def test_wrong_codes_are_counted_and_lock_the_guarantee_out(
     assert locked.value.locked_until == first_failure + timedelta(minutes=15)
     assert [v.code for v in locked.value.violations] == ["security-access-locked"]
     assert failures(n) == 5  # attempts while locked are refused, not counted
-    with TestClient(create_node_app(n)) as client:
+    with NodeClient(create_node_app(n), n) as client:
         answer = client.post(f"{API}/declarations", json=decl.model_dump(mode="json"))
     assert answer.status_code == 429, answer.text
     assert answer.json()["code"] == "security-access-locked"

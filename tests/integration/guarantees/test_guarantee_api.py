@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from tests.auth import NodeClient
 from tests.conftest import START
 from tests.integration.guarantees.guarantee_support import ledger_rows
 
@@ -40,14 +41,14 @@ def assert_problem(response: Any, status: int, pointer: str | None = None) -> di
 
 @pytest.fixture
 def client(node: Node) -> Iterator[TestClient]:
-    with TestClient(create_node_app(node)) as c:
+    with NodeClient(create_node_app(node), node) as c:
         yield c
 
 
 @pytest.fixture
 def sqlite_client(sqlite_node: Callable[[str], Node]) -> Iterator[tuple[TestClient, Node]]:
     n = sqlite_node("KZ")
-    with TestClient(create_node_app(n)) as c:
+    with NodeClient(create_node_app(n), n) as c:
         yield c, n
 
 
@@ -65,7 +66,7 @@ def registered_client(
         clock=ManualClock(START),
         migrate=False,
     )
-    with TestClient(create_node_app(n)) as c:
+    with NodeClient(create_node_app(n), n) as c:
         registered(c)
         yield c, n
     n.dispose()
@@ -244,7 +245,7 @@ def test_liability_is_explained_without_storing_anything(
 
 def test_certificate_endpoints(sqlite_node: Callable[[str], Node], clock: ManualClock) -> None:
     kz, ru = sqlite_node("KZ"), sqlite_node("RU")
-    with TestClient(create_node_app(kz)) as home, TestClient(create_node_app(ru)) as there:
+    with NodeClient(create_node_app(kz), kz) as home, NodeClient(create_node_app(ru), ru) as there:
         grn = registered(home)
         issued = home.post(
             f"{API}/guarantees/{grn}/certificates",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -13,6 +13,7 @@ from tests.conftest import START
 
 from silkway.node.clock import ManualClock
 from silkway.seals.devices.records import Position
+from silkway.seals.domain.telemetry import PositionBatch
 from silkway.seals.listeners import DeviceListener, ListenerLimits, tcp_listener
 
 # Every wait is bounded so that a broken listener fails the test instead of hanging it.
@@ -38,19 +39,21 @@ class Report:
 
 @dataclass
 class RecordingSink:
-    """A sink that keeps every batch it is given; ``failures`` batches are refused first."""
+    """A sink that keeps every batch it is given (as positions, to compare them with what the
+    devices sent); ``failures`` batches are refused first."""
 
     failures: int = 0
     batches: list[tuple[list[Position], str]] = field(default_factory=list)
     refused: list[list[Position]] = field(default_factory=list)
 
-    async def __call__(self, positions: Sequence[Position], source: str) -> Report:
+    async def __call__(self, batch: PositionBatch, source: str) -> Report:
+        assert isinstance(batch, PositionBatch), "positions cross the sink as columns"
         if self.failures > 0:
             self.failures -= 1
-            self.refused.append(list(positions))
+            self.refused.append(batch.positions())
             raise RuntimeError("storage unavailable")
-        self.batches.append((list(positions), source))
-        return Report(accepted=len(positions))
+        self.batches.append((batch.positions(), source))
+        return Report(accepted=len(batch))
 
     @property
     def positions(self) -> list[Position]:

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from tests.auth import NodeClient
 from tests.integration.seals.seal_support import (
     IMEI,
     SEAL_ID,
@@ -28,7 +29,7 @@ NDJSON = {"content-type": "application/x-ndjson"}
 
 @pytest.fixture
 def client(node: Node) -> Iterator[TestClient]:
-    with TestClient(create_node_app(node)) as c:
+    with NodeClient(create_node_app(node), node) as c:
         yield c
 
 

@@ -53,7 +53,7 @@ def _agrees(
     columns = decode_columns(frames, device_id=device_id, now=now)
     assert len(columns.frames) == len(frames)
     expected = []
-    for frame, outcome in zip(frames, columns.frames, strict=True):
+    for index, (frame, outcome) in enumerate(zip(frames, columns.frames, strict=True)):
         packet = _packet(frame, device_id, now)
         if isinstance(packet, DecodeError):
             assert outcome.error is not None
@@ -65,6 +65,9 @@ def _agrees(
         assert outcome.identity == packet.identity
         assert outcome.rejected == packet.rejected
         assert outcome.fixes == len(packet.positions)
+        # The listener answers from the columns: byte for byte what decode_packet's answer is.
+        answer = encode_response(packet, pid=index)
+        assert columns.response(index, pid=index) == answer
         expected.extend(packet.positions)
     assert columns.positions.positions() == expected
     return columns

@@ -89,6 +89,60 @@ def test_concat_and_take_keep_every_field() -> None:
     assert len(PositionBatch.concat([PositionBatch.from_positions([]), parts[1]])) == 1
 
 
+def test_one_devices_columns_make_the_batch_its_positions_make() -> None:
+    stamps = [NOW, NOW + timedelta(seconds=61)]
+    expected = [
+        Position(
+            device_id="RUNS000000042",
+            time=stamps[0],
+            lat=43.25,
+            lon=76.95,
+            speed_kmh=62.5,
+            course=None,
+            altitude_m=None,
+            satellites=None,
+            valid=True,
+            stored=False,
+            flags={"housing_opened": True},
+            protocol="exchange",
+        ),
+        Position(
+            device_id="RUNS000000042",
+            time=stamps[1],
+            lat=-1.5,
+            lon=-179.0,
+            speed_kmh=None,
+            course=270,
+            altitude_m=None,
+            satellites=None,
+            valid=True,
+            stored=False,
+            io={"battery_pct": 14},
+            protocol="exchange",
+        ),
+    ]
+    batch = PositionBatch.of_device(
+        "RUNS000000042",
+        t_ms=np.array([int(t.timestamp() * 1000) for t in stamps], dtype=np.int64),
+        lat=np.array([43.25, -1.5]),
+        lon=np.array([76.95, -179.0]),
+        speed_kmh=np.array([62.5, math.nan]),
+        course=np.array([-1, 270], dtype=np.int64),
+        flags={"housing_opened": [True, None]},
+        io={"battery_pct": [None, 14]},
+        protocol="exchange",
+    )
+    assert batch.positions() == expected
+    made = PositionBatch.from_positions(expected)
+    assert batch.device_ids == made.device_ids
+    assert batch.flags == made.flags
+    assert batch.io == made.io
+    bare = PositionBatch.of_device("S1", t_ms=made.t_ms, lat=made.lat, lon=made.lon, protocol="x")
+    assert [(p.speed_kmh, p.course, p.flags, p.io) for p in bare.positions()] == [
+        (None, None, {}, {})
+    ] * 2
+
+
 NAMES = ["seal_opened", "housing_opened", "unauthorised", "source", "battery_pct", "113", "adio1"]
 VALUES: st.SearchStrategy[IoValue] = st.one_of(
     st.booleans(),

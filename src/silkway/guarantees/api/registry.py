@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path, Query, Response
+from fastapi import APIRouter, Body, Path, Query, Request, Response
 
 from silkway.bootstrap import Node
 from silkway.guarantees import service as guarantees
@@ -29,6 +29,7 @@ from silkway.guarantees.domain.guarantee import (
     GuaranteeStatus,
     Holder,
 )
+from silkway.identity.access import acting_party, principal_of, require_party
 
 
 def registry_routes(router: APIRouter, node: Node) -> None:
@@ -72,9 +73,10 @@ def registry_routes(router: APIRouter, node: Node) -> None:
 
     @router.post("/guarantees", status_code=201, response_model=RegisteredOut, tags=tags)
     def register_guarantee(
-        body: Annotated[GuaranteeIn, Body()], response: Response
+        body: Annotated[GuaranteeIn, Body()], response: Response, request: Request
     ) -> RegisteredOut:
         """Register a guarantee: answers its GRN and, once, the holder's access code."""
+        require_party(principal_of(request), [body.guarantor_id], "the guarantee")
         application = guarantees.GuaranteeApplication(
             method=body.method,
             scope=body.scope,
@@ -98,6 +100,7 @@ def registry_routes(router: APIRouter, node: Node) -> None:
 
     @router.get("/guarantees", response_model=list[GuaranteeOut], tags=tags)
     def list_guarantees(
+        request: Request,
         guarantor: Annotated[str | None, Query(max_length=20)] = None,
         holder: Annotated[str | None, Query(max_length=35)] = None,
         status: GuaranteeStatus | None = None,
@@ -106,7 +109,8 @@ def registry_routes(router: APIRouter, node: Node) -> None:
     ) -> list[GuaranteeOut]:
         found = guarantees.list_guarantees(
             ctx,
-            guarantor_id=guarantor,
+            # A guarantor's list holds only its own guarantees.
+            guarantor_id=acting_party(principal_of(request)) or guarantor,
             holder_id=holder,
             status=status,
             offset=offset,

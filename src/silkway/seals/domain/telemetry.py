@@ -1,8 +1,10 @@
 """The position a seal or tracker reports, normalised across device protocols.
 
 Pure value types: device decoders produce them, the telemetry services consume them. A
-:class:`Position` is one fix; a :class:`PositionBatch` holds many fixes as columns, for decoders
-that can produce them without an object per fix.
+:class:`Position` is one fix; a :class:`PositionBatch` holds many fixes as columns. The batch is
+what crosses from every source into ingestion: decoders that read frames straight into columns
+build it themselves, the others turn their positions into one with
+:meth:`PositionBatch.from_positions`, the one conversion.
 """
 
 from __future__ import annotations
@@ -103,49 +105,117 @@ class PositionBatch:
 
     @classmethod
     def from_positions(cls, positions: Sequence[Position]) -> PositionBatch:
-        """The batch of ``positions``; a time without a time zone is read as UTC."""
+        """The batch of ``positions``; a time without a time zone is read as UTC.
+
+        Listeners build one per packet, often of a single fix: the columns of each kind are
+        made in one array call (a row each), so the cost hardly grows with the fields.
+        """
         index: dict[str | None, int] = {}
-        device = [index.setdefault(p.device_id, len(index)) for p in positions]
-        stamps = [
-            (p.time if p.time.utcoffset() is not None else p.time.replace(tzinfo=UTC)).timestamp()
-            for p in positions
-        ]
+        nan = math.nan
+        reals = np.array(
+            [
+                [
+                    (
+                        p.time if p.time.utcoffset() is not None else p.time.replace(tzinfo=UTC)
+                    ).timestamp()
+                    for p in positions
+                ],
+                [p.lat for p in positions],
+                [p.lon for p in positions],
+                [nan if p.speed_kmh is None else p.speed_kmh for p in positions],
+                [nan if p.altitude_m is None else p.altitude_m for p in positions],
+            ],
+            dtype=np.float64,
+        ).reshape(5, len(positions))
+        whole = np.array(
+            [
+                [index.setdefault(p.device_id, len(index)) for p in positions],
+                [-1 if p.course is None else p.course for p in positions],
+                [-1 if p.satellites is None else p.satellites for p in positions],
+            ],
+            dtype=np.int64,
+        ).reshape(3, len(positions))
+        states = np.array(
+            [[p.valid for p in positions], [p.stored for p in positions]], dtype=np.bool_
+        ).reshape(2, len(positions))
         return cls(
             device_ids=tuple(index),
-            device=np.array(device, dtype=np.int64),
-            t_ms=np.rint(np.array(stamps, dtype=np.float64) * 1000.0).astype(np.int64),
-            lat=np.array([p.lat for p in positions], dtype=np.float64),
-            lon=np.array([p.lon for p in positions], dtype=np.float64),
-            speed_kmh=_floats([p.speed_kmh for p in positions]),
-            course=_ints([p.course for p in positions]),
-            altitude_m=_floats([p.altitude_m for p in positions]),
-            satellites=_ints([p.satellites for p in positions]),
-            valid=np.array([p.valid for p in positions], dtype=np.bool_),
-            stored=np.array([p.stored for p in positions], dtype=np.bool_),
+            device=whole[0],
+            t_ms=np.rint(reals[0] * 1000.0).astype(np.int64),
+            lat=reals[1],
+            lon=reals[2],
+            speed_kmh=reals[3],
+            course=whole[1],
+            altitude_m=reals[4],
+            satellites=whole[2],
+            valid=states[0],
+            stored=states[1],
             flags=_named([p.flags for p in positions]),
             io=_named([p.io for p in positions]),
             protocol=[p.protocol for p in positions],
         )
 
     @classmethod
+    def of_device(
+        cls,
+        device_id: str,
+        *,
+        t_ms: IntArray,
+        lat: FloatArray,
+        lon: FloatArray,
+        speed_kmh: FloatArray | None = None,
+        course: IntArray | None = None,
+        flags: Mapping[str, Sequence[bool | None]] | None = None,
+        io: Mapping[str, Sequence[IoValue | None]] | None = None,
+        protocol: str,
+    ) -> PositionBatch:
+        """One device's fixes given as columns (NaN or -1 where unknown), valid and live; what is
+        not given is unknown, and each ``flags`` or ``io`` column holds a value per fix."""
+        count = len(t_ms)
+        return cls(
+            device_ids=(device_id,),
+            device=np.zeros(count, dtype=np.int64),
+            t_ms=t_ms,
+            lat=lat,
+            lon=lon,
+            speed_kmh=np.full(count, np.nan) if speed_kmh is None else speed_kmh,
+            course=np.full(count, -1, dtype=np.int64) if course is None else course,
+            altitude_m=np.full(count, np.nan),
+            satellites=np.full(count, -1, dtype=np.int64),
+            valid=np.ones(count, dtype=np.bool_),
+            stored=np.zeros(count, dtype=np.bool_),
+            flags=dict(flags or {}),
+            io=dict(io or {}),
+            protocol=[protocol] * count,
+        )
+
+    @classmethod
     def concat(cls, batches: Sequence[PositionBatch]) -> PositionBatch:
-        """One batch holding the fixes of ``batches``, in order."""
+        """One batch holding the fixes of ``batches``, in order.
+
+        The batcher joins one batch per packet, hundreds of them per sink call: each column is
+        joined in one call, and identities are renumbered once over all the batches.
+        """
         if len(batches) == 1:
             return batches[0]
+        if not batches:
+            return cls.from_positions([])
         index: dict[str | None, int] = {}
-        device = [
-            np.array([index.setdefault(d, len(index)) for d in b.device_ids], dtype=np.int64)[
-                b.device
-            ]
-            for b in batches
-        ]
+        renumbered = np.array(
+            [index.setdefault(d, len(index)) for b in batches for d in b.device_ids],
+            dtype=np.int64,
+        )
+        sizes = [len(b) for b in batches]
+        first_id = np.cumsum([0, *(len(b.device_ids) for b in batches)])[:-1]
+        local = np.concatenate([b.device for b in batches])
+        device = renumbered[local + np.repeat(first_id, sizes)]
 
         def joined(column: str) -> Any:
             return np.concatenate([getattr(b, column) for b in batches])
 
         return cls(
             device_ids=tuple(index),
-            device=np.concatenate(device) if device else np.empty(0, dtype=np.int64),
+            device=device,
             t_ms=joined("t_ms"),
             lat=joined("lat"),
             lon=joined("lon"),
@@ -155,8 +225,8 @@ class PositionBatch:
             satellites=joined("satellites"),
             valid=joined("valid"),
             stored=joined("stored"),
-            flags=_joined([b.flags for b in batches], [len(b) for b in batches]),
-            io=_joined([b.io for b in batches], [len(b) for b in batches]),
+            flags=_joined([b.flags for b in batches], sizes),
+            io=_joined([b.io for b in batches], sizes),
             protocol=list(chain.from_iterable(b.protocol for b in batches)),
         )
 
@@ -223,14 +293,6 @@ class PositionBatch:
                 strict=True,
             )
         ]
-
-
-def _floats(values: list[float | None]) -> FloatArray:
-    return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
-
-
-def _ints(values: list[int | None]) -> IntArray:
-    return np.array([-1 if v is None else v for v in values], dtype=np.int64)
 
 
 def _named(rows: Sequence[Mapping[str, _V]]) -> dict[str, list[_V | None]]:

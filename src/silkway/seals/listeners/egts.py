@@ -1,7 +1,9 @@
 """EGTS over TCP: one session per terminal connection.
 
-Every application packet is answered with a PT=0 response carrying a RECORD_RESPONSE per record
-(each with that record's own result). A packet whose header is sound but whose content is not
+The frames received together are decoded together, straight into one columnar batch
+(``egts.decode_columns``), and answered from the same decoding. Every application packet is
+answered with a PT=0 response carrying a RECORD_RESPONSE per record (each with that record's own
+result). A packet whose header is sound but whose content is not
 (data checksum, lengths, unsupported type) is answered with the GOST result code and the
 connection stays open; bytes that cannot be cut into frames (wrong version, header length or
 header checksum) mean the stream is out of step, and the connection is closed. A TERM_IDENTITY
@@ -14,8 +16,11 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+import numpy as np
+
 from silkway.seals.devices import egts
 from silkway.seals.devices.records import DecodeError
+from silkway.seals.domain.telemetry import PositionBatch
 from silkway.seals.listeners.tcp import MAX_EGTS_FRAME_BYTES, Reply
 
 __all__ = ["EgtsSession"]
@@ -43,35 +48,53 @@ class EgtsSession:
             frames, self._buffer = egts.split_frames(self._buffer)
         except DecodeError as error:
             return self._out_of_step(error)
-        for frame in frames:
-            self._answer(frame, now, reply)
+        if frames:
+            self._answer(frames, now, reply)
         if len(self._buffer) > self._max_frame_bytes:
             log.info("egts: frame over %d bytes, closing", self._max_frame_bytes)
             reply.errors += 1
             reply.close = True
         return reply
 
-    def _answer(self, frame: bytes, now: datetime, reply: Reply) -> None:
-        reply.frames += 1
-        try:
-            packet = egts.decode_packet(frame, device_id=self.device_id, now=now)
-        except DecodeError as error:
-            log.info("egts %s: packet refused: %s", self.device_id, error.reason)
-            reply.errors += 1
-            reply.answer += self._refusal(egts.peek_packet_id(frame), error)
-            return
-        if packet.pt == egts.PacketType.RESPONSE:
-            return  # the terminal confirming one of our packets (the AUTH result)
-        reply.answer += egts.encode_response(packet, pid=self._next_pid())
-        reply.positions.extend(packet.positions)
-        if packet.rejected:
-            reply.errors += len(packet.rejected)
-        identity = packet.identity
-        if identity is not None:
-            if self.device_id is None:
-                self.device_id = identity.imei or str(identity.tid)
-            self._rn = (self._rn + 1) & 0xFFFF
-            reply.answer += egts.encode_auth_result(self._next_pid(), self._rn)
+    def _answer(self, frames: list[bytes], now: datetime, reply: Reply) -> None:
+        start = 0
+        while start < len(frames):
+            decoded = egts.decode_columns(frames[start:], device_id=self.device_id, now=now)
+            start += self._answer_decoded(decoded, reply)
+
+    def _answer_decoded(self, decoded: egts.EgtsColumns, reply: Reply) -> int:
+        """Answer the decoded frames in order and take their positions; return how many frames.
+
+        A frame in which the terminal names itself for the first time ends the run: the frames
+        after it were decoded before the connection knew whose they are, and are decoded again.
+        """
+        outcomes = decoded.frames
+        taken = [False] * len(outcomes)
+        answered = len(outcomes)
+        for index, outcome in enumerate(outcomes):
+            reply.frames += 1
+            if outcome.error is not None:
+                log.info("egts %s: packet refused: %s", self.device_id, outcome.error.reason)
+                reply.errors += 1
+                reply.answer += self._refusal(outcome.pid, outcome.error)
+                continue
+            if outcome.pt == egts.PacketType.RESPONSE:
+                continue  # the terminal confirming one of our packets (the AUTH result)
+            reply.answer += decoded.response(index, pid=self._next_pid())
+            taken[index] = True
+            reply.errors += len(outcome.rejected)
+            identity = outcome.identity
+            if identity is not None:
+                named = self.device_id is None
+                if named:
+                    self.device_id = identity.imei or str(identity.tid)
+                self._rn = (self._rn + 1) & 0xFFFF
+                reply.answer += egts.encode_auth_result(self._next_pid(), self._rn)
+                if named and index + 1 < len(outcomes):
+                    answered = index + 1
+                    break
+        reply.add(_positions_of(decoded, taken))
+        return answered
 
     def _out_of_step(self, error: DecodeError) -> Reply:
         log.info("egts %s: stream out of step, closing: %s", self.device_id, error.reason)
@@ -104,3 +127,13 @@ class EgtsSession:
         pid = self._pid
         self._pid = (pid + 1) & 0xFFFF
         return pid
+
+
+def _positions_of(decoded: egts.EgtsColumns, taken: list[bool]) -> PositionBatch:
+    """The positions of the frames ``taken``: the decoded batch itself when no other has any."""
+    batch = decoded.positions
+    if all(keep or not outcome.fixes for keep, outcome in zip(taken, decoded.frames, strict=True)):
+        return batch
+    counts = np.array([outcome.fixes for outcome in decoded.frames], dtype=np.intp)
+    owner = np.repeat(np.arange(len(counts)), counts)
+    return batch.take(np.flatnonzero(np.array(taken, dtype=np.bool_)[owner]))

@@ -1,10 +1,10 @@
 """The MQTT subscriber: seal telemetry published on a broker, per national operator.
 
 Subscribes with QoS 1 to ``{prefix}/{STATE}/seals/+/telemetry`` for every operator it serves
-(payloads: ``seal_json``). A message is acknowledged (PUBACK) only once the sink has taken its
-positions, in the order received as MQTT requires; if the sink fails, the subscriber drops the
-connection unacknowledged and reconnects with a persistent session, so the broker delivers the
-message again. A malformed message is logged, counted and acknowledged: sending it again would
+(payloads: ``seal_json``). A message's fixes become one columnar ``PositionBatch``; it is
+acknowledged (PUBACK) only once the sink has taken them, in the order received as MQTT requires;
+if the sink fails, the subscriber drops the connection unacknowledged and reconnects with a
+persistent session, so the broker delivers the message again. A malformed message is logged, counted and acknowledged: sending it again would
 not mend it. Connection failures are retried with exponential backoff.
 """
 
@@ -21,6 +21,7 @@ from urllib.parse import unquote, urlsplit
 import aiomqtt
 
 from silkway.seals.devices.records import DecodeError
+from silkway.seals.domain.telemetry import PositionBatch
 from silkway.seals.listeners.seal_json import (
     PROTOCOL,
     decode_seal_payload,
@@ -184,7 +185,9 @@ class MqttSubscriber:
             payload = message.payload
             if not isinstance(payload, bytes | bytearray):
                 raise DecodeError(PROTOCOL, "payload is not bytes")
-            positions = decode_seal_payload(bytes(payload), seal_id=seal_id, now=self._clock())
+            positions = PositionBatch.from_positions(
+                decode_seal_payload(bytes(payload), seal_id=seal_id, now=self._clock())
+            )
         except DecodeError as error:
             self.stats.malformed += 1
             self.stats.last_malformed = f"{topic}: {error.reason}"

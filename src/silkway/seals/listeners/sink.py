@@ -1,5 +1,8 @@
 """Where the listeners hand positions: the sink, and the batcher that groups them per transaction.
 
+Positions cross as columns: each packet's fixes are one ``PositionBatch``, the batcher joins the
+packets of one sink call into one batch, and the sink hands it to ingestion as it is.
+
 A device is acknowledged only after the sink has returned for the batch holding its positions,
 so that a crash never loses acknowledged data: the sink's return is the commit point. A sink
 that raises leaves the device unacknowledged, and the device sends the data again.
@@ -10,11 +13,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-from silkway.seals.devices.records import Position
+from silkway.seals.domain.telemetry import PositionBatch
 
 if TYPE_CHECKING:
     from silkway.seals.service import SealContext
@@ -38,7 +41,7 @@ class IngestResult(Protocol):
     def accepted(self) -> int: ...
 
 
-Sink = Callable[[Sequence[Position], str], Awaitable[IngestResult]]
+Sink = Callable[[PositionBatch, str], Awaitable[IngestResult]]
 """Takes one batch of positions and their source ("egts", "wialon", "teltonika", "mqtt")."""
 
 
@@ -47,15 +50,15 @@ class SinkFailed(Exception):
 
 
 def make_pipeline_sink(ctx: SealContext) -> Sink:
-    """A sink feeding the node's telemetry pipeline (``services.telemetry.ingest``).
+    """A sink feeding the node's telemetry pipeline (``seals.ingest.ingest``).
 
     ``ingest`` is synchronous (one call, one transaction), so it runs in a worker thread and the
     listeners' event loop keeps serving devices meanwhile.
     """
     from silkway.seals import ingest as telemetry
 
-    async def sink(positions: Sequence[Position], source: str) -> IngestResult:
-        return await asyncio.to_thread(telemetry.ingest, ctx, positions, source=source)
+    async def sink(batch: PositionBatch, source: str) -> IngestResult:
+        return await asyncio.to_thread(telemetry.ingest, ctx, batch, source=source)
 
     return sink
 
@@ -72,7 +75,7 @@ class BatcherStats:
 
 @dataclass(slots=True)
 class _Pending:
-    positions: Sequence[Position]
+    positions: PositionBatch
     done: asyncio.Future[None]
     queued_at: float
 
@@ -85,6 +88,8 @@ class _Queue:
 
 class Batcher:
     """Groups the positions of many packets (from many connections) into one sink call.
+
+    Each packet's batch is queued as it is; a sink call gets the queued batches joined into one.
 
     One sink call is in flight at a time. A batch closes when it holds ``max_positions``, or
     ``max_delay_s`` after its first packet was queued; packets arriving while a call is in flight
@@ -128,9 +133,9 @@ class Batcher:
                 item.done.set_exception(SinkFailed("listener stopped"))
         self._queue.positions = 0
 
-    async def submit(self, positions: Sequence[Position]) -> None:
+    async def submit(self, positions: PositionBatch) -> None:
         """Wait until the sink has taken ``positions``; raise ``SinkFailed`` if it did not."""
-        if not positions:
+        if not len(positions):
             return
         if self._task is None:
             raise SinkFailed("batcher is not running")
@@ -189,9 +194,9 @@ class Batcher:
         # A packet whose connection went away meanwhile was never acknowledged: its device
         # sends it again, so it is left out rather than stored twice.
         live = [item for item in batch if not item.done.done()]
-        positions = [p for item in live for p in item.positions]
-        if not positions:
+        if not live:
             return
+        positions = PositionBatch.concat([item.positions for item in live])
         try:
             result = await self._sink(positions, self.source)
         except asyncio.CancelledError:

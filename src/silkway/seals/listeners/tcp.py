@@ -1,8 +1,8 @@
 """The TCP server every device protocol shares: connections, limits, acknowledgement after the sink.
 
 Each connection owns a protocol session (``DeviceSession``) that turns received bytes into a
-``Reply``: the answer the device expects, the positions decoded, and whether to hang up. The
-server hands the positions to the batcher first and writes the answer only once the sink has
+``Reply``: the answer the device expects, the positions decoded (one columnar ``PositionBatch``),
+and whether to hang up. The server hands the positions to the batcher first and writes the answer only once the sink has
 taken them; if the sink fails the connection is closed without an answer, so the device keeps
 its data and sends it again after reconnecting (an answer withheld on a connection that stays
 open could be taken by the device as the answer to its next packet).
@@ -14,11 +14,11 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, Self
 
-from silkway.seals.devices.records import Position
+from silkway.seals.domain.telemetry import PositionBatch
 from silkway.seals.listeners.sink import Batcher, Sink, SinkFailed
 
 __all__ = [
@@ -72,12 +72,20 @@ class Reply:
     """What a session makes of received bytes."""
 
     answer: bytes = b""
-    positions: list[Position] = field(default_factory=list)
+    positions: PositionBatch | None = None
+    """The fixes decoded, as columns; None when there are none."""
     close: bool = False
     """Hang up once the answer (if any) is written: the stream can no longer be trusted."""
     frames: int = 0
     errors: int = 0
     """Frames or lines refused, answered with the protocol's error or by hanging up."""
+
+    def add(self, batch: PositionBatch) -> None:
+        """Take ``batch``'s fixes after those already decoded."""
+        if not len(batch):
+            return
+        held = self.positions
+        self.positions = batch if held is None else PositionBatch.concat([held, batch])
 
 
 class DeviceSession(Protocol):
@@ -192,7 +200,7 @@ class DeviceListener:
             reply = session.feed(chunk, self._clock())
             stats.frames += reply.frames
             stats.errors += reply.errors
-            if reply.positions:
+            if reply.positions is not None:
                 try:
                     await self.batcher.submit(reply.positions)
                 except SinkFailed:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from silkway.seals.devices import teltonika
+from silkway.seals.domain.telemetry import PositionBatch
 from silkway.seals.listeners.tcp import Reply
 
 __all__ = ["TeltonikaStreamSession"]
@@ -47,7 +48,8 @@ class TeltonikaStreamSession:
             chunk = b""
         acks, positions = session.feed(chunk, now=now)
         reply.answer += acks
-        reply.positions = positions
+        if positions:
+            reply.add(PositionBatch.from_positions(positions))
         reply.close = session.closed
         for offset in range(0, len(acks), 4):
             reply.frames += 1

@@ -15,7 +15,8 @@ from collections.abc import Callable
 from datetime import datetime
 
 from silkway.seals.devices import wialon
-from silkway.seals.devices.records import DecodeError
+from silkway.seals.devices.records import DecodeError, Position
+from silkway.seals.domain.telemetry import PositionBatch
 from silkway.seals.listeners.tcp import Reply
 
 __all__ = ["DEFAULT_MAX_LINE_BYTES", "WialonLineSession"]
@@ -47,6 +48,7 @@ class WialonLineSession:
     def feed(self, chunk: bytes, now: datetime) -> Reply:
         self._buffer += chunk
         reply = Reply()
+        found: list[Position] = []
         while not reply.close:
             end = self._buffer.find(b"\n")
             if end < 0:
@@ -57,10 +59,12 @@ class WialonLineSession:
             if len(line) > self._max_line_bytes:
                 self._refuse_long(line, reply)
             else:
-                self._answer(line, now, reply)
+                self._answer(line, now, reply, found)
+        if found:
+            reply.add(PositionBatch.from_positions(found))
         return reply
 
-    def _answer(self, raw: bytes, now: datetime, reply: Reply) -> None:
+    def _answer(self, raw: bytes, now: datetime, reply: Reply, found: list[Position]) -> None:
         if not raw.strip():
             return
         reply.frames += 1
@@ -75,7 +79,7 @@ class WialonLineSession:
             log.info("wialon %s: %s", self.session.imei, self.session.last_error.reason)
             reply.errors += 1
         reply.answer += answer.encode("ascii")
-        reply.positions.extend(positions)
+        found.extend(positions)
 
     def _refuse_long(self, line: bytes, reply: Reply) -> None:
         log.info("wialon %s: line over %d bytes, closing", self.session.imei, self._max_line_bytes)

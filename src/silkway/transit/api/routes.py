@@ -7,6 +7,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query, Request, Response
 
+from silkway.identity.access import (
+    acting_party,
+    principal_of,
+    require_office,
+    require_party,
+    sees_party,
+)
+from silkway.identity.domain.principal import Principal
 from silkway.kernel.codes import identify
 from silkway.kernel.errors import Violation
 from silkway.transit import service as transit
@@ -24,7 +32,7 @@ from silkway.transit.api.schemas import (
     OutboxOut,
 )
 from silkway.transit.domain.declaration import TransitDeclaration
-from silkway.transit.domain.movement import MovementStatus
+from silkway.transit.domain.movement import Movement, MovementStatus
 from silkway.transit.domain.rules import describe_rules
 from silkway.transit.ports import MovementFilter
 from silkway.transit.service import TransitContext
@@ -46,8 +54,10 @@ def build_router(ctx: TransitContext) -> APIRouter:
     def lodge(
         declaration: Annotated[TransitDeclaration, Body()], request: Request, response: Response
     ) -> LodgeResult:
+        principal = principal_of(request)
+        require_party(principal, _owners(declaration), "the declaration")
         # Domain errors (a conflicting LRN, a concurrent change) rise to the one error table.
-        lodged = transit.lodge_declaration(ctx, declaration)
+        lodged = transit.lodge_declaration(ctx, declaration, actor=principal.actor)
         m = lodged.movement
         # The node's own mount point: url_for would search every mounted node of the Union.
         location = f"{request.scope.get('root_path', '')}/api/v1/movements/{m.reference}"
@@ -64,6 +74,7 @@ def build_router(ctx: TransitContext) -> APIRouter:
 
     @router.get("/movements", response_model=MovementPage, tags=["movements"])
     def list_movements(
+        request: Request,
         status: MovementStatus | None = None,
         office: Annotated[str | None, Query(max_length=8)] = None,
         departure_office: Annotated[str | None, Query(max_length=8)] = None,
@@ -89,7 +100,8 @@ def build_router(ctx: TransitContext) -> APIRouter:
             destination_office=destination_office,
             lodged_from=lodged_from,
             lodged_to=lodged_to,
-            declarant_id=declarant,
+            # A declarant's or carrier's list holds only the movements it declared.
+            declarant_id=acting_party(principal_of(request)) or declarant,
         )
         page = transit.list_movements(ctx, flt, offset=offset, limit=limit)
         return MovementPage(
@@ -102,8 +114,8 @@ def build_router(ctx: TransitContext) -> APIRouter:
     @router.get(
         "/movements/{key}", response_model=MovementDetail, name="get_movement", tags=["movements"]
     )
-    def get_movement(key: MovementRef) -> MovementDetail:
-        return MovementDetail.of(transit.get_movement(ctx, key))
+    def get_movement(key: MovementRef, request: Request) -> MovementDetail:
+        return MovementDetail.of(visible_movement(ctx, principal_of(request), key))
 
     @router.get(
         "/registrations/{office}/{day}/{serial}",
@@ -115,11 +127,14 @@ def build_router(ctx: TransitContext) -> APIRouter:
         office: Annotated[str, Path(pattern=r"^(\d{2}|\d{5}|\d{8})$")],
         day: Annotated[str, Path(pattern=r"^\d{6}$")],
         serial: Annotated[str, Path(pattern=r"^\d{1,7}$")],
+        request: Request,
     ) -> MovementDetail:
-        return MovementDetail.of(transit.get_movement(ctx, f"{office}/{day}/{serial}"))
+        key = f"{office}/{day}/{serial}"
+        return MovementDetail.of(visible_movement(ctx, principal_of(request), key))
 
     @router.get("/movements/{key}/events", response_model=EventLogOut, tags=["movements"])
-    def get_events(key: MovementRef) -> EventLogOut:
+    def get_events(key: MovementRef, request: Request) -> EventLogOut:
+        visible_movement(ctx, principal_of(request), key)
         records, verdict = transit.event_log(ctx, key)
         return EventLogOut(
             reference=key,
@@ -198,16 +213,37 @@ def build_router(ctx: TransitContext) -> APIRouter:
     return router
 
 
+def _owners(declaration: TransitDeclaration) -> list[str]:
+    """Who a declaration belongs to: its declarant, and its carrier when it names one."""
+    carrier = declaration.carrier.identification if declaration.carrier else None
+    return [declaration.declarant.identification, *([carrier] if carrier else [])]
+
+
+def visible_movement(ctx: TransitContext, principal: Principal, key: str) -> Movement:
+    """The movement, if this caller may see it; to anyone else it does not exist."""
+    movement = transit.get_movement(ctx, key)
+    if not sees_party(principal, _owners(movement.declaration)):
+        raise transit.MovementNotFound(f"no movement {key!r} at the {ctx.state} node")
+    return movement
+
+
 def _add_action(router: APIRouter, ctx: TransitContext, action: Action) -> None:
-    def run(key: str, body: Any) -> MovementDetail:
+    def run(key: str, body: Any, request: Request) -> MovementDetail:
+        principal = principal_of(request)
+        movement = visible_movement(ctx, principal, key)
+        # The office an action is taken at: the one its body names, else the departure's.
+        office = getattr(body, "office", None) or movement.declaration.departure_office
+        require_office(principal, office)
         event = action.build(body, ctx.clock.now())
-        return MovementDetail.of(transit.act(ctx, key, event))
+        return MovementDetail.of(transit.act(ctx, key, event, actor=principal.actor))
 
-    def without_body(key: MovementRef) -> MovementDetail:
-        return run(key, NoBody())
+    def without_body(key: MovementRef, request: Request) -> MovementDetail:
+        return run(key, NoBody(), request)
 
-    def with_body(key: MovementRef, body: Annotated[Any, Body()]) -> MovementDetail:
-        return run(key, body)
+    def with_body(
+        key: MovementRef, body: Annotated[Any, Body()], request: Request
+    ) -> MovementDetail:
+        return run(key, body, request)
 
     # The body model differs per action; FastAPI reads it from the annotation.
     with_body.__annotations__["body"] = action.body

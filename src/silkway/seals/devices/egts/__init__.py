@@ -5,14 +5,20 @@ processing result code) when its transport layer or record structure is broken; 
 content is implausible is marked with its own result code, so that the response tells the
 terminal exactly which records were not accepted.
 
-``decode_packet`` gives one frame as objects, for answering a terminal; ``decode_columns`` gives
-many frames' positions as one ``PositionBatch`` for ingestion, with the same checks and errors.
-Both walk frames with the same code and read POS_DATA through the same field layout.
+``decode_packet`` gives one frame as objects; ``decode_columns`` gives many frames' positions as
+one ``PositionBatch`` for ingestion, with the same checks and errors, and each frame's answer
+(the listener's live path). Both walk frames with the same code and read POS_DATA through the
+same field layout.
 """
 
 from __future__ import annotations
 
-from silkway.seals.devices.egts.columns import EgtsColumns, FrameOutcome, decode_columns
+from silkway.seals.devices.egts.columns import (
+    EgtsColumns,
+    FrameOutcome,
+    RecordResults,
+    decode_columns,
+)
 from silkway.seals.devices.egts.decode import decode_packet
 from silkway.seals.devices.egts.encode import (
     encode_ad_sensors_data,
@@ -22,6 +28,7 @@ from silkway.seals.devices.egts.encode import (
     encode_pos_data,
     encode_record,
     encode_record_response,
+    encode_record_results,
     encode_response,
     encode_subrecord,
     encode_term_identity,
@@ -55,6 +62,7 @@ __all__ = [
     "FrameOutcome",
     "PacketType",
     "RecordResponse",
+    "RecordResults",
     "ResultCode",
     "Route",
     "Service",
@@ -72,6 +80,7 @@ __all__ = [
     "encode_pos_data",
     "encode_record",
     "encode_record_response",
+    "encode_record_results",
     "encode_response",
     "encode_subrecord",
     "encode_term_identity",

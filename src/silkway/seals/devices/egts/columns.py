@@ -22,6 +22,7 @@ from silkway.seals.devices.egts.decode import (
     record_positions,
     walk_records,
 )
+from silkway.seals.devices.egts.encode import encode_record_results
 from silkway.seals.devices.egts.frames import (
     ALT_LEN,
     FLG_ALTE,
@@ -45,6 +46,7 @@ from silkway.seals.devices.egts.frames import (
     SRCD_LEN,
     SRT_POS_DATA,
     ResultCode,
+    Service,
     ServiceRecord,
     SubrecordType,
     TermIdentity,
@@ -112,6 +114,17 @@ class FrameOutcome:
     """How many of the batch's positions are this frame's (they follow the order of frames)."""
     error: DecodeError | None = None
     """Why the whole frame was refused: what :func:`decode_packet` raises for it."""
+    records: range = range(0)
+    """Where this frame's records are in :attr:`EgtsColumns.records`."""
+
+
+class RecordResults(NamedTuple):
+    """Every record of the frames, in order: its number, services and result (0 accepted)."""
+
+    rn: list[int]
+    sst: list[int]
+    rst: list[int]
+    result: list[int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +133,27 @@ class EgtsColumns:
 
     frames: tuple[FrameOutcome, ...]
     positions: PositionBatch
+    records: RecordResults
+
+    def response(self, frame: int, *, pid: int, refused: int | None = None) -> bytes:
+        """The PT=0 answer to frame ``frame``, a RECORD_RESPONSE per record with its own result,
+        the bytes :func:`encode_response` gives for the same frame decoded by
+        :func:`decode_packet`. ``pid`` is the server's own packet counter.
+
+        With ``refused`` (a result code), records that were accepted are answered with it instead,
+        except those of the AUTH service: the terminal keeps their data and sends it again.
+        """
+        outcome = self.frames[frame]
+        if outcome.pid is None or outcome.error is not None:
+            raise ValueError(f"frame {frame} was refused as a whole; it has no record answers")
+        span = outcome.records
+        rn, sst, rst, result = (column[span.start : span.stop] for column in self.records)
+        if refused is not None:
+            result = [
+                refused if code == ResultCode.OK and service != Service.AUTH else code
+                for code, service in zip(result, sst, strict=True)
+            ]
+        return encode_record_results(outcome.pid, zip(rn, sst, rst, result, strict=True), pid=pid)
 
 
 def decode_columns(
@@ -216,9 +250,15 @@ class _Scan:
             order = np.argsort(record_of, kind="stable")
             positions, record_of = merged.take(order), record_of[order]
         counts = np.bincount(frame_of[record_of], minlength=len(self.heads)).tolist()
+        results = [int(ResultCode.OK)] * len(walk.rn)
+        for number, record in decoded.items():
+            results[number] = record.result
+        ends = np.cumsum(self.records).tolist()
+        spans = [range(end - n, end) for n, end in zip(self.records, ends, strict=True)]
         return EgtsColumns(
-            frames=tuple(map(_outcome, self.heads, by_frame, counts)),
+            frames=tuple(map(_outcome, self.heads, by_frame, counts, spans)),
             positions=positions,
+            records=RecordResults(walk.rn, walk.sst, walk.rst, results),
         )
 
     def _owners(
@@ -237,11 +277,13 @@ class _Scan:
         return tuple(names), owner
 
 
-def _outcome(head: Frame | _Refused, decoded: list[ServiceRecord], fixes: int) -> FrameOutcome:
+def _outcome(
+    head: Frame | _Refused, decoded: list[ServiceRecord], fixes: int, records: range
+) -> FrameOutcome:
     if isinstance(head, _Refused):
         return FrameOutcome(head.pid, None, None, (), 0, head.error)
     rejected = tuple(r for r in decoded if r.result != ResultCode.OK)
-    return FrameOutcome(head.pid, head.pt, find_identity(decoded), rejected, fixes)
+    return FrameOutcome(head.pid, head.pt, find_identity(decoded), rejected, fixes, None, records)
 
 
 class _Fixes(NamedTuple):

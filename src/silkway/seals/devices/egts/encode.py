@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import struct
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
 from silkway.seals.devices.crc import crc8_egts, crc16_ccitt
@@ -243,6 +244,38 @@ def encode_response(packet: EgtsPacket, result_code: int = ResultCode.OK, *, pid
             for number, record in enumerate(packet.records)
         ]
     return encode_packet(pid, records, pt=PacketType.RESPONSE, rpid=packet.pid, pr=result_code)
+
+
+# One confirmation record, whole: RL, RN, RFL (no OID, EVID or TM), SST, RST, then its one
+# RECORD_RESPONSE subrecord (SRT, SRL, CRN, RST). Packed at once, as a live listener answers
+# every record of every packet.
+_CONFIRMATION = struct.Struct("<HHBBBBHHB")
+_CONFIRMATION_DATA = SUBRECORD_HEAD.size + RESPONSE_HEAD.size
+
+
+def encode_record_results(
+    rpid: int, records: Iterable[tuple[int, int, int, int]], *, pid: int = 0
+) -> bytes:
+    """What :func:`encode_response` gives for a packet ``rpid`` accepted as a whole, whose
+    records are (RN, SST, RST, result) in order: a RECORD_RESPONSE per record, with its result."""
+    pack = _CONFIRMATION.pack
+    body = b"".join(
+        [
+            pack(
+                _CONFIRMATION_DATA,
+                number,
+                0,
+                rst,
+                sst,
+                SubrecordType.RECORD_RESPONSE,
+                3,
+                rn,
+                result,
+            )
+            for number, (rn, sst, rst, result) in enumerate(records)
+        ]
+    )
+    return encode_packet(pid, [body], pt=PacketType.RESPONSE, rpid=rpid)
 
 
 def encode_auth_result(pid: int, rn: int, result_code: int = ResultCode.OK) -> bytes:
