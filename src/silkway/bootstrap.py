@@ -14,7 +14,7 @@ from silkway.exchange.signing.keystore import KeyStore
 from silkway.exchange.signing.sealer import SignedXmlSealer
 from silkway.guarantees import inbound as guarantee_inbound
 from silkway.guarantees.gate import GuaranteeGate
-from silkway.guarantees.service import GuaranteeContext
+from silkway.guarantees.service import GuaranteeContext, GuaranteePolicy
 from silkway.identity.service import IdentityContext
 from silkway.identity.tokens import ExternalIssuer
 from silkway.node.clock import SystemClock
@@ -77,6 +77,11 @@ def build_node(
         reference=load_reference(),
         clock=clock,
         uow=lambda: SqlUnitOfWork(engine),
+        policy=GuaranteePolicy(
+            access_code_max_failures=settings.access_code_max_failures,
+            access_code_window=timedelta(minutes=settings.access_code_window_minutes),
+            accept_unregistered_certificates=settings.accept_unregistered_certificates,
+        ),
         reader=lambda: SqlUnitOfWork(engine, read_only=True),
     )
     transit = TransitContext(

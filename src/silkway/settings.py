@@ -47,6 +47,13 @@ class Settings(BaseSettings):
     """MQTT client id (keeps the broker session across restarts); default from the nodes served."""
     seal_silent_periods: int = Field(default=2, ge=1)
     """Incident 06 (silence) after this many reporting periods without a message."""
+    access_code_max_failures: int = Field(default=5, ge=1)
+    """Wrong access codes quoted for one guarantee within the window that lock it out."""
+    access_code_window_minutes: int = Field(default=15, ge=1)
+    """The window over which wrong access codes are counted (and the longest lockout)."""
+    accept_unregistered_certificates: bool = False
+    """Lenient mode: release against a security certificate this node does not know, on its
+    number's format alone, locking nothing. Off: an unknown certificate is refused."""
 
     keys_dir: Path | None = None
     """Node signing keys and the trust list; default ``{data_dir}/keys``."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -13,6 +14,8 @@ from silkway.seals import service as seals
 from silkway.transit import service as transit
 from silkway.web.error_table import TABLE, problem_extra, problem_kind
 from silkway.web.problems import domain_problem
+
+UNTIL = datetime(2026, 12, 1, 8, 15, tzinfo=UTC)
 
 
 def _types(row: type[DomainError] | tuple[type[DomainError], ...]) -> tuple[type, ...]:
@@ -34,6 +37,7 @@ def test_no_row_is_shadowed_by_an_earlier_one() -> None:
         (transit.MovementNotFound("no such movement"), 404),
         (transit.LrnConflict("LRN used"), 409),
         (transit.OfficeOfAnotherState("BY office", [], office_state="BY"), 422),
+        (guarantees.AccessCodeLocked("locked", [], locked_until=UNTIL), 429),
         (InsufficientFunds(Decimal("10.00"), Decimal("2.50")), 409),
         (AmountInvalid("negative"), 422),
         (LedgerError("store contention"), 503),
@@ -45,6 +49,11 @@ def test_no_row_is_shadowed_by_an_earlier_one() -> None:
 )
 def test_each_error_has_one_status(error: DomainError, status: int) -> None:
     assert problem_kind(error).status == status
+
+
+def test_a_lockout_says_until_when() -> None:
+    extra = problem_extra(guarantees.AccessCodeLocked("locked", [], locked_until=UNTIL))
+    assert extra == {"locked_until": "2026-12-01T08:15:00+00:00"}
 
 
 def test_a_problem_names_the_error_and_points_where_told() -> None:

@@ -33,6 +33,7 @@ def serve_union(settings: Settings, *, host: str, port: int, demo: bool) -> None
     traffic = DemoTraffic(nodes) if demo and settings.demo_traffic else None
     accounts: list[DemoAccount] = []
     if demo:
+        # Before the API answers: a lodging checks the quoted access code against them at once.
         register_example_guarantees(nodes)
         accounts = ensure_demo_accounts(nodes, DEMO_GUARANTOR)
     base = f"http://{host}:{port}"

@@ -351,9 +351,25 @@ class GuaranteeRepository(Protocol):
 
     def state_exposure(self) -> list[StateExposure]: ...
 
+    def add_access_failure(self, grn: str, at: datetime, actor: str) -> None:
+        """Record a wrong access code quoted for ``grn``."""
+        ...
+
+    def access_failures(self, grn: str, *, since: datetime) -> list[datetime]:
+        """When wrong access codes were quoted for ``grn`` after ``since``, oldest first."""
+        ...
+
     # --- certificates
 
-    def add_certificate(self, certificate: Certificate) -> None: ...
+    def add_certificate(
+        self, certificate: Certificate, *, access_code_hash: str | None = None
+    ) -> None:
+        """Store a certificate; an issued one keeps the hash of its own access code."""
+        ...
+
+    def certificate_access_code_hash(self, number: str) -> str | None:
+        """The hash of an issued certificate's own access code (None if it has none)."""
+        ...
 
     def certificate(self, number: str) -> Certificate | None: ...
 

@@ -88,6 +88,17 @@ class RegistryBusy(DomainError):
     code = "guarantee-busy"
 
 
+class AccessCodeLocked(DomainError):
+    """Too many wrong access codes were quoted for a guarantee lately: none is checked until
+    ``locked_until`` (by the node's clock)."""
+
+    code = "security-access-locked"
+
+    def __init__(self, message: str, violations: list[Violation], *, locked_until: datetime):
+        super().__init__(message, violations)
+        self.locked_until = locked_until
+
+
 @dataclass(frozen=True, slots=True)
 class GuaranteePolicy:
     """Choices the law leaves open, and operating limits; the composition root may change them."""
@@ -98,10 +109,15 @@ class GuaranteePolicy:
     """A lock placed at release may be expired this many days after the movement's time limit
     (room for the enquiry procedure); a lock placed through the API after this many days."""
     max_batch: int = DEFAULT_MAX_BATCH
-    accept_unregistered_certificates: bool = True
-    """Release a movement quoting a security certificate this node does not know, after the
-    format check only. Certificates reach other nodes over the exchange, which does not carry
-    them yet; until it does, refusing them would stop every cross-border secured transit."""
+    access_code_max_failures: int = 5
+    """Wrong access codes quoted for one guarantee within ``access_code_window`` that lock it
+    out: the next quote is refused unchecked until the oldest of them leaves the window."""
+    access_code_window: timedelta = timedelta(minutes=15)
+    accept_unregistered_certificates: bool = False
+    """Lenient mode, off by default: accept a security certificate this node does not know on
+    its number's format alone, locking nothing. Certificates reach the node that uses them over
+    the exchange (MSG.912), or on paper through ``POST /certificates``; an unknown one is
+    refused (``certificate-unknown``) unless this is set (``SILKWAY_ACCEPT_UNREGISTERED_CERTIFICATES``)."""
 
 
 @dataclass(frozen=True)

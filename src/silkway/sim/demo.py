@@ -178,10 +178,6 @@ class DemoTraffic:
         self._thread.join(timeout=10)
 
     def _loop(self) -> None:
-        try:
-            register_example_guarantees(self._nodes)
-        except Exception:  # the demo must never take the server down
-            log.exception("demo guarantees not registered")
         serial = 0
         while not self._stop.wait(self._period):
             serial += 1

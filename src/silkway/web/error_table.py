@@ -70,6 +70,8 @@ TABLE: tuple[tuple[type[DomainError] | tuple[type[DomainError], ...], ProblemKin
     (MovementBusy, ProblemKind(409, "Concurrent change")),
     # Guarantees.
     (InsufficientFunds, ProblemKind(409, "Insufficient guarantee")),
+    # Too many wrong access codes: a rate limit, answered as one (the body says until when).
+    (guarantees.AccessCodeLocked, ProblemKind(429, "Too many wrong access codes")),
     (
         (
             guarantees.GuaranteeNotFound,
@@ -113,4 +115,6 @@ def problem_extra(exc: DomainError) -> dict[str, Any]:
         return {"requested": str(exc.requested), "available": str(exc.available)}
     if isinstance(exc, transit.OfficeOfAnotherState):
         return {"office_state": exc.office_state}
+    if isinstance(exc, guarantees.AccessCodeLocked):
+        return {"locked_until": exc.locked_until.isoformat()}
     return {}

@@ -17,6 +17,7 @@ from tests.integration.guarantees.guarantee_support import ledger_rows
 
 from silkway.bootstrap import Node, build_node
 from silkway.examples import example_declaration
+from silkway.guarantees.access import verify_access_code
 from silkway.node.clock import ManualClock
 from silkway.settings import Settings
 from silkway.web.app import create_node_app
@@ -257,7 +258,12 @@ def test_certificate_endpoints(sqlite_node: Callable[[str], Node], clock: Manual
         )
         assert issued.status_code == 201, issued.text
         number = issued.json()["number"]
+        code = issued.json()["access_code"]  # shown this once
+        assert len(code) == 10
+        assert "access_code" not in home.get(f"{API}/certificates/{number}").json()
         document = home.get(f"{API}/certificates/{number}/document").json()
+        assert verify_access_code(code, document["access_code_hash"])
+        assert not verify_access_code("4821", document["access_code_hash"])  # the guarantee's
         taken = there.post(f"{API}/certificates", json=document)
         assert taken.status_code == 201, taken.text
         assert taken.json()["direction"] == "received"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 
@@ -11,14 +12,14 @@ import pytest
 from tests.integration.guarantees.guarantee_support import domestic, ledger_rows, register, western
 
 from silkway.bootstrap import Node
+from silkway.examples import example_declaration
 from silkway.guarantees import claims as guarantee_claims
 from silkway.guarantees import service as guarantees
 from silkway.guarantees.domain.guarantee import GuaranteeStatus, Holder, LockStatus
 from silkway.guarantees.domain.liability import Tax, compute_liability, secured_share
-from silkway.guarantees.gate import GuaranteeGate
 from silkway.guarantees.ports import LockRecord
-from silkway.guarantees.service import GuaranteeContext, GuaranteePolicy, release_lock_id
-from silkway.kernel.errors import ActionInvalid, SecurityShortfall
+from silkway.guarantees.service import release_lock_id
+from silkway.kernel.errors import ActionInvalid, DeclarationInvalid, SecurityShortfall
 from silkway.node.clock import ManualClock
 from silkway.transit import service as transit
 from silkway.transit.domain.declaration import SecurityKind, SecurityReference, TransitDeclaration
@@ -37,6 +38,7 @@ from silkway.transit.domain.movement import (
     RecordArrival,
     Release,
 )
+from silkway.transit.ports import MovementFilter
 
 
 def lodge_and_accept(n: Node, decl: TransitDeclaration) -> Movement:
@@ -129,10 +131,12 @@ def test_a_release_needs_a_known_grn_its_access_code_and_its_holder(
 ) -> None:
     n = sqlite_node("KZ")
     decl = western(clock)
-    m = lodge_and_accept(n, decl)
-    with pytest.raises(ActionInvalid) as unknown:
-        release(n, m)
-    assert unknown.value.violations[0].code == "guarantee-unknown"
+    # The code is checked when it is quoted: an unknown GRN or a wrong code is not lodged.
+    with pytest.raises(DeclarationInvalid) as unknown:
+        transit.lodge_declaration(n.transit, decl)
+    assert [(v.code, v.pointer) for v in unknown.value.violations] == [
+        ("guarantee-unknown", "/security/0/reference")
+    ]
 
     g = register(n, "500000.00")
     wrong_code = decl.model_copy(
@@ -143,14 +147,16 @@ def test_a_release_needs_a_known_grn_its_access_code_and_its_holder(
             ],
         }
     )
-    m2 = lodge_and_accept(n, wrong_code)
-    with pytest.raises(ActionInvalid) as bad_code:
-        release(n, m2)
-    assert bad_code.value.violations[0].code == "security-access-code-invalid"
+    with pytest.raises(DeclarationInvalid) as bad_code:
+        transit.lodge_declaration(n.transit, wrong_code)
+    assert [(v.code, v.pointer) for v in bad_code.value.violations] == [
+        ("security-access-code-invalid", "/security/0/access_code")
+    ]
+    assert transit.list_movements(n.transit, MovementFilter(), offset=0, limit=5).total == 0
 
     other = decl.declarant.model_copy(update={"identification": "990340012345"})
     stranger = decl.model_copy(update={"lrn": "LRN-G-3", "declarant": other})
-    m3 = lodge_and_accept(n, stranger)
+    m3 = lodge_and_accept(n, stranger)  # knowing the code is not enough to draw on it
     with pytest.raises(ActionInvalid) as not_holder:
         release(n, m3)
     assert not_holder.value.violations[0].code == "security-holder-not-authorised"
@@ -232,38 +238,59 @@ def test_non_delivery_posts_the_lock_and_opens_a_claim(node: Node, clock: Manual
     assert sum((line.amount for line in claim.debt), Decimal(0)) >= amount
 
 
-def test_exempt_and_unregistered_certificates_are_released_without_a_lock(
+def exempt(decl: TransitDeclaration, basis: str) -> TransitDeclaration:
+    return decl.model_copy(
+        update={"security": [SecurityReference(kind=SecurityKind.EXEMPT, reference=basis)]}
+    )
+
+
+def test_an_exemption_needs_a_basis_that_names_the_movement(
     sqlite_node: Callable[[str], Node], clock: ManualClock
 ) -> None:
     n = sqlite_node("KZ")
-    exempt = western(clock, "LRN-EX").model_copy(
-        update={"security": [SecurityReference(kind=SecurityKind.EXEMPT, reference="EXEMPT")]}
-    )
-    certificate = western(clock, "LRN-CT").model_copy(
-        update={
-            "security": [
-                SecurityReference(kind=SecurityKind.CERTIFICATE, reference="26RUC000000000017")
-            ]
-        }
-    )
-    for decl in (exempt, certificate):
-        m = release(n, lodge_and_accept(n, decl))
-        assert m.status is MovementStatus.RELEASED
+    rail = example_declaration("western-rail", clock.now().date())
+    cases = [
+        (exempt(western(clock, "LRN-EX1"), "NONE"), "security-exemption-unknown"),
+        (exempt(western(clock, "LRN-EX2"), "RAIL"), "security-exemption-not-applicable"),
+        # The AEO basis exists, but no authorised economic operator is registered.
+        (exempt(rail.model_copy(update={"lrn": "LRN-EX3"}), "AEO"),
+         "security-exemption-not-applicable"),
+    ]  # fmt: skip
+    for decl, code in cases:
+        with pytest.raises(DeclarationInvalid) as refused:
+            transit.lodge_declaration(n.transit, decl)
+        assert {(v.code, v.pointer) for v in refused.value.violations} == {
+            (code, "/security/0/reference")
+        }, decl.lrn
+    assert transit.list_movements(n.transit, MovementFilter(), offset=0, limit=5).total == 0
+
+    # Kazakhstan's national railway carrying by rail from Dostyk: released, nothing locked.
+    m = release(n, lodge_and_accept(n, exempt(rail, "RAIL")))
+    assert m.status is MovementStatus.RELEASED
     assert ledger_rows(n)["guarantee_locks"] == 0
 
-    strict = GuaranteeGate(
-        GuaranteeContext(
-            "KZ",
-            n.reference,
-            clock,
-            n.transit.uow,
-            GuaranteePolicy(accept_unregistered_certificates=False),
-        )
+
+def test_an_exemption_is_checked_again_at_release(
+    sqlite_node: Callable[[str], Node], clock: ManualClock
+) -> None:
+    n = sqlite_node("KZ")
+    rail = exempt(example_declaration("western-rail", clock.now().date()), "RAIL")
+    m = lodge_and_accept(n, rail)
+    # The reference data changed after lodging: the carrier is no longer on the register.
+    basis = n.reference.security_exemptions["RAIL"]
+    withdrawn = replace(basis, authorised=())
+    today = replace(
+        n.transit, reference=replace(n.reference, security_exemptions={"RAIL": withdrawn})
     )
-    m = lodge_and_accept(n, certificate.model_copy(update={"lrn": "LRN-CT2"}))
-    with n.transit.uow() as uow:
-        refused = strict.reserve(uow, m, "26RUC000000000017", clock.now())
-    assert [v.code for v in refused] == ["certificate-unknown"]
+    with pytest.raises(ActionInvalid) as refused:
+        transit.act(today, m.reference, Release("RAIL", m.declaration.departure_office))
+    [violation] = refused.value.violations
+    assert (violation.code, violation.pointer) == (
+        "security-exemption-not-applicable",
+        "/security_reference",
+    )
+    assert "carrier 020240000555 is not authorised by KZ" in violation.message
+    assert transit.get_movement(n.transit, m.reference).status is MovementStatus.ACCEPTED
 
 
 def test_extension_moves_the_expiry_and_an_open_movement_keeps_its_lock(

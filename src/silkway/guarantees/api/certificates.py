@@ -10,7 +10,13 @@ from fastapi import APIRouter, Body
 from silkway.bootstrap import Node
 from silkway.guarantees import certificates
 from silkway.guarantees.api.calls import call
-from silkway.guarantees.api.schemas import CertificateDocumentIn, CertificateIn, CertificateOut, Grn
+from silkway.guarantees.api.schemas import (
+    CertificateDocumentIn,
+    CertificateIn,
+    CertificateOut,
+    Grn,
+    IssuedCertificateOut,
+)
 from silkway.guarantees.ports import Certificate
 
 
@@ -21,24 +27,25 @@ def certificate_routes(router: APIRouter, node: Node) -> None:
     @router.post(
         "/guarantees/{grn}/certificates",
         status_code=201,
-        response_model=CertificateOut,
+        response_model=IssuedCertificateOut,
         tags=tags,
     )
-    def issue(grn: Grn, body: Annotated[CertificateIn, Body()]) -> CertificateOut:
-        """Issue a security certificate for use in another state; its amount is locked here."""
-        return CertificateOut.of(
-            call(
-                lambda: certificates.issue_certificate(
-                    ctx,
-                    grn,
-                    kind=body.kind,
-                    amount=body.amount,
-                    used_in=body.used_in,
-                    valid_to=body.valid_to,
-                ),
-                "/amount",
-            )
+    def issue(grn: Grn, body: Annotated[CertificateIn, Body()]) -> IssuedCertificateOut:
+        """Issue a security certificate for use in another state; its amount is locked here.
+        The answer carries, this once, the certificate's own access code for its holder."""
+        done = call(
+            lambda: certificates.issue_certificate(
+                ctx,
+                grn,
+                kind=body.kind,
+                amount=body.amount,
+                used_in=body.used_in,
+                valid_to=body.valid_to,
+            ),
+            "/amount",
         )
+        shown = CertificateOut.of(done.certificate).model_dump()
+        return IssuedCertificateOut(**shown, access_code=done.access_code)
 
     @router.get("/certificates/{number}", response_model=CertificateOut, tags=tags)
     def get_certificate(number: Grn) -> CertificateOut:
@@ -46,7 +53,8 @@ def certificate_routes(router: APIRouter, node: Node) -> None:
 
     @router.get("/certificates/{number}/document", response_model=CertificateDocumentIn, tags=tags)
     def document(number: Grn) -> CertificateDocumentIn:
-        """What is sent to the node where the certificate is used."""
+        """What is sent to the node where the certificate is used (with the hash of the
+        certificate's own access code, never the guarantee's)."""
         doc = call(lambda: certificates.certificate_document(ctx, number))
         c = doc.certificate
         return CertificateDocumentIn(

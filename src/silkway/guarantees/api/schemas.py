@@ -184,6 +184,7 @@ class CertificateDocumentIn(In):
     valid_to: date
     issued_at: datetime
     access_code_hash: Annotated[str, Field(min_length=10, max_length=200)]
+    """The scrypt hash of the certificate's own access code (never the guarantee's)."""
 
 
 class RecoveryIn(In):
@@ -442,6 +443,12 @@ class CertificateOut(BaseModel):
             status=c.status,
             issued_at=c.issued_at,
         )
+
+
+class IssuedCertificateOut(CertificateOut):
+    access_code: str
+    """The certificate's own access code, shown this once: the holder quotes it where the
+    certificate is used; this node keeps only its hash."""
 
 
 class ClaimLineOut(BaseModel):

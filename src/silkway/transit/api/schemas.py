@@ -224,7 +224,9 @@ class MovementDetail(MovementSummary):
             delivered_items=None if m.delivered_items is None else list(m.delivered_items),
             arrival_office=m.arrival_office,
             allowed_actions=allowed_actions(m.status),
-            declaration=m.declaration,
+            # Stored without codes already; a movement lodged before codes were dropped at
+            # lodging must not show its code either.
+            declaration=m.declaration.without_access_codes(),
         )
 
 

@@ -82,13 +82,19 @@ class SecurityKind(StrEnum):
     CERTIFICATE = "CERTIFICATE"
     """A security certificate (Customs Code Art. 147)."""
     EXEMPT = "EXEMPT"
-    """Security not required (e.g. rail carriage by a national carrier)."""
+    """Security not required; the reference names the basis (reference data
+    ``security_exemptions.json``, e.g. ``RAIL``), which must apply to the movement."""
 
 
 class SecurityReference(_Strict):
     kind: SecurityKind
     reference: Code
-    access_code: Annotated[str, Field(min_length=4, max_length=4)] | None = None
+    access_code: (
+        Annotated[str, Field(min_length=4, max_length=10, pattern=r"^[0-9A-Z]+$")] | None
+    ) = None
+    """The holder's secret: 4 characters for a GRN (as in NCTS), 10 for a security certificate.
+    Checked against the registry when the declaration is lodged or amended, then dropped: no
+    stored declaration, log record or message carries it."""
 
 
 class TransitDeclaration(_Strict):
@@ -116,3 +122,11 @@ class TransitDeclaration(_Strict):
     place_of_delivery: Text | None = None
     time_limit: date
     security: list[SecurityReference] = Field(default_factory=list, max_length=9)
+
+    def without_access_codes(self) -> TransitDeclaration:
+        """The declaration as Silkway keeps and sends it: every quoted access code dropped."""
+        if all(s.access_code is None for s in self.security):
+            return self
+        return self.model_copy(
+            update={"security": [s.model_copy(update={"access_code": None}) for s in self.security]}
+        )

@@ -1,15 +1,18 @@
-"""What the ledger could not do, kept for an operator, on SQL."""
+"""What an operator must see, on SQL: the ledger's problems and wrong access codes quoted."""
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from sqlalchemy import func, insert, select
 
 from silkway.guarantees.db.repository.rows import Connected
-from silkway.guarantees.db.tables import guarantee_problems
+from silkway.guarantees.db.tables import guarantee_access_failures, guarantee_problems
 from silkway.guarantees.ports import LedgerProblem
 from silkway.node.db.values import utc
 
 _pr = guarantee_problems.c
+_af = guarantee_access_failures.c
 
 
 class SqlProblemStore(Connected):
@@ -47,3 +50,14 @@ class SqlProblemStore(Connected):
         return int(
             self._conn.execute(select(func.count()).select_from(guarantee_problems)).scalar_one()
         )
+
+    def add_access_failure(self, grn: str, at: datetime, actor: str) -> None:
+        self._conn.execute(
+            insert(guarantee_access_failures), {"grn": grn, "at": at, "actor": actor[:80]}
+        )
+
+    def access_failures(self, grn: str, *, since: datetime) -> list[datetime]:
+        rows = self._conn.execute(
+            select(_af.at).where(_af.grn == grn, _af.at > since).order_by(_af.at, _af.id)
+        )
+        return [utc(row[0]) for row in rows]
