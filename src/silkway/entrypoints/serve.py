@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping
+from typing import Any
 
 import uvicorn
 
@@ -21,8 +22,16 @@ from silkway.settings import Settings
 from silkway.sim.accounts import DEMO_PASSWORD, DemoAccount, ensure_demo_accounts
 from silkway.sim.demo import DEMO_GUARANTOR, DemoTraffic, register_example_guarantees
 from silkway.web.app import create_node_app, create_union_app
+from silkway.web.headers import MAX_HEADER_BYTES
 
 log = logging.getLogger("silkway")
+
+# A request head above MAX_HEADER_BYTES is refused by the server itself, and an idle
+# keep-alive connection is closed after a few seconds.
+SERVER_LIMITS: dict[str, Any] = {
+    "h11_max_incomplete_event_size": MAX_HEADER_BYTES,
+    "timeout_keep_alive": 5,
+}
 
 
 def serve_union(settings: Settings, *, host: str, port: int, demo: bool) -> None:
@@ -57,7 +66,7 @@ def serve_union(settings: Settings, *, host: str, port: int, demo: bool) -> None
     )
     warm_up.start()
     try:
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        uvicorn.run(app, host=host, port=port, log_level="warning", **SERVER_LIMITS)
     finally:
         scheduler.stop()
         runtime.stop()
@@ -132,7 +141,7 @@ def serve_node(
     runtime = start_exchange(settings, {node.state: node})
     scheduler = start_scheduler({node.state: node})
     try:
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        uvicorn.run(app, host=host, port=port, log_level="warning", **SERVER_LIMITS)
     finally:
         scheduler.stop()
         runtime.stop()

@@ -19,6 +19,7 @@ from silkway.seals.api import build_seal_router
 from silkway.seals.listeners.runtime import DeviceBoard
 from silkway.transit.api.routes import build_router
 from silkway.web.guard import AccessLog, GuardSettings, make_guard
+from silkway.web.headers import SecurityHeaders
 from silkway.web.landing import landing_page
 from silkway.web.problems import BodySizeLimit, install_problem_handlers
 
@@ -66,6 +67,7 @@ def create_node_app(
         return board.status()
 
     app.add_middleware(AccessLog, ctx=node.identity)
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
     return app
 
@@ -85,4 +87,5 @@ def create_union_app(nodes: Mapping[str, Node], *, devices: DeviceBoard | None =
 
     for state, node in nodes.items():
         app.mount(f"/nodes/{state.lower()}", create_node_app(node, devices=devices))
+    app.add_middleware(SecurityHeaders)
     return app
