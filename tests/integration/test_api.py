@@ -142,12 +142,16 @@ def test_list_rejects_bad_queries(client: TestClient) -> None:
     assert_problem(client.get(f"{API}/movements", params={"status": "flying"}), 422)
     assert_problem(client.get(f"{API}/movements", params={"limit": 0}), 422)
     assert_problem(client.get(f"{API}/movements", params={"limit": 10_000}), 422)
-    assert_problem(
+    # An inverted period is well formed but refused: a 422 like every other refused request.
+    inverted = assert_problem(
         client.get(
             f"{API}/movements", params={"lodged_from": "2026-12-05", "lodged_to": "2026-12-01"}
         ),
-        400,
+        422,
     )
+    assert inverted["errors"][0]["code"] == "date-range-inverted"
+    # Dates travel as RFC 3339 full-dates only; pydantic alone would read 0 as 1 January 1970.
+    assert_problem(client.get(f"{API}/movements", params={"lodged_from": "0"}), 422)
 
 
 Mutation = Callable[[dict[str, Any]], Any]

@@ -17,6 +17,7 @@ from silkway.seals.listeners.runtime import DeviceBoard
 from silkway.transit.api.routes import build_router
 from silkway.web.landing import landing_page
 from silkway.web.problems import BodySizeLimit, install_problem_handlers
+from silkway.web.responses import document_problems
 
 MAX_BODY_BYTES = 1 << 20
 """The largest request body a node accepts (a 999-item declaration fits easily)."""
@@ -50,6 +51,7 @@ def create_node_app(
         connections, frames, positions and failures since start."""
         return board.status()
 
+    document_problems(app)
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
     return app
 

@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from silkway.kernel.errors import DomainError, Violation
@@ -146,12 +147,28 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         code = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
-        return problem_response(request, exc.status_code, code, str(exc.detail), str(exc.detail))
+        answer = problem_response(request, exc.status_code, code, str(exc.detail), str(exc.detail))
+        answer.headers.update(exc.headers or {})
+        if exc.status_code == 405:
+            answer.headers["Allow"] = ", ".join(allowed_methods(request))
+        return answer
 
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(DomainError, on_domain)
     app.add_exception_handler(ApiProblem, on_api_problem)
     app.add_exception_handler(StarletteHTTPException, on_http)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app takes at the request's path (RFC 9110: a 405 lists
+    them all in ``Allow``; Starlette's own names only the first route that matched the path)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.methods:
+            match, _ = route.matches(request.scope)
+            if match is not Match.NONE:
+                methods |= route.methods
+    return sorted(methods)
 
 
 class BodySizeLimit:

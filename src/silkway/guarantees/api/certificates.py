@@ -12,6 +12,7 @@ from silkway.guarantees import certificates
 from silkway.guarantees.api.calls import call
 from silkway.guarantees.api.schemas import CertificateDocumentIn, CertificateIn, CertificateOut, Grn
 from silkway.guarantees.ports import Certificate
+from silkway.web.responses import problems
 
 
 def certificate_routes(router: APIRouter, node: Node) -> None:
@@ -23,6 +24,7 @@ def certificate_routes(router: APIRouter, node: Node) -> None:
         status_code=201,
         response_model=CertificateOut,
         tags=tags,
+        responses=problems(404, 409, 503),
     )
     def issue(grn: Grn, body: Annotated[CertificateIn, Body()]) -> CertificateOut:
         """Issue a security certificate for use in another state; its amount is locked here."""
@@ -40,11 +42,18 @@ def certificate_routes(router: APIRouter, node: Node) -> None:
             )
         )
 
-    @router.get("/certificates/{number}", response_model=CertificateOut, tags=tags)
+    @router.get(
+        "/certificates/{number}", response_model=CertificateOut, tags=tags, responses=problems(404)
+    )
     def get_certificate(number: Grn) -> CertificateOut:
         return CertificateOut.of(call(lambda: certificates.get_certificate(ctx, number)))
 
-    @router.get("/certificates/{number}/document", response_model=CertificateDocumentIn, tags=tags)
+    @router.get(
+        "/certificates/{number}/document",
+        response_model=CertificateDocumentIn,
+        tags=tags,
+        responses=problems(404),
+    )
     def document(number: Grn) -> CertificateDocumentIn:
         """What is sent to the node where the certificate is used."""
         doc = call(lambda: certificates.certificate_document(ctx, number))
@@ -68,7 +77,13 @@ def certificate_routes(router: APIRouter, node: Node) -> None:
             access_code_hash=doc.access_code_hash,
         )
 
-    @router.post("/certificates", status_code=201, response_model=CertificateOut, tags=tags)
+    @router.post(
+        "/certificates",
+        status_code=201,
+        response_model=CertificateOut,
+        tags=tags,
+        responses=problems(409, 503),
+    )
     def register(body: Annotated[CertificateDocumentIn, Body()]) -> CertificateOut:
         """Register a certificate issued by another node for use at this one."""
         received = Certificate(
@@ -93,7 +108,12 @@ def certificate_routes(router: APIRouter, node: Node) -> None:
         )
         return CertificateOut.of(call(lambda: certificates.register_certificate(ctx, doc)))
 
-    @router.post("/certificates/{number}/return", response_model=CertificateOut, tags=tags)
+    @router.post(
+        "/certificates/{number}/return",
+        response_model=CertificateOut,
+        tags=tags,
+        responses=problems(404, 409, 503),
+    )
     def give_back(number: Grn) -> CertificateOut:
         """At the issuing node: the certificate is no longer used; its amount goes back."""
         return CertificateOut.of(call(lambda: certificates.return_certificate(ctx, number)))
