@@ -2,8 +2,9 @@
 
 A route names the refusals that are its own (``responses=problems(404, 409)``); the rules in
 :data:`DEFAULTS` add, to the OpenAPI document, what every operation of its shape answers (one
-that reads parameters may answer 422, one that reads a body 400 and 413, and every API
-operation 401, 403 and 429, since every one is authenticated, authorised and rate-limited), so
+that reads parameters may answer 422, one that reads a body 400 and 413, one with a path
+parameter 404, and every API operation 401, 403 and 429, since every one is authenticated,
+authorised and rate-limited), so
 a new route is documented by default. Each refusal is ``application/problem+json`` with the :class:`Problem` schema.
 """
 
@@ -111,6 +112,10 @@ def _reads_body(path: str, operation: Operation) -> bool:
     return "requestBody" in operation
 
 
+def _names_a_resource(path: str, operation: Operation) -> bool:
+    return any(p.get("in") == "path" for p in operation.get("parameters", ()))
+
+
 def _reads_input(path: str, operation: Operation) -> bool:
     return _reads_body(path, operation) or bool(operation.get("parameters"))
 
@@ -127,6 +132,8 @@ DEFAULTS: tuple[Rule, ...] = (
          (401, 403, 429)),
     Rule("parameters and bodies are checked against the schema", _reads_input, (422,)),
     Rule("a body may be malformed or too large", _reads_body, (400, 413)),
+    Rule("a path value may name nothing, or nothing the router can place", _names_a_resource,
+         (404,)),
 )  # fmt: skip
 
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
