@@ -118,6 +118,16 @@ def _declarant_of(body: Any) -> str | None:
     return None
 
 
+def permitted_bearer(node: Node, method: str, path: str, body: Any = None) -> dict[str, str]:
+    """A token of a role the route's policy row allows (see the module), or none if public."""
+    rule = rule_of(method, path)
+    if rule is None or rule.public:
+        return {}
+    role = next(r for r in _PREFERENCE if r in rule.roles)
+    party = _declarant_of(body) if role in (Role.DECLARANT, Role.GUARANTOR) else None
+    return bearer(node, role, party=party)
+
+
 class NodeClient(TestClient):
     """A TestClient that calls each route as a role its policy row allows (see the module)."""
 
@@ -139,9 +149,4 @@ class NodeClient(TestClient):
         if mounted:
             node = self.nodes.get(mounted.group(1).upper(), node)
             path = mounted.group(2)
-        rule = rule_of(method, path)
-        if rule is None or rule.public:
-            return {}
-        role = next(r for r in _PREFERENCE if r in rule.roles)
-        party = _declarant_of(body) if role in (Role.DECLARANT, Role.GUARANTOR) else None
-        return bearer(node, role, party=party)
+        return permitted_bearer(node, method, path, body)

@@ -180,16 +180,38 @@ def test_unknown_movement_is_404(client: TestClient) -> None:
     assert_problem(client.get(f"{API}/registrations/19201/011226/9"), 404)
 
 
+def test_a_method_the_path_does_not_take_is_405_naming_every_one_it_does(
+    client: TestClient,
+) -> None:
+    refused = client.request("TRACE", f"{API}/seals")
+    assert_problem(refused, 405)
+    assert refused.headers["allow"] == "GET, POST"
+    assert client.delete(f"{API}/movements/SW26KZ000000000011").headers["allow"] == "GET"
+
+
+def test_decimals_travel_as_the_schema_says(client: TestClient) -> None:
+    body = {"key": "k", "amount": "", "currency": "EUR"}
+    for amount in ("", "1e3", 12.5, "0.00"):
+        refused = client.post(
+            f"{API}/guarantees/26KZ19201G0004171/locks", json={**body, "amount": amount}
+        )
+        assert assert_problem(refused, 422)["errors"][0]["pointer"] == "/amount"
+
+
 def test_list_rejects_bad_queries(client: TestClient) -> None:
     assert_problem(client.get(f"{API}/movements", params={"status": "flying"}), 422)
     assert_problem(client.get(f"{API}/movements", params={"limit": 0}), 422)
     assert_problem(client.get(f"{API}/movements", params={"limit": 10_000}), 422)
-    assert_problem(
+    # An inverted period is well formed but refused: a 422 like every other refused request.
+    inverted = assert_problem(
         client.get(
             f"{API}/movements", params={"lodged_from": "2026-12-05", "lodged_to": "2026-12-01"}
         ),
-        400,
+        422,
     )
+    assert inverted["errors"][0]["code"] == "date-range-inverted"
+    # Dates travel as RFC 3339 full-dates only; pydantic alone would read 0 as 1 January 1970.
+    assert_problem(client.get(f"{API}/movements", params={"lodged_from": "0"}), 422)
 
 
 Mutation = Callable[[dict[str, Any]], Any]
@@ -337,3 +359,16 @@ def test_union_app_mounts_every_node(
         assert c.get(r.headers["location"]).json()["reference"] == r.json()["reference"]
         assert r.json()["links"]["events"].startswith("/nodes/kz/")
     am_node.dispose()
+
+
+def test_allow_names_the_most_specific_resource(client: TestClient) -> None:
+    # /guarantee-locks/expiry is its own resource, though /guarantee-locks/{lock_id} matches too.
+    refused = client.options(f"{API}/guarantee-locks/expiry")
+    assert refused.status_code == 405
+    assert refused.headers["allow"] == "POST"
+
+
+def test_the_union_answers_405_with_allow_at_each_node(kz_node: Node, tmp_path: Path) -> None:
+    with TestClient(create_union_app({"KZ": kz_node})) as c:
+        assert c.request("TRACE", "/nodes/kz/api/v1/seals").headers["allow"] == "GET, POST"
+        assert c.request("TRACE", "/health").headers["allow"] == "GET"

@@ -22,6 +22,7 @@ from silkway.web.guard import AccessLog, GuardSettings, make_guard
 from silkway.web.headers import SecurityHeaders
 from silkway.web.landing import landing_page
 from silkway.web.problems import BodySizeLimit, install_problem_handlers
+from silkway.web.responses import document_problems
 
 MAX_BODY_BYTES = 1 << 20
 """The largest request body a node accepts (a 999-item declaration fits easily)."""
@@ -66,6 +67,7 @@ def create_node_app(
         connections, frames, positions and failures since start."""
         return board.status()
 
+    document_problems(app)
     app.add_middleware(AccessLog, ctx=node.identity)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)

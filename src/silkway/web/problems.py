@@ -7,13 +7,16 @@ JSON pointer into the request body (or ``/query/NAME``, ``/path/NAME`` for param
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from silkway.kernel.errors import DomainError, Violation
@@ -162,12 +165,63 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         code = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
-        return problem_response(request, exc.status_code, code, str(exc.detail), str(exc.detail))
+        answer = problem_response(request, exc.status_code, code, str(exc.detail), str(exc.detail))
+        answer.headers.update(exc.headers or {})
+        if exc.status_code == 405:
+            answer.headers["Allow"] = ", ".join(allowed_methods(request))
+        return answer
 
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(DomainError, on_domain)
     app.add_exception_handler(ApiProblem, on_api_problem)
     app.add_exception_handler(StarletteHTTPException, on_http)
+
+
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """The methods the resource at the request's path takes (RFC 9110: a 405 lists them all in
+    ``Allow``, where the router's own 405 names only the first route the path matched).
+
+    The resource is the OpenAPI path the request's path matches, the most specific one where
+    several do (``/guarantee-locks/expiry`` rather than ``/guarantee-locks/{lock_id}``); a path
+    the document does not describe is answered from the routes, each method put to them as a
+    request would be."""
+    path = _route_path(request.scope)
+    app = request.app
+    document: dict[str, Any] = app.openapi() if getattr(app, "openapi_url", None) else {}
+    matching = [
+        (template.count("{"), item)
+        for template, item in document.get("paths", {}).items()
+        if _template(template).fullmatch(path)
+    ]
+    if matching:
+        _, item = min(matching, key=lambda found: found[0])
+        return [method for method in METHODS if method.lower() in item]
+    routes = request.app.router.routes
+    return [
+        method
+        for method in METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
+        )
+    ]
+
+
+def _route_path(scope: Scope) -> str:
+    """The path below the app's mount point (as the router reads it)."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root + "/"):
+        return path[len(root) :]
+    return path
+
+
+@lru_cache(maxsize=1024)
+def _template(template: str) -> re.Pattern[str]:
+    parts = re.split(r"\{[^}]+\}", template)
+    return re.compile("[^/]+".join(re.escape(part) for part in parts))
 
 
 class BodySizeLimit:

@@ -18,6 +18,7 @@ from silkway.guarantees.api.schemas import (
     IssuedCertificateOut,
 )
 from silkway.guarantees.ports import Certificate
+from silkway.web.responses import problems
 
 
 def certificate_routes(router: APIRouter, node: Node) -> None:
@@ -29,6 +30,7 @@ def certificate_routes(router: APIRouter, node: Node) -> None:
         status_code=201,
         response_model=IssuedCertificateOut,
         tags=tags,
+        responses=problems(404, 409, 503),
     )
     def issue(grn: Grn, body: Annotated[CertificateIn, Body()]) -> IssuedCertificateOut:
         """Issue a security certificate for use in another state; its amount is locked here.
@@ -47,11 +49,18 @@ def certificate_routes(router: APIRouter, node: Node) -> None:
         shown = CertificateOut.of(done.certificate).model_dump()
         return IssuedCertificateOut(**shown, access_code=done.access_code)
 
-    @router.get("/certificates/{number}", response_model=CertificateOut, tags=tags)
+    @router.get(
+        "/certificates/{number}", response_model=CertificateOut, tags=tags, responses=problems(404)
+    )
     def get_certificate(number: Grn) -> CertificateOut:
         return CertificateOut.of(call(lambda: certificates.get_certificate(ctx, number)))
 
-    @router.get("/certificates/{number}/document", response_model=CertificateDocumentIn, tags=tags)
+    @router.get(
+        "/certificates/{number}/document",
+        response_model=CertificateDocumentIn,
+        tags=tags,
+        responses=problems(404),
+    )
     def document(number: Grn) -> CertificateDocumentIn:
         """What is sent to the node where the certificate is used (with the hash of the
         certificate's own access code, never the guarantee's)."""
@@ -76,7 +85,13 @@ def certificate_routes(router: APIRouter, node: Node) -> None:
             access_code_hash=doc.access_code_hash,
         )
 
-    @router.post("/certificates", status_code=201, response_model=CertificateOut, tags=tags)
+    @router.post(
+        "/certificates",
+        status_code=201,
+        response_model=CertificateOut,
+        tags=tags,
+        responses=problems(409, 503),
+    )
     def register(body: Annotated[CertificateDocumentIn, Body()]) -> CertificateOut:
         """Register a certificate issued by another node for use at this one."""
         received = Certificate(
@@ -101,7 +116,12 @@ def certificate_routes(router: APIRouter, node: Node) -> None:
         )
         return CertificateOut.of(call(lambda: certificates.register_certificate(ctx, doc)))
 
-    @router.post("/certificates/{number}/return", response_model=CertificateOut, tags=tags)
+    @router.post(
+        "/certificates/{number}/return",
+        response_model=CertificateOut,
+        tags=tags,
+        responses=problems(404, 409, 503),
+    )
     def give_back(number: Grn) -> CertificateOut:
         """At the issuing node: the certificate is no longer used; its amount goes back."""
         return CertificateOut.of(call(lambda: certificates.return_certificate(ctx, number)))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query, Request, Response
@@ -17,6 +16,7 @@ from silkway.identity.access import (
 from silkway.identity.domain.principal import Principal
 from silkway.kernel.codes import identify
 from silkway.kernel.errors import Violation
+from silkway.kernel.wire import Date
 from silkway.transit import service as transit
 from silkway.transit.api.schemas import (
     ACTIONS,
@@ -37,6 +37,7 @@ from silkway.transit.domain.rules import describe_rules
 from silkway.transit.ports import MovementFilter
 from silkway.transit.service import TransitContext
 from silkway.web.problems import ApiProblem
+from silkway.web.responses import problems
 
 MovementRef = Annotated[str, Path(min_length=1, max_length=40, pattern=r"^[A-Z0-9]+$")]
 
@@ -50,6 +51,13 @@ def build_router(ctx: TransitContext) -> APIRouter:
         response_model=LodgeResult,
         summary="Lodge a transit declaration (idempotent on declarant and LRN)",
         tags=["declarations"],
+        responses={
+            200: {
+                "description": "Lodged before with the same content: the same movement.",
+                "model": LodgeResult,
+            },
+            **problems(409),
+        },
     )
     def lodge(
         declaration: Annotated[TransitDeclaration, Body()], request: Request, response: Response
@@ -80,14 +88,15 @@ def build_router(ctx: TransitContext) -> APIRouter:
         departure_office: Annotated[str | None, Query(max_length=8)] = None,
         destination_office: Annotated[str | None, Query(max_length=8)] = None,
         declarant: Annotated[str | None, Query(max_length=35)] = None,
-        lodged_from: date | None = None,
-        lodged_to: date | None = None,
+        lodged_from: Date | None = None,
+        lodged_to: Date | None = None,
         offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
     ) -> MovementPage:
         if lodged_from and lodged_to and lodged_from > lodged_to:
+            # No schema can say that one parameter comes before another: a documented 422.
             raise ApiProblem(
-                400,
+                422,
                 "query-invalid",
                 "Invalid query",
                 "lodged_from is after lodged_to",
@@ -112,7 +121,11 @@ def build_router(ctx: TransitContext) -> APIRouter:
         )
 
     @router.get(
-        "/movements/{key}", response_model=MovementDetail, name="get_movement", tags=["movements"]
+        "/movements/{key}",
+        response_model=MovementDetail,
+        name="get_movement",
+        tags=["movements"],
+        responses=problems(404),
     )
     def get_movement(key: MovementRef, request: Request) -> MovementDetail:
         return MovementDetail.of(visible_movement(ctx, principal_of(request), key))
@@ -122,6 +135,7 @@ def build_router(ctx: TransitContext) -> APIRouter:
         response_model=MovementDetail,
         summary="A movement by its registration number office/DDMMYY/serial",
         tags=["movements"],
+        responses=problems(404),
     )
     def get_by_registration(
         office: Annotated[str, Path(pattern=r"^(\d{2}|\d{5}|\d{8})$")],
@@ -132,7 +146,12 @@ def build_router(ctx: TransitContext) -> APIRouter:
         key = f"{office}/{day}/{serial}"
         return MovementDetail.of(visible_movement(ctx, principal_of(request), key))
 
-    @router.get("/movements/{key}/events", response_model=EventLogOut, tags=["movements"])
+    @router.get(
+        "/movements/{key}/events",
+        response_model=EventLogOut,
+        tags=["movements"],
+        responses=problems(404),
+    )
     def get_events(key: MovementRef, request: Request) -> EventLogOut:
         visible_movement(ctx, principal_of(request), key)
         records, verdict = transit.event_log(ctx, key)
@@ -170,6 +189,7 @@ def build_router(ctx: TransitContext) -> APIRouter:
         response_model=list[MovementSummary],
         summary="An office's worklist",
         tags=["offices"],
+        responses=problems(404),
     )
     def office_worklist(
         office: Annotated[str, Path(pattern=r"^(\d{2}|\d{5}|\d{8})$")],
@@ -257,4 +277,7 @@ def _add_action(router: APIRouter, ctx: TransitContext, action: Action) -> None:
         response_model=MovementDetail,
         summary=action.summary,
         tags=["actions"],
+        # A release locks the guarantee, and the end of a movement settles the lock: the ledger
+        # may be busy (503) as well as the movement (409).
+        responses=problems(404, 409, 503),
     )
