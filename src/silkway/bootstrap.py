@@ -14,7 +14,9 @@ from silkway.exchange.signing.keystore import KeyStore
 from silkway.exchange.signing.sealer import SignedXmlSealer
 from silkway.guarantees import inbound as guarantee_inbound
 from silkway.guarantees.gate import GuaranteeGate
-from silkway.guarantees.service import GuaranteeContext
+from silkway.guarantees.service import GuaranteeContext, GuaranteePolicy
+from silkway.identity.service import IdentityContext
+from silkway.identity.tokens import ExternalIssuer
 from silkway.node.clock import SystemClock
 from silkway.node.db.engine import make_engine
 from silkway.node.db.migrate import upgrade
@@ -42,6 +44,7 @@ class Node:
     seals: SealContext = field(repr=False)
     guarantees: GuaranteeContext = field(repr=False)
     exchange: ExchangeContext = field(repr=False)
+    identity: IdentityContext = field(repr=False)
 
     @property
     def reference(self) -> ReferenceData:
@@ -74,6 +77,11 @@ def build_node(
         reference=load_reference(),
         clock=clock,
         uow=lambda: SqlUnitOfWork(engine),
+        policy=GuaranteePolicy(
+            access_code_max_failures=settings.access_code_max_failures,
+            access_code_window=timedelta(minutes=settings.access_code_window_minutes),
+            accept_unregistered_certificates=settings.accept_unregistered_certificates,
+        ),
         reader=lambda: SqlUnitOfWork(engine, read_only=True),
     )
     transit = TransitContext(
@@ -107,6 +115,37 @@ def build_node(
         seals=seals,
         guarantees=guarantees,
         exchange=compose_exchange(transit, guarantees, seals, sealer),
+        identity=compose_identity(state, settings, transit),
+    )
+
+
+def compose_identity(state: str, settings: Settings, transit: TransitContext) -> IdentityContext:
+    """The node's accounts and tokens, and the external provider it trusts, if one is set."""
+    external: tuple[ExternalIssuer, ...] = ()
+    if settings.oidc_issuer:
+        if not settings.oidc_jwks_url or not settings.oidc_audience:
+            raise ValueError("SILKWAY_OIDC_ISSUER needs SILKWAY_OIDC_JWKS_URL and _AUDIENCE")
+        external = (
+            ExternalIssuer(
+                settings.oidc_issuer,
+                settings.oidc_jwks_url,
+                settings.oidc_audience,
+                dict(settings.oidc_claims),
+                dict(settings.oidc_roles),
+            ),
+        )
+    offices = transit.reference.offices
+    return IdentityContext(
+        state=state,
+        clock=transit.clock,
+        uow=transit.uow,
+        offices=lambda s: {code for code, office in offices.items() if office.state == s},
+        issuer=settings.issuer_for(state),
+        audience=f"{settings.issuer_for(state)}:api",
+        access_ttl=timedelta(seconds=settings.access_token_ttl_s),
+        refresh_ttl=timedelta(seconds=settings.refresh_token_ttl_s),
+        external=external,
+        second_factor_required=settings.second_factor_required,
     )
 
 

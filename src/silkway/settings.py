@@ -55,6 +55,13 @@ class Settings(BaseSettings):
     """MQTT client id (keeps the broker session across restarts); default from the nodes served."""
     seal_silent_periods: int = Field(default=2, ge=1)
     """Incident 06 (silence) after this many reporting periods without a message."""
+    access_code_max_failures: int = Field(default=5, ge=1)
+    """Wrong access codes quoted for one guarantee within the window that lock it out."""
+    access_code_window_minutes: int = Field(default=15, ge=1)
+    """The window over which wrong access codes are counted (and the longest lockout)."""
+    accept_unregistered_certificates: bool = False
+    """Lenient mode: release against a security certificate this node does not know, on its
+    number's format alone, locking nothing. Off: an unknown certificate is refused."""
 
     keys_dir: Path | None = None
     """Node signing keys and the trust list; default ``{data_dir}/keys``."""
@@ -62,6 +69,29 @@ class Settings(BaseSettings):
     """``nats://host:port`` (comma-separated for a cluster) for production; unset: in-process."""
     signature_max_age_s: int = Field(default=6 * 3600, ge=60)
     """How old a signed envelope may be when it arrives."""
+
+    access_token_ttl_s: int = Field(default=600, ge=30, le=24 * 3600)
+    """How long an access token lives; short, because a revoked account's tokens die with it."""
+    refresh_token_ttl_s: int = Field(default=8 * 3600, ge=60)
+    token_issuer: str | None = None
+    """The ``iss`` of the node's tokens; default ``urn:silkway:node:{state}``."""
+    second_factor_required: bool = False
+    """Officers and administrators must have a TOTP second factor enrolled to log in."""
+    rate_limit: str = "1200/minute"
+    """Requests each caller (token subject, or address when anonymous) may make."""
+    token_rate_limit: str = "30/minute"
+    """Token requests per client address."""
+    oidc_issuer: str | None = None
+    """An external OpenID Connect provider whose tokens the node accepts besides its own."""
+    oidc_jwks_url: str | None = None
+    oidc_audience: str | None = None
+    oidc_claims: dict[str, str] = Field(default_factory=dict)
+    """Our field → the provider's claim: ``subject``, ``role``, ``state``, ``office``, ``party``."""
+    oidc_roles: dict[str, str] = Field(default_factory=dict)
+    """The provider's role values → ours (``officer``, ``declarant``…); empty: the same names."""
+
+    def issuer_for(self, state: str) -> str:
+        return self.token_issuer or f"urn:silkway:node:{state.lower()}"
 
     def key_folder(self) -> Path:
         return self.keys_dir or self.data_dir / "keys"

@@ -8,6 +8,7 @@ from typing import Protocol, Self
 
 from silkway.exchange.ports import ExchangeRepository, OutboxRepository
 from silkway.guarantees.ports import GuaranteeRepository
+from silkway.identity.ports import IdentityRepository
 from silkway.seals.ports import SealRepository
 from silkway.transit.ports import CounterRepository, EventLogRepository, MovementRepository
 
@@ -22,6 +23,7 @@ class UnitOfWork(Protocol):
     guarantees: GuaranteeRepository
     seals: SealRepository
     exchange: ExchangeRepository
+    identity: IdentityRepository
 
     def __enter__(self) -> Self: ...
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from tests.auth import NodeClient
 
 from silkway.bootstrap import Node, build_node
 from silkway.examples import example_declaration
@@ -25,7 +26,7 @@ API = "/api/v1"
 
 @pytest.fixture
 def client(kz_node: Node) -> Iterator[TestClient]:
-    with TestClient(create_node_app(kz_node)) as c:
+    with NodeClient(create_node_app(kz_node), kz_node) as c:
         yield c
 
 
@@ -85,7 +86,7 @@ def test_lrn_reuse_is_a_conflict(client: TestClient, declaration: dict[str, Any]
     assert stored(client) == 1
 
 
-def test_actions_drive_the_movement(client: TestClient, declaration: dict[str, Any]) -> None:
+def release(client: TestClient, declaration: dict[str, Any]) -> str:
     ref = client.post(f"{API}/declarations", json=declaration).json()["reference"]
     assert client.post(f"{API}/movements/{ref}/accept").json()["status"] == "accepted"
     security = declaration["security"][0]["reference"]
@@ -94,10 +95,24 @@ def test_actions_drive_the_movement(client: TestClient, declaration: dict[str, A
         json={"office": declaration["departure_office"], "security_reference": security},
     )
     assert r.status_code == 200, r.text
-    for office in declaration["intermediate_offices"]:
+    return str(ref)
+
+
+def test_actions_drive_the_movement(client: TestClient, declaration: dict[str, Any]) -> None:
+    # Khorgos to Astana through Almaty: every office is Kazakh, so this node records it all.
+    domestic = {
+        **declaration,
+        "destination_office": "71001",
+        "intermediate_offices": ["75001"],
+        "route": ["KZ"],
+        "border_points": [],
+        "corridor": None,
+    }
+    ref = release(client, domestic)
+    for office in domestic["intermediate_offices"]:
         r = client.post(f"{API}/movements/{ref}/passages", json={"office": office})
         assert r.json()["status"] == "in_passage"
-    dest = declaration["destination_office"]
+    dest = domestic["destination_office"]
     worklist = client.get(f"{API}/offices/{dest}/worklist", params={"kind": "expected-arrivals"})
     assert [m["reference"] for m in worklist.json()] == [ref]
     client.post(f"{API}/movements/{ref}/arrival", json={"office": dest})
@@ -107,8 +122,35 @@ def test_actions_drive_the_movement(client: TestClient, declaration: dict[str, A
     log = client.get(f"{API}/movements/{ref}/events").json()
     assert log["verification"]["ok"] is True
     assert [e["kind"] for e in log["events"]][-2:] == ["record_arrival", "complete"]
-    messages = client.get(f"{API}/movements/{ref}/messages").json()
-    assert {m["to_state"] for m in messages} >= {"RU", "BY"}
+    assert client.get(f"{API}/movements/{ref}/messages").json() == []  # no other state concerned
+
+
+def test_another_states_office_is_refused_and_named(
+    client: TestClient, declaration: dict[str, Any]
+) -> None:
+    ref = release(client, declaration)
+    kz_border, ru_border = declaration["intermediate_offices"][:2]
+    assert (
+        client.post(f"{API}/movements/{ref}/passages", json={"office": kz_border}).json()["status"]
+        == "in_passage"
+    )
+    before = client.get(f"{API}/movements/{ref}").json()
+    events = len(client.get(f"{API}/movements/{ref}/events").json()["events"])
+    for action, office, state in [
+        ("passages", ru_border, "RU"),
+        ("arrival", declaration["destination_office"], "BY"),
+    ]:
+        body = assert_problem(
+            client.post(f"{API}/movements/{ref}/{action}", json={"office": office}), 422
+        )
+        assert body["code"] == "office-other-state"
+        assert body["office_state"] == state
+        assert [(e["code"], e["pointer"]) for e in body["errors"]] == [
+            ("office-other-state", "/office")
+        ]
+        assert f"at the {state} node" in body["detail"]
+    assert client.get(f"{API}/movements/{ref}").json() == before
+    assert len(client.get(f"{API}/movements/{ref}/events").json()["events"]) == events
 
 
 def test_forbidden_action_is_409_and_changes_nothing(
@@ -138,16 +180,38 @@ def test_unknown_movement_is_404(client: TestClient) -> None:
     assert_problem(client.get(f"{API}/registrations/19201/011226/9"), 404)
 
 
+def test_a_method_the_path_does_not_take_is_405_naming_every_one_it_does(
+    client: TestClient,
+) -> None:
+    refused = client.request("TRACE", f"{API}/seals")
+    assert_problem(refused, 405)
+    assert refused.headers["allow"] == "GET, POST"
+    assert client.delete(f"{API}/movements/SW26KZ000000000011").headers["allow"] == "GET"
+
+
+def test_decimals_travel_as_the_schema_says(client: TestClient) -> None:
+    body = {"key": "k", "amount": "", "currency": "EUR"}
+    for amount in ("", "1e3", 12.5, "0.00"):
+        refused = client.post(
+            f"{API}/guarantees/26KZ19201G0004171/locks", json={**body, "amount": amount}
+        )
+        assert assert_problem(refused, 422)["errors"][0]["pointer"] == "/amount"
+
+
 def test_list_rejects_bad_queries(client: TestClient) -> None:
     assert_problem(client.get(f"{API}/movements", params={"status": "flying"}), 422)
     assert_problem(client.get(f"{API}/movements", params={"limit": 0}), 422)
     assert_problem(client.get(f"{API}/movements", params={"limit": 10_000}), 422)
-    assert_problem(
+    # An inverted period is well formed but refused: a 422 like every other refused request.
+    inverted = assert_problem(
         client.get(
             f"{API}/movements", params={"lodged_from": "2026-12-05", "lodged_to": "2026-12-01"}
         ),
-        400,
+        422,
     )
+    assert inverted["errors"][0]["code"] == "date-range-inverted"
+    # Dates travel as RFC 3339 full-dates only; pydantic alone would read 0 as 1 January 1970.
+    assert_problem(client.get(f"{API}/movements", params={"lodged_from": "0"}), 422)
 
 
 Mutation = Callable[[dict[str, Any]], Any]
@@ -284,7 +348,9 @@ def test_union_app_mounts_every_node(
     am_node = build_node(
         "AM", Settings(data_dir=tmp_path / "am"), clock=clock, security=QuotedSecurityGate()
     )
-    with TestClient(create_union_app({"AM": am_node, "KZ": kz_node})) as c:
+    with NodeClient(
+        create_union_app({"AM": am_node, "KZ": kz_node}), {"AM": am_node, "KZ": kz_node}
+    ) as c:
         assert "/nodes/kz/api/v1" in c.get("/").text
         r = c.post("/nodes/kz/api/v1/declarations", json=declaration)
         assert r.status_code == 201
@@ -293,3 +359,16 @@ def test_union_app_mounts_every_node(
         assert c.get(r.headers["location"]).json()["reference"] == r.json()["reference"]
         assert r.json()["links"]["events"].startswith("/nodes/kz/")
     am_node.dispose()
+
+
+def test_allow_names_the_most_specific_resource(client: TestClient) -> None:
+    # /guarantee-locks/expiry is its own resource, though /guarantee-locks/{lock_id} matches too.
+    refused = client.options(f"{API}/guarantee-locks/expiry")
+    assert refused.status_code == 405
+    assert refused.headers["allow"] == "POST"
+
+
+def test_the_union_answers_405_with_allow_at_each_node(kz_node: Node, tmp_path: Path) -> None:
+    with TestClient(create_union_app({"KZ": kz_node})) as c:
+        assert c.request("TRACE", "/nodes/kz/api/v1/seals").headers["allow"] == "GET, POST"
+        assert c.request("TRACE", "/health").headers["allow"] == "GET"

@@ -45,9 +45,24 @@ def test_codes_check_known_mrns() -> None:
     assert out["reason"]
 
 
+def register_quoted_guarantee(example: dict[str, Any], state: str) -> None:
+    """Register at ``state`` the guarantee ``example`` quotes, under its GRN and access code:
+    a lodging checks the quoted code against the registry."""
+    [security] = example["security"]
+    declarant = example["declarant"]
+    code, out = invoke(
+        "guarantee", "register", "--node", state, "--amount", "5000000", "--guarantor-name",
+        "Halyk Bank", "--holder", declarant["identification"], "--holder-name",
+        declarant["name"], "--holder-country", declarant["country"], "--grn",
+        security["reference"], "--access-code", security["access_code"],
+    )  # fmt: skip
+    assert code == 0, out
+
+
 def test_lodge_show_and_verify(tmp_path: Path) -> None:
     code, example = invoke("declaration", "example", "western-road")
     assert code == 0
+    register_quoted_guarantee(example, "KZ")
     file = tmp_path / "decl.json"
     file.write_text(json.dumps(example))
     code, lodged = invoke("declaration", "lodge", str(file), "--node", "KZ")
@@ -64,11 +79,26 @@ def test_lodge_show_and_verify(tmp_path: Path) -> None:
     assert by_number["reference"] == lodged["reference"]
 
     code, verdict = invoke("audit", "verify", "--node", "KZ")
-    assert (code, verdict) == (0, {"checked": 1, "failed": 0, "ok": True})
+    assert (code, verdict) == (0, {"checked": 1, "failed": 0, "ok": True, "access_log_records": 0})
+    assert [s["access_code"] for s in shown["declaration"]["security"]] == [None]
+
+
+def test_lodging_with_a_wrong_access_code_is_refused(tmp_path: Path) -> None:
+    _, example = invoke("declaration", "example", "western-road")
+    register_quoted_guarantee(example, "KZ")
+    example["security"][0]["access_code"] = "0000"
+    (tmp_path / "d.json").write_text(json.dumps(example))
+    code, out = invoke("declaration", "lodge", str(tmp_path / "d.json"), "--node", "KZ")
+    assert code == 1
+    assert [(e["code"], e["pointer"]) for e in out["errors"]] == [
+        ("security-access-code-invalid", "/security/0/access_code")
+    ]
+    assert invoke("audit", "verify", "--node", "KZ")[1]["checked"] == 0
 
 
 def test_audit_verify_names_the_tampered_record(tmp_path: Path) -> None:
     _, example = invoke("declaration", "example", "western-road")
+    register_quoted_guarantee(example, "KZ")
     (tmp_path / "d.json").write_text(json.dumps(example))
     _, lodged = invoke("declaration", "lodge", str(tmp_path / "d.json"), "--node", "KZ")
     with sqlite3.connect(tmp_path / "nodes" / "kz.sqlite") as conn:
@@ -114,6 +144,7 @@ def test_every_example_lodges_at_its_departure_node(tmp_path: Path) -> None:
         file = tmp_path / f"{name}.json"
         file.write_text(decl.model_dump_json())
         state = offices[decl.departure_office].state
+        register_quoted_guarantee(decl.model_dump(mode="json"), state)
         code, out = invoke("declaration", "lodge", str(file), "--node", state)
         assert code == 0, (name, out)
 

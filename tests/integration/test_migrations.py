@@ -42,7 +42,7 @@ def test_downgrade_to_base_and_back(empty_url: str) -> None:
 
 def test_passwords_kept_in_clear_become_their_hashes(empty_url: str) -> None:
     engine = make_engine(empty_url)
-    migrate.upgrade(engine, "0004")
+    migrate.upgrade(engine, "0007")
     with engine.begin() as conn:
         conn.execute(
             text(

@@ -15,6 +15,7 @@ import pytest
 
 from silkway.examples import example_declaration
 from silkway.node.clock import SystemClock
+from silkway.sim.accounts import DEMO_PASSWORD
 
 
 def _free_port() -> int:
@@ -64,14 +65,28 @@ def test_run_serves_every_node_and_lodges(union: str) -> None:
     decl = example_declaration("western-road", SystemClock().now().date()).model_copy(
         update={"lrn": "RUN-SMOKE-1"}
     )
-    r = httpx.post(
+    anonymous = httpx.post(
         f"{union}/nodes/kz/api/v1/declarations",
         content=decl.model_dump_json(),
         headers={"content-type": "application/json"},
     )
+    assert anonymous.status_code == 401, anonymous.text
+    # The demo account the start-up message names, as the README's quick tour uses it.
+    token = httpx.post(
+        f"{union}/nodes/kz/api/v1/auth/token",
+        data={"grant_type": "password", "username": "declarant.kz", "password": DEMO_PASSWORD},
+    )
+    assert token.status_code == 200, token.text
+    auth = {"Authorization": f"Bearer {token.json()['access_token']}"}
+    r = httpx.post(
+        f"{union}/nodes/kz/api/v1/declarations",
+        content=decl.model_dump_json(),
+        headers={"content-type": "application/json", **auth},
+    )
     assert r.status_code == 201, r.text
     ref = r.json()["reference"]
-    assert httpx.get(f"{union}/nodes/kz/api/v1/movements/{ref}").json()["status"] in (
+    movement = httpx.get(f"{union}/nodes/kz/api/v1/movements/{ref}", headers=auth)
+    assert movement.json()["status"] in (
         "lodged",
         "accepted",
         "released",

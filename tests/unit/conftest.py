@@ -12,15 +12,18 @@ from decimal import Decimal
 import pytest
 
 from silkway.reference.model import (
+    AuthorisedParty,
     BorderPoint,
     Corridor,
     CustomsOffice,
     DutyKind,
     DutyShares,
     ExchangeRate,
+    ExemptParty,
     MemberState,
     OfficeRole,
     ReferenceData,
+    SecurityExemption,
     TariffHeading,
     TransportMode,
     Waypoint,
@@ -151,6 +154,23 @@ def build_reference_data() -> ReferenceData:
             ),
         ),
         sources={"test": "hand-built for unit tests"},
+        security_exemptions={
+            "RAIL": SecurityExemption(
+                "RAIL",
+                "Goods carried by rail by an authorised railway carrier",
+                "hand-built for unit tests",
+                frozenset({RAIL}),
+                ExemptParty.CARRIER,
+                (AuthorisedParty("KZ", "020240000555", "Kazakhstan Temir Zholy JSC"),),
+            ),
+            "AEO": SecurityExemption(
+                "AEO",
+                "The declarant is an authorised economic operator",
+                "hand-built for unit tests",
+                party=ExemptParty.DECLARANT,
+                authorised=(AuthorisedParty("KZ", "123456789012", "Silk Road Logistics LLP"),),
+            ),
+        },
     )
 
 

@@ -19,6 +19,7 @@ from silkway.kernel.codes import (
     make_mrn,
     make_registration_number,
     movement_check_character,
+    validate_certificate_number,
     validate_commodity_code,
     validate_grn,
     validate_movement_reference,
@@ -128,6 +129,23 @@ def test_mrn_reasons(value: str, reason: str) -> None:
 def test_grn_reasons(value: str, reason: str) -> None:
     assert make_grn(2025, "KZ", "000000000123") == "25KZ0000000001238"
     assert validate_grn(value) == CodeCheck(CodeKind.GRN, valid=False, reason=reason)
+
+
+def test_a_certificate_number_is_a_member_states_grn_marked_c() -> None:
+    number = make_grn(2026, "KZ", "C00000000017")
+    assert validate_certificate_number(number) == CodeCheck(CodeKind.SECURITY_CERTIFICATE, True)
+    kind = CodeKind.SECURITY_CERTIFICATE
+    cases = {
+        "ANYTHING1": "must be 17 characters, got 9",
+        make_grn(2026, "KZ", "G00000000017"): "character 5 must be 'C' for a certificate, got 'G'",
+        make_grn(2026, "CN", "C00000000017"): "characters 3–4 must be the issuing member state,"
+        " got 'CN'",
+        number[:-1] + ("0" if number[-1] != "0" else "1"): f"check character is"
+        f" {'0' if number[-1] != '0' else '1'}, expected {number[-1]}",
+        make_grn(2026, "KZ", "C00000000017") + "A123456": "must be 17 characters, got 24",
+    }
+    for value, reason in cases.items():
+        assert validate_certificate_number(value) == CodeCheck(kind, False, reason), value
 
 
 @pytest.mark.parametrize(

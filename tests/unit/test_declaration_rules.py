@@ -149,8 +149,11 @@ def _grn(reference: str = GRN, access_code: str | None = "1234") -> SecurityRefe
     return SecurityReference(kind=SecurityKind.GRN, reference=reference, access_code=access_code)
 
 
-EXEMPT = SecurityReference(kind=SecurityKind.EXEMPT, reference="national rail carrier")
-CERTIFICATE = SecurityReference(kind=SecurityKind.CERTIFICATE, reference="KZ-CERT-2026-0042")
+EXEMPT = SecurityReference(kind=SecurityKind.EXEMPT, reference="AEO")
+RAIL_EXEMPT = SecurityReference(kind=SecurityKind.EXEMPT, reference="RAIL")
+CERTIFICATE = SecurityReference(
+    kind=SecurityKind.CERTIFICATE, reference="26KZC000000000421", access_code="7Q2KX90MZP"
+)
 ROAD_LEG = TransportLeg(mode=TransportMode.ROAD, identity="123ABC02")
 RAIL_LEG = TransportLeg(mode=TransportMode.RAIL, identity="WAGON-54321")
 INVOICE = TransportDocument(kind=DocumentKind.INVOICE, number="INV-2026-17")
@@ -214,6 +217,19 @@ via_kyrgyzstan = _set(
 )
 
 multimodal = _set(transport=[ROAD_LEG, RAIL_LEG])
+
+# Altynkol to Almaty by rail, Kazakhstan's national railway carrying: the RAIL exemption fits.
+by_rail = _then(
+    domestic,
+    _set(
+        departure_office="55205",
+        transport=[RAIL_LEG],
+        documents=[_doc(DocumentKind.SMGS)],
+        carrier=Party(
+            name="Kazakhstan Temir Zholy JSC", identification="020240000555", country="KZ"
+        ),
+    ),
+)
 
 # --- one failing case per rule (and more where a rule has several branches) ----------------------
 
@@ -333,9 +349,41 @@ FAILING: list[tuple[str, str, Mutation]] = [
     ("security-grn-invalid", "/security/0/reference", _set(security=[_grn("25KZ0000000001239")])),
     ("security-grn-invalid", "/security/0/reference", _set(security=[_grn("KZ-GUARANTEE-1")])),
     (
+        "security-certificate-invalid",
+        "/security/0/reference",
+        _set(security=[CERTIFICATE.model_copy(update={"reference": "ANYTHING1"})]),
+    ),
+    (
+        "security-certificate-invalid",
+        "/security/0/reference",
+        _set(security=[CERTIFICATE.model_copy(update={"reference": GRN})]),  # a GRN, not a C
+    ),
+    (
         "security-access-code-missing",
         "/security/0/access_code",
         _set(security=[_grn(access_code=None)]),
+    ),
+    (
+        "security-access-code-missing",
+        "/security/0/access_code",
+        _set(security=[CERTIFICATE.model_copy(update={"access_code": None})]),
+    ),
+    (
+        "security-exemption-unknown",
+        "/security/0/reference",
+        _set(security=[SecurityReference(kind=SecurityKind.EXEMPT, reference="NONE")]),
+    ),
+    # Rail exemption claimed for a road transit by a carrier nobody authorised.
+    ("security-exemption-not-applicable", "/security/0/reference", _set(security=[RAIL_EXEMPT])),
+    (
+        "security-exemption-not-applicable",
+        "/security/0/reference",
+        _then(_set(security=[RAIL_EXEMPT]), by_rail, _set(carrier=None)),
+    ),
+    (
+        "security-exemption-not-applicable",
+        "/security/0/reference",
+        _then(_party("declarant", "987654321098", "KZ"), _set(security=[EXEMPT])),
     ),
     ("security-duplicate", "/security/1/reference", _set(security=[_grn(), _grn()])),
     ("transport-document-missing", "/documents", _set(documents=[INVOICE])),
@@ -408,7 +456,10 @@ PASSING: list[tuple[str, Mutation]] = [
     ("security-missing", _set(security=[EXEMPT])),
     ("security-exempt-mixed", _set(security=[_grn(), CERTIFICATE])),
     ("security-grn-invalid", _set(security=[_grn(GRN + "A123456")])),
+    ("security-certificate-invalid", _set(security=[CERTIFICATE])),
     ("security-access-code-missing", _set(security=[CERTIFICATE])),
+    ("security-exemption-unknown", _set(security=[EXEMPT])),
+    ("security-exemption-not-applicable", _then(by_rail, _set(security=[RAIL_EXEMPT]))),
     ("security-duplicate", _set(security=[_grn(), _grn(OTHER_GRN)])),
     ("transport-document-missing", _set(documents=[_doc(DocumentKind.TIR)])),
     (
@@ -457,6 +508,23 @@ def test_every_rule_has_a_failing_and_a_passing_case() -> None:
     codes = {rule.code for rule in RULES}
     assert {code for code, _, _ in FAILING} == codes
     assert {code for code, _ in PASSING} == codes
+
+
+def test_an_exemption_says_why_it_does_not_apply(
+    declaration: TransitDeclaration, reference_data: ReferenceData
+) -> None:
+    road = _set(security=[RAIL_EXEMPT])(declaration)
+    messages = [v.message for v in validate_declaration(road, reference_data, TODAY)]
+    assert messages == [
+        "RAIL covers carriage by rail only; leg 1 is road",
+        (
+            "carrier 123456789012 is not authorised by KZ to claim RAIL (goods carried by rail by"
+            " an authorised railway carrier)"
+        ),
+    ]
+    unknown = _set(security=[SecurityReference(kind=SecurityKind.EXEMPT, reference="NONE")])
+    [violation] = validate_declaration(unknown(declaration), reference_data, TODAY)
+    assert violation.message == "no exemption basis 'NONE' (known: AEO, RAIL)"
 
 
 def test_one_mistake_gives_one_violation(

@@ -30,9 +30,13 @@ FRAMEWORKS = (
     "typer",
     "httpx",
     "pydantic_settings",
+    "joserfc",
+    "pwdlib",
+    "pyotp",
+    "limits",
 )
 
-CAPABILITIES = ("exchange", "transit", "guarantees", "seals")
+CAPABILITIES = ("identity", "exchange", "transit", "guarantees", "seals")
 IN_A_CAPABILITY = tuple(f"silkway.{c}." for c in CAPABILITIES)
 
 # Where adapters and entrypoints live inside a capability; everything else there is the domain
@@ -189,6 +193,12 @@ def test_guarantees_and_seals_do_not_import_each_other() -> None:
 
 def test_transit_reaches_guarantees_and_seals_only_through_ports() -> None:
     assert _reaching("silkway.transit", ("silkway.guarantees", "silkway.seals")) == []
+
+
+def test_identity_imports_no_other_capability() -> None:
+    # Every capability's routes ask identity who is calling; identity knows none of them.
+    others = ("silkway.exchange", "silkway.transit", "silkway.guarantees", "silkway.seals")
+    assert _reaching("silkway.identity", others) == []
 
 
 def test_the_exchange_imports_no_capability() -> None:

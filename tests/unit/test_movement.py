@@ -309,6 +309,36 @@ GUARDS: list[tuple[str, MovementStatus, MovementEvent, str, str]] = [
         "/declaration/lrn",
     ),
     (
+        "amend-declarant",
+        MovementStatus.LODGED,
+        Amend(
+            declaration(
+                declarant={
+                    "name": "Another Forwarder",
+                    "identification": "987654321098",
+                    "country": "KZ",
+                }
+            )
+        ),
+        "declarant-fixed",
+        "/declaration/declarant/identification",
+    ),
+    (
+        "amend-declarant-country",
+        MovementStatus.ACCEPTED,
+        Amend(
+            declaration(
+                declarant={
+                    "name": "Silk Road Logistics",
+                    "identification": "123456789012",
+                    "country": "KG",
+                }
+            )
+        ),
+        "declarant-fixed",
+        "/declaration/declarant/country",
+    ),
+    (
         "partial-all-items",
         MovementStatus.ARRIVED,
         CompletePartially((3, 1, 2)),
@@ -533,6 +563,28 @@ def test_amendment_keeps_accepted_and_takes_new_data() -> None:
     assert after.status is MovementStatus.ACCEPTED
     assert after.destination_office == OTHER_DESTINATION
     assert after.time_limit == date(2026, 3, 25)
+
+
+def test_amendment_may_correct_the_declarants_name_but_not_who_it_is() -> None:
+    corrected = declaration(
+        declarant={
+            "name": "Silk Road Logistics LLP",
+            "identification": "123456789012",
+            "country": "KZ",
+            "address": "12 Abay Avenue, Almaty",
+        }
+    )
+    after = run(movement_in(MovementStatus.LODGED), Amend(corrected))
+    assert after.declaration.declarant.name == "Silk Road Logistics LLP"
+    swapped = declaration(
+        declarant={"name": "Silk Road Logistics", "identification": "111111111111", "country": "KZ"}
+    )
+    before = movement_in(MovementStatus.ACCEPTED)
+    with pytest.raises(ActionInvalid) as refused:
+        run(before, Amend(swapped))
+    [violation] = refused.value.violations
+    assert violation.code == "declarant-fixed"
+    assert "123456789012" in violation.message
 
 
 def test_release_keeps_the_security_reference() -> None:

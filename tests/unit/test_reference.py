@@ -21,8 +21,10 @@ from silkway.reference.model import (
     MEMBER_STATES,
     OFFICE_CODE_LENGTH,
     DutyKind,
+    ExemptParty,
     OfficeRole,
     ReferenceData,
+    TransportMode,
 )
 from silkway.transit.domain.declaration import SecurityKind, TransitDeclaration
 
@@ -203,6 +205,19 @@ def test_tariff_sample_has_fifty_headings_of_every_kind(ref: ReferenceData) -> N
     assert ref.tariff["6403"].specific_unit == "pcs"
 
 
+def test_every_security_exemption_names_who_may_claim_it(ref: ReferenceData) -> None:
+    assert "unconfirmed" in ref.sources["security_exemptions.json"]
+    assert set(ref.security_exemptions) == {"RAIL", "AEO", "CUSTOMS_CARRIER"}
+    for basis in ref.security_exemptions.values():
+        assert basis.modes or basis.party is not None, basis.code
+        assert "Art. 143" in basis.legal_basis
+    rail = ref.security_exemptions["RAIL"]
+    assert rail.modes == {TransportMode.RAIL}
+    assert rail.party is ExemptParty.CARRIER
+    assert rail.authorises("RU", "7708503727")
+    assert not rail.authorises("KZ", "7708503727")  # registered by Russia, not by Kazakhstan
+
+
 # --- malformed files -----------------------------------------------------------------------------
 
 Mutation = Callable[[dict[str, Any]], None]
@@ -303,6 +318,36 @@ def _rate_missing(files: dict[str, Any]) -> None:
     del files["currencies.json"]["rates"][0]["per_unit_eur"]["GBP"]
 
 
+def _exemption(files: dict[str, Any], code: str) -> dict[str, Any]:
+    return next(e for e in files["security_exemptions.json"]["exemptions"] if e["code"] == code)
+
+
+def _exemption_for_anyone(files: dict[str, Any]) -> None:
+    rail = _exemption(files, "RAIL")
+    rail.update(modes=[], party=None, authorised=[])
+
+
+def _exemption_parties_without_a_party(files: dict[str, Any]) -> None:
+    _exemption(files, "RAIL")["party"] = None
+
+
+def _exemption_unknown_mode(files: dict[str, Any]) -> None:
+    _exemption(files, "RAIL")["modes"] = ["pipeline"]
+
+
+def _exemption_party_twice(files: dict[str, Any]) -> None:
+    parties = _exemption(files, "RAIL")["authorised"]
+    parties.append(copy.deepcopy(parties[0]))
+
+
+def _exemption_party_abroad(files: dict[str, Any]) -> None:
+    _exemption(files, "RAIL")["authorised"][0]["state"] = "CN"
+
+
+def _exemption_party_field(files: dict[str, Any]) -> None:
+    _exemption(files, "RAIL")["authorised"][0]["since"] = "2020-01-01"
+
+
 @pytest.mark.parametrize(
     ("mutate", "file", "entry", "words"),
     [
@@ -325,6 +370,12 @@ def _rate_missing(files: dict[str, Any]) -> None:
         (_wrong_internal_flag, "border_points.json", "KRASNOYE_REDKI", "internal must be true"),
         (_state_with_unknown_currency, "states.json", "KG", "unknown currency 'KGZ'"),
         (_rate_missing, "currencies.json", "2025-12-31", "no rate for 'GBP'"),
+        (_exemption_for_anyone, "security_exemptions.json", "RAIL", "anyone could claim it"),
+        (_exemption_parties_without_a_party, "security_exemptions.json", "RAIL", "need a party"),
+        (_exemption_unknown_mode, "security_exemptions.json", "RAIL", "modes"),
+        (_exemption_party_twice, "security_exemptions.json", "RAIL", "listed twice for KZ"),
+        (_exemption_party_abroad, "security_exemptions.json", "RAIL", "unknown state 'CN'"),
+        (_exemption_party_field, "security_exemptions.json", "RAIL", "authorised.0.'since'"),
     ],
 )
 def test_malformed_entries_are_named(mutate: Mutation, file: str, entry: str, words: str) -> None:

@@ -14,6 +14,8 @@ from silkway.entrypoints.cli_output import fail as _fail
 from silkway.entrypoints.cli_output import refused as _refused
 from silkway.exchange.cli import conformance_app, exchange_app, keys_app
 from silkway.guarantees.cli import claims_app, guarantee_app
+from silkway.identity.cli import clients_app, users_app
+from silkway.identity.cli import token as identity_token
 from silkway.kernel.codes import identify
 from silkway.kernel.errors import DomainError
 from silkway.reference.model import NODE_CODES
@@ -44,6 +46,9 @@ app.add_typer(seal_app, name="seals")
 app.add_typer(exchange_app, name="messages")
 app.add_typer(conformance_app, name="conformance")
 app.add_typer(keys_app, name="keys")
+app.add_typer(users_app, name="users")
+app.add_typer(clients_app, name="clients")
+app.command("token")(identity_token)
 
 StateOption = Annotated[str, typer.Option("--node", "--state", help="Node: AM BY KZ KG RU EEC.")]
 UrlOption = Annotated[
@@ -248,14 +253,17 @@ def audit_verify(
     reference: Annotated[str | None, typer.Option(help="One movement only.")] = None,
     database_url: UrlOption = None,
 ) -> None:
-    """Prove every movement's event log untouched, or name the first bad record."""
+    """Prove every movement's event log and each node's access log untouched, or name the first
+    bad record."""
     from silkway.bootstrap import build_node
+    from silkway.identity import service as identity
     from silkway.transit import service as transit
 
     settings = Settings()
     states = [_check_state(state)] if state else list(settings.nodes)
     failures = 0
     checked = 0
+    access_checked = 0
     for s in states:
         n = build_node(s, settings, database_url=database_url)
         try:
@@ -266,6 +274,19 @@ def audit_verify(
                     continue
             else:
                 verdicts = transit.verify_all(n.transit)
+                access = identity.verify_access_log(n.identity)
+                access_checked += access.checked
+                if not access.ok:
+                    failures += 1
+                    _emit(
+                        {
+                            "node": s,
+                            "access_log": True,
+                            "ok": False,
+                            "first_bad_seq": access.first_bad_seq,
+                            "reason": access.reason,
+                        }
+                    )
         finally:
             n.dispose()
         for ref, v in verdicts.items():
@@ -283,7 +304,10 @@ def audit_verify(
                 )
     if reference and checked == 0:
         _fail("movement-not-found", f"no movement {reference!r} on {', '.join(states)}")
-    _emit({"checked": checked, "failed": failures, "ok": failures == 0})
+    out: dict[str, object] = {"checked": checked, "failed": failures, "ok": failures == 0}
+    if not reference:
+        out["access_log_records"] = access_checked
+    _emit(out)
     if failures:
         raise typer.Exit(2)
 

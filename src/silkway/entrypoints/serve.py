@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping
+from typing import Any
 
 import uvicorn
 
@@ -18,10 +19,19 @@ from silkway.exchange.runtime import ExchangeRuntime
 from silkway.reference.model import COMMISSION, MEMBER_STATES
 from silkway.seals.listeners import DeviceBoard, start_device_listeners
 from silkway.settings import Settings
-from silkway.sim.demo import DemoTraffic
+from silkway.sim.accounts import DEMO_PASSWORD, DemoAccount, ensure_demo_accounts
+from silkway.sim.demo import DEMO_GUARANTOR, DemoTraffic, register_example_guarantees
 from silkway.web.app import create_node_app, create_union_app
+from silkway.web.headers import MAX_HEADER_BYTES
 
 log = logging.getLogger("silkway")
+
+# A request head above MAX_HEADER_BYTES is refused by the server itself, and an idle
+# keep-alive connection is closed after a few seconds.
+SERVER_LIMITS: dict[str, Any] = {
+    "h11_max_incomplete_event_size": MAX_HEADER_BYTES,
+    "timeout_keep_alive": 5,
+}
 
 
 def serve_union(settings: Settings, *, host: str, port: int, demo: bool) -> None:
@@ -30,6 +40,11 @@ def serve_union(settings: Settings, *, host: str, port: int, demo: bool) -> None
     devices = DeviceBoard()
     app = create_union_app(nodes, devices=devices)
     traffic = DemoTraffic(nodes) if demo and settings.demo_traffic else None
+    accounts: list[DemoAccount] = []
+    if demo:
+        # Before the API answers: a lodging checks the quoted access code against them at once.
+        register_example_guarantees(nodes)
+        accounts = ensure_demo_accounts(nodes, DEMO_GUARANTOR)
     base = f"http://{host}:{port}"
     print(f"Silkway is up: landing page {base}/", flush=True)
     for state in nodes:
@@ -38,6 +53,8 @@ def serve_union(settings: Settings, *, host: str, port: int, demo: bool) -> None
             f"(docs {base}/nodes/{state.lower()}/docs)",
             flush=True,
         )
+    if accounts:
+        _print_accounts(base, accounts)
     # A device port already taken does not stop the demo; it is reported beside the others.
     listeners = start_device_listeners(settings, nodes, strict=False)
     devices.listeners = listeners
@@ -49,7 +66,7 @@ def serve_union(settings: Settings, *, host: str, port: int, demo: bool) -> None
     )
     warm_up.start()
     try:
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        uvicorn.run(app, host=host, port=port, log_level="warning", **SERVER_LIMITS)
     finally:
         scheduler.stop()
         runtime.stop()
@@ -59,6 +76,21 @@ def serve_union(settings: Settings, *, host: str, port: int, demo: bool) -> None
             traffic.stop()
         for n in nodes.values():
             n.dispose()
+
+
+def _print_accounts(base: str, accounts: list[DemoAccount]) -> None:
+    by_state: dict[str, list[str]] = {}
+    for a in accounts:
+        by_state.setdefault(a.state, []).append(a.username)
+    print(f"  demo accounts (password {DEMO_PASSWORD}):", flush=True)
+    for state, names in by_state.items():
+        print(f"    {state}: {', '.join(names)}", flush=True)
+    print(
+        "  a token: curl -s -X POST "
+        f"{base}/nodes/kz/api/v1/auth/token -d grant_type=password "
+        f"-d username=declarant.kz -d password={DEMO_PASSWORD}",
+        flush=True,
+    )
 
 
 def start_exchange(settings: Settings, nodes: Mapping[str, Node]) -> ExchangeRuntime:
@@ -109,7 +141,7 @@ def serve_node(
     runtime = start_exchange(settings, {node.state: node})
     scheduler = start_scheduler({node.state: node})
     try:
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        uvicorn.run(app, host=host, port=port, log_level="warning", **SERVER_LIMITS)
     finally:
         scheduler.stop()
         runtime.stop()

@@ -19,10 +19,14 @@ from silkway.exchange import register
 from silkway.exchange import service as exchange
 from silkway.exchange.ports import ConformanceResult, InboxEntry, JournalEntry, OutboxView
 from silkway.kernel.errors import DomainError
+from silkway.kernel.wire import QueryFlag
 from silkway.web.problems import ApiProblem
+from silkway.web.responses import problems
 
 MessageId = Annotated[str, Path(pattern=r"^urn:uuid:[0-9a-f-]{36}$")]
 StateQuery = Annotated[str | None, Query(pattern=r"^(AM|BY|KZ|KG|RU|EEC)$")]
+MAX_ID = 2_147_483_647
+"""The largest number a query takes (a 32-bit column's): larger ones cannot be stored."""
 
 
 class DeadLetterOut(BaseModel):
@@ -46,14 +50,14 @@ def build_exchange_router(node: Node) -> APIRouter:
         movement: Annotated[str | None, Query(max_length=24)] = None,
         channel: Annotated[str | None, Query(pattern="^(bus|paper|pending)$")] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     ) -> list[OutboxView]:
         with read() as u:
             return u.exchange.outbox_views(
                 movement_reference=movement, channel=channel, limit=limit, offset=offset
             )
 
-    @router.get("/messages/{message_id}", response_model=OutboxView)
+    @router.get("/messages/{message_id}", response_model=OutboxView, responses=problems(404))
     def message(message_id: MessageId) -> OutboxView:
         with read() as u:
             views = u.exchange.outbox_views(message_id=message_id, limit=1)
@@ -65,19 +69,23 @@ def build_exchange_router(node: Node) -> APIRouter:
     def inbox(
         relates_to: Annotated[str | None, Query(max_length=45)] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     ) -> list[InboxEntry]:
         with read() as u:
             return u.exchange.inbox(relates_to=relates_to, limit=limit, offset=offset)
 
     @router.get("/dead-letters", response_model=list[DeadLetterOut])
-    def dead_letters(include_resolved: bool = False) -> list[DeadLetterOut]:
+    def dead_letters(include_resolved: QueryFlag = False) -> list[DeadLetterOut]:
         with read() as u:
             letters = u.exchange.dead_letters(include_resolved=include_resolved)
         return [DeadLetterOut.model_validate(d, from_attributes=True) for d in letters]
 
-    @router.post("/dead-letters/{dead_letter_id}/retry", summary="Process a dead letter again")
-    def retry(dead_letter_id: Annotated[int, Path(ge=1)]) -> dict[str, Any]:
+    @router.post(
+        "/dead-letters/{dead_letter_id}/retry",
+        summary="Process a dead letter again",
+        responses=problems(404),
+    )
+    def retry(dead_letter_id: Annotated[int, Path(ge=1, le=MAX_ID)]) -> dict[str, Any]:
         try:
             receipt = exchange.retry_dead_letter(node.exchange, dead_letter_id)
         except DomainError as exc:
@@ -102,9 +110,9 @@ def build_exchange_router(node: Node) -> APIRouter:
         from_state: StateQuery = None,
         to_state: StateQuery = None,
         outcome: Annotated[str | None, Query(pattern="^(accepted|rejected|unanswered)$")] = None,
-        min_latency_ms: Annotated[int | None, Query(ge=0)] = None,
+        min_latency_ms: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     ) -> list[JournalEntry]:
         with read() as u:
             return u.exchange.journal(
@@ -126,7 +134,12 @@ def build_exchange_router(node: Node) -> APIRouter:
     @router.post(
         "/register/import",
         summary="Import the register of processes from CSV (EEC)",
-        openapi_extra={"requestBody": {"content": {"text/csv": {"schema": {"type": "string"}}}}},
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"text/csv": {"schema": {"type": "string"}}},
+            }
+        },
     )
     async def register_import(request: Request) -> dict[str, int]:
         raw = await request.body()

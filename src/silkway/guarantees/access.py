@@ -4,6 +4,11 @@ An access code is short (4 characters, as in NCTS), so the hash uses a memory-ha
 (``hashlib.scrypt``, 16 MiB per try) with a random salt per guarantee: a stolen registry does
 not hand out the codes. Verification compares in constant time. The stored form names its
 parameters, so that they can be raised later without invalidating stored hashes.
+
+The code is the holder's alone: it is checked when a declaration quoting it is lodged or
+amended, never stored in clear, and a guarantee's hash never leaves its node (a certificate
+carries the hash of its own, longer code). Wrong codes are counted per guarantee; too many in a
+window lock it out (:class:`~silkway.guarantees.service.GuaranteePolicy`).
 """
 
 from __future__ import annotations
@@ -18,6 +23,10 @@ import string
 ACCESS_CODE_ALPHABET = string.digits + string.ascii_uppercase
 ACCESS_CODE_LENGTH = 4
 ACCESS_CODE_PATTERN = re.compile(rf"^[0-9A-Z]{{{ACCESS_CODE_LENGTH}}}$")
+CERTIFICATE_ACCESS_CODE_LENGTH = 10
+"""A certificate's own access code is longer: the hash travels with the certificate document
+(MSG.912, the paper channel), and ten characters put an offline search out of reach where four
+(1.7 million codes) do not."""
 
 _SCRYPT_N = 2**14
 _SCRYPT_R = 8
@@ -29,8 +38,8 @@ _MAX_N = 2**20
 verification take minutes)."""
 
 
-def new_access_code() -> str:
-    return "".join(secrets.choice(ACCESS_CODE_ALPHABET) for _ in range(ACCESS_CODE_LENGTH))
+def new_access_code(length: int = ACCESS_CODE_LENGTH) -> str:
+    return "".join(secrets.choice(ACCESS_CODE_ALPHABET) for _ in range(length))
 
 
 def is_well_formed(code: str) -> bool:

@@ -5,9 +5,16 @@ At the guarantee's home node, *issuing* a certificate locks its amount on the gu
 like any other, for the state the certificate is for) and numbers it like a GRN, with a ``C``
 after the country code. The node of that state *registers* the certificate it receives as an
 account of its own ledger (one lock ever for a one-off certificate, many up to its amount for a
-general one), so its release gate locks against it exactly as against a local guarantee. The
-certificate carries the guarantee's access-code hash, never the code itself. *Returning* a
-certificate credits its amount back to the guarantee.
+general one), so its release gate locks against it exactly as against a local guarantee.
+*Returning* a certificate credits its amount back to the guarantee.
+
+A certificate has an access code of its own (10 characters), given once to whoever issues it
+for the holder, who quotes it at the node that uses the certificate. Its document and MSG.912
+carry only the hash of that code, never the guarantee's (whose code then stays on its home
+node). Why a code of its own rather than checking the guarantee's code at home: a release is
+one transaction at the node of departure and cannot wait for an answer from another state, so
+the code must be checkable there; and a hash that travels must open nothing but this
+certificate (its amount, in one state) and be too long a search to crack offline.
 
 Certificates travel between nodes as P.CP.01 messages (Silkway's MSG.912 issue, MSG.913 use,
 MSG.914 write-off), written to the outbox in the same transaction as the change: the issuing
@@ -27,6 +34,11 @@ from typing import Any
 
 from silkway.exchange.outbound import process_message
 from silkway.exchange.ports import OutboxMessage
+from silkway.guarantees.access import (
+    CERTIFICATE_ACCESS_CODE_LENGTH,
+    hash_access_code,
+    new_access_code,
+)
 from silkway.guarantees.domain.guarantee import (
     CertificateKind,
     CommandKind,
@@ -46,7 +58,7 @@ from silkway.guarantees.ports import (
     SettleRequest,
 )
 from silkway.guarantees.service import GuaranteeContext, GuaranteeNotFound
-from silkway.kernel.codes import make_grn, validate_grn
+from silkway.kernel.codes import CERTIFICATE_MARK, make_grn, validate_certificate_number
 from silkway.kernel.errors import DomainError, Violation
 from silkway.node.ports import DuplicateKey
 from silkway.reference.model import MEMBER_STATES
@@ -80,6 +92,13 @@ def certificate_lock_id(number: str) -> str:
     return f"certificate:{number}"
 
 
+@dataclass(frozen=True, slots=True)
+class IssuedCertificate:
+    certificate: Certificate
+    access_code: str
+    """Shown once, to be handed to the holder; this node keeps and sends only its hash."""
+
+
 def issue_certificate(
     ctx: GuaranteeContext,
     grn: str,
@@ -89,8 +108,9 @@ def issue_certificate(
     used_in: str,
     valid_to: date,
     actor: str | None = None,
-) -> Certificate:
-    """Issue a certificate on a guarantee of this node for use in ``used_in``."""
+) -> IssuedCertificate:
+    """Issue a certificate on a guarantee of this node for use in ``used_in``, with an access
+    code of its own."""
     now = ctx.clock.now()
     today = now.date()
     problems = []
@@ -100,12 +120,14 @@ def issue_certificate(
         problems.append(Violation("certificate-expired", "/valid_to", "valid_to is past"))
     if problems:
         raise CertificateInvalid("the certificate cannot be issued", problems)
+    access_code = new_access_code(CERTIFICATE_ACCESS_CODE_LENGTH)
+    access_hash = hash_access_code(access_code)
     with ctx.uow() as uow:
         record = uow.guarantees.guarantee(grn)
         if record is None or record.account_kind is not AccountKind.GUARANTEE:
             raise GuaranteeNotFound(f"no guarantee {grn!r} registered at this node")
         serial = uow.counters.next(f"certificate:{ctx.state}:{now.year}")
-        number = make_grn(now.year, ctx.state, f"C{serial:011d}")
+        number = make_grn(now.year, ctx.state, f"{CERTIFICATE_MARK}{serial:011d}")
         lock_id = certificate_lock_id(number)
         [answer] = uow.guarantees.lock_many(
             [
@@ -147,27 +169,13 @@ def issue_certificate(
             issued_at=now,
             lock_id=lock_id,
         )
-        uow.guarantees.add_certificate(certificate)
-        uow.outbox.put(
-            [
-                _message(
-                    used_in,
-                    CERTIFICATE_ISSUE,
-                    _issue_fields(
-                        CertificateDocument(
-                            certificate,
-                            record.guarantee.method,
-                            record.guarantor_id,
-                            record.access_code_hash,
-                        )
-                    ),
-                    now,
-                    number,
-                )
-            ]
+        uow.guarantees.add_certificate(certificate, access_code_hash=access_hash)
+        document = CertificateDocument(
+            certificate, record.guarantee.method, record.guarantor_id, access_hash
         )
+        uow.outbox.put([_message(used_in, CERTIFICATE_ISSUE, _issue_fields(document), now, number)])
         uow.commit()
-    return certificate
+    return IssuedCertificate(certificate, access_code)
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +186,7 @@ class CertificateDocument:
     method: GuaranteeMethod
     guarantor_id: str
     access_code_hash: str
+    """Of the certificate's own access code."""
 
 
 def certificate_document(ctx: GuaranteeContext, number: str) -> CertificateDocument:
@@ -187,8 +196,15 @@ def certificate_document(ctx: GuaranteeContext, number: str) -> CertificateDocum
             raise CertificateInvalid(f"certificate {number} was not issued here")
         record = uow.guarantees.guarantee(certificate.grn)
         assert record is not None
+        access_hash = uow.guarantees.certificate_access_code_hash(number)
+    if access_hash is None:
+        raise CertificateInvalid(
+            f"certificate {number} was issued before certificates had an access code of their"
+            " own; return it and issue a new one",
+            [Violation("certificate-without-access-code", "/number", number)],
+        )
     return CertificateDocument(
-        certificate, record.guarantee.method, record.guarantor_id, record.access_code_hash
+        certificate, record.guarantee.method, record.guarantor_id, access_hash
     )
 
 
@@ -213,11 +229,9 @@ def register_received(
     """:func:`register_certificate` inside a transaction the caller owns (inbound messages)."""
     c = document.certificate
     problems = []
-    verdict = validate_grn(c.number)
-    if not verdict.valid or len(c.number) != 17 or c.number[4] != "C":
-        problems.append(
-            Violation("certificate-number-invalid", "/number", str(verdict.reason or "not C"))
-        )
+    verdict = validate_certificate_number(c.number)
+    if not verdict.valid:
+        problems.append(Violation("certificate-number-invalid", "/number", str(verdict.reason)))
     if c.used_in != state:
         problems.append(Violation("certificate-other-state", "/used_in", f"this node is {state}"))
     if c.issued_by == state or c.issued_by not in MEMBER_STATES:

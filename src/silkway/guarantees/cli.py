@@ -302,6 +302,35 @@ def history(
     )
 
 
+@claims_app.command("problems")
+def problems(
+    node: NodeOption = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 100,
+    database_url: UrlOption = None,
+) -> None:
+    """What the ledger could not do and an operator must settle, newest first, with the count."""
+    from silkway.guarantees import service as guarantees
+
+    with _node(_state(node), database_url) as n:
+        total, found = guarantees.list_problems(n.guarantees, limit=limit)
+    _emit(
+        {
+            "total": total,
+            "problems": [
+                {
+                    "kind": p.kind,
+                    "at": p.at.isoformat(),
+                    "grn": p.grn,
+                    "lock_id": p.lock_id,
+                    "movement_reference": p.movement_reference,
+                    "message": p.message,
+                }
+                for p in found
+            ],
+        }
+    )
+
+
 @claims_app.command("report")
 def report(
     node: NodeOption = None,

@@ -225,6 +225,25 @@ class DistributionTotal:
     amount: Decimal
 
 
+@dataclass(frozen=True, slots=True)
+class LedgerProblem:
+    """Something the ledger could not do and an operator must settle: kept, counted, listed."""
+
+    kind: str
+    message: str
+    at: datetime
+    grn: str | None = None
+    lock_id: str | None = None
+    movement_reference: str | None = None
+    problem_id: int | None = None
+    """Given by the store."""
+
+
+UNPOSTED_NON_DELIVERY = "non-delivery-not-posted"
+"""Goods were declared not delivered but their lock held nothing to post (an officer had
+settled it by hand): the duties are owed and no claim could be opened from the lock."""
+
+
 class GuaranteeRepository(Protocol):
     """Storage of the guarantee registry and ledger, inside the node's unit of work.
 
@@ -332,15 +351,41 @@ class GuaranteeRepository(Protocol):
 
     def state_exposure(self) -> list[StateExposure]: ...
 
+    def add_access_failure(self, grn: str, at: datetime, actor: str) -> None:
+        """Record a wrong access code quoted for ``grn``."""
+        ...
+
+    def access_failures(self, grn: str, *, since: datetime) -> list[datetime]:
+        """When wrong access codes were quoted for ``grn`` after ``since``, oldest first."""
+        ...
+
     # --- certificates
 
-    def add_certificate(self, certificate: Certificate) -> None: ...
+    def add_certificate(
+        self, certificate: Certificate, *, access_code_hash: str | None = None
+    ) -> None:
+        """Store a certificate; an issued one keeps the hash of its own access code."""
+        ...
+
+    def certificate_access_code_hash(self, number: str) -> str | None:
+        """The hash of an issued certificate's own access code (None if it has none)."""
+        ...
 
     def certificate(self, number: str) -> Certificate | None: ...
 
     def certificates(self, *, grn: str | None = None) -> list[Certificate]: ...
 
     def set_certificate_status(self, number: str, status: str, *, expected: str) -> bool: ...
+
+    # --- problems for an operator
+
+    def add_problem(self, problem: LedgerProblem) -> None: ...
+
+    def problems(self, *, offset: int = 0, limit: int = 100) -> list[LedgerProblem]:
+        """Newest first."""
+        ...
+
+    def count_problems(self) -> int: ...
 
     # --- claims and distribution
 
@@ -369,6 +414,7 @@ class GuaranteeRepository(Protocol):
 
 __all__ = [
     "NO_DEADLINE",
+    "UNPOSTED_NON_DELIVERY",
     "AccountKind",
     "Certificate",
     "Claim",
@@ -377,6 +423,7 @@ __all__ = [
     "GuaranteeRepository",
     "GuarantorExposure",
     "HistoryEntry",
+    "LedgerProblem",
     "LockRecord",
     "LockRequest",
     "NewAccount",

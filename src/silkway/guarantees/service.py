@@ -10,6 +10,7 @@ so that a release and its lock are one change.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -46,6 +47,7 @@ from silkway.guarantees.ports import (
     GuaranteeRecord,
     GuarantorExposure,
     HistoryEntry,
+    LedgerProblem,
     LockRecord,
     LockRequest,
     NewAccount,
@@ -57,8 +59,11 @@ from silkway.kernel.errors import DomainError, Violation
 from silkway.node.ports import Clock, DuplicateKey
 from silkway.reference.model import MEMBER_STATES, ReferenceData
 from silkway.transit.domain.declaration import TransitDeclaration
+from silkway.transit.domain.movement import TERMINAL_STATUSES
 from silkway.transit.service import MovementNotFound
 from silkway.unit_of_work import UnitOfWork
+
+log = logging.getLogger("silkway.guarantees")
 
 
 class GuaranteeNotFound(DomainError):
@@ -83,6 +88,17 @@ class RegistryBusy(DomainError):
     code = "guarantee-busy"
 
 
+class AccessCodeLocked(DomainError):
+    """Too many wrong access codes were quoted for a guarantee lately: none is checked until
+    ``locked_until`` (by the node's clock)."""
+
+    code = "security-access-locked"
+
+    def __init__(self, message: str, violations: list[Violation], *, locked_until: datetime):
+        super().__init__(message, violations)
+        self.locked_until = locked_until
+
+
 @dataclass(frozen=True, slots=True)
 class GuaranteePolicy:
     """Choices the law leaves open, and operating limits; the composition root may change them."""
@@ -93,10 +109,15 @@ class GuaranteePolicy:
     """A lock placed at release may be expired this many days after the movement's time limit
     (room for the enquiry procedure); a lock placed through the API after this many days."""
     max_batch: int = DEFAULT_MAX_BATCH
-    accept_unregistered_certificates: bool = True
-    """Release a movement quoting a security certificate this node does not know, after the
-    format check only. Certificates reach other nodes over the exchange, which does not carry
-    them yet; until it does, refusing them would stop every cross-border secured transit."""
+    access_code_max_failures: int = 5
+    """Wrong access codes quoted for one guarantee within ``access_code_window`` that lock it
+    out: the next quote is refused unchecked until the oldest of them leaves the window."""
+    access_code_window: timedelta = timedelta(minutes=15)
+    accept_unregistered_certificates: bool = False
+    """Lenient mode, off by default: accept a security certificate this node does not know on
+    its number's format alone, locking nothing. Certificates reach the node that uses them over
+    the exchange (MSG.912), or on paper through ``POST /certificates``; an unknown one is
+    refused (``certificate-unknown``) unless this is set (``SILKWAY_ACCEPT_UNREGISTERED_CERTIFICATES``)."""
 
 
 @dataclass(frozen=True)
@@ -552,7 +573,15 @@ def _settle(
 
 
 def expire_due_locks(ctx: GuaranteeContext, *, limit: int = 500) -> list[str]:
-    """Expire every pending lock past its deadline; returns the lock ids expired."""
+    """Expire every pending lock past its deadline; returns the lock ids expired.
+
+    A lock placed for a movement this node holds covers it until the movement ends, however
+    long its enquiry takes: while the movement is open (any status but the terminal ones of
+    the movement machine) its lock is not expired but kept ``hold_days`` longer, and a warning
+    says that the movement has outlived its time limit by that much. A terminal movement's lock
+    still pending (the rest of a partial completion) and a lock placed through the ledger API
+    for another node's movement expire at their deadline.
+    """
     now = ctx.clock.now()
     with ctx.read() as uow:
         due = uow.guarantees.due_locks(now, limit=limit)
@@ -560,6 +589,9 @@ def expire_due_locks(ctx: GuaranteeContext, *, limit: int = 500) -> list[str]:
     for lock_id in due:
         try:
             with ctx.uow() as uow:
+                if _keep_for_open_movement(ctx, uow, lock_id, now):
+                    uow.commit()
+                    continue
                 uow.guarantees.settle(
                     SettleRequest(
                         f"expire:{lock_id}",
@@ -575,6 +607,27 @@ def expire_due_locks(ctx: GuaranteeContext, *, limit: int = 500) -> list[str]:
             continue  # settled or extended meanwhile
         expired.append(lock_id)
     return expired
+
+
+def _keep_for_open_movement(
+    ctx: GuaranteeContext, uow: UnitOfWork, lock_id: str, now: datetime
+) -> bool:
+    """Whether the lock's movement is still open here; if so its deadline moves on."""
+    found = uow.guarantees.lock(lock_id)
+    reference = found.movement_reference if found is not None else None
+    movement = uow.movements.get(reference) if reference is not None else None
+    if movement is None or movement.status in TERMINAL_STATUSES:
+        return False
+    deadline = ctx.deadline_after(now.date())
+    uow.guarantees.extend_deadlines(movement.reference, deadline)
+    log.warning(
+        "lock %s kept past its deadline: movement %s is still %s; next look %s",
+        lock_id,
+        movement.reference,
+        movement.status.value,
+        deadline.date().isoformat(),
+    )
+    return True
 
 
 # --- liability ---------------------------------------------------------------------------------
@@ -637,6 +690,14 @@ def liability_with(
         currency=cover.record.guarantee.currency,
         on=on,
     )
+
+
+def list_problems(
+    ctx: GuaranteeContext, *, offset: int = 0, limit: int = 100
+) -> tuple[int, list[LedgerProblem]]:
+    """What the ledger could not do and an operator must settle: how many, and the newest."""
+    with ctx.read() as uow:
+        return uow.guarantees.count_problems(), uow.guarantees.problems(offset=offset, limit=limit)
 
 
 def release_lock_id(movement_reference: str) -> str:

@@ -15,6 +15,9 @@ Formats:
   character ``J``/``K``/``L``/``M``, check character over the first 17.
 * GRN, 17 characters: year ``YY``, country, 12 letters or digits, check character over the
   first 16; a voucher GRN appends a letter and 6 digits (24 characters in all).
+* Security certificate number (Silkway's numbering, like a GRN of the issuing state): 17
+  characters, year ``YY``, the issuing member state, ``C``, 11 letters or digits, and the GRN
+  check character over the first 16.
 * Silkway movement reference, 18 characters, e.g. ``SW26KZ000000012345`` + check::
 
       SW  YY  SS  NNNNNNNNNNN  C
@@ -46,6 +49,7 @@ from enum import StrEnum
 from silkway.reference.model import MEMBER_STATES, OFFICE_CODE_LENGTH
 
 __all__ = [
+    "CERTIFICATE_MARK",
     "MOVEMENT_REFERENCE_LENGTH",
     "MOVEMENT_REFERENCE_PREFIX",
     "REGISTRATION_NUMBER_PATTERN",
@@ -60,6 +64,7 @@ __all__ = [
     "make_registration_number",
     "movement_check_character",
     "movement_state",
+    "validate_certificate_number",
     "validate_commodity_code",
     "validate_grn",
     "validate_movement_reference",
@@ -72,6 +77,7 @@ __all__ = [
 class CodeKind(StrEnum):
     MRN = "mrn"
     GRN = "grn"
+    SECURITY_CERTIFICATE = "security_certificate"
     MOVEMENT_REFERENCE = "movement_reference"
     REGISTRATION_NUMBER = "registration_number"
     COMMODITY_CODE = "commodity_code"
@@ -256,6 +262,28 @@ def validate_grn(value: str) -> CodeCheck:
     ):
         return _fail(kind, "a voucher suffix must be a letter followed by 6 digits")
     return _check_character_matches(kind, value[16], check_character(value[:16]))
+
+
+CERTIFICATE_MARK = "C"
+"""The character after the country code that makes a GRN-shaped number a security certificate."""
+
+
+def validate_certificate_number(value: str) -> CodeCheck:
+    """Checks a security certificate number: a 17-character GRN of a member state whose serial
+    starts with ``C`` (what :func:`make_grn` gives for ``"C" + 11 characters``)."""
+    kind = CodeKind.SECURITY_CERTIFICATE
+    if len(value) != GRN_LENGTH:
+        return _fail(kind, f"must be {GRN_LENGTH} characters, got {len(value)}")
+    grn = validate_grn(value)
+    if not grn.valid:
+        return _fail(kind, str(grn.reason))
+    if value[2:4] not in MEMBER_STATES:
+        return _fail(kind, f"characters 3–4 must be the issuing member state, got {value[2:4]!r}")
+    if value[4] != CERTIFICATE_MARK:
+        return _fail(
+            kind, f"character 5 must be {CERTIFICATE_MARK!r} for a certificate, got {value[4]!r}"
+        )
+    return CodeCheck(kind=kind, valid=True)
 
 
 # --- Silkway movement reference --------------------------------------------------------------

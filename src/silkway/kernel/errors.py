@@ -55,3 +55,26 @@ class MovementBusy(DomainError):
     Transit raises it, the guarantee gate too, and the exchange retries a message that met it."""
 
     code = "movement-busy"
+
+
+class NotAuthenticated(DomainError):
+    """The request carries no token, or one that is not valid here (401).
+
+    ``code`` is per instance: ``token-missing``, ``token-invalid``, ``token-expired``,
+    ``token-revoked``, ``issuer-untrusted``, ``credentials-invalid``…"""
+
+    code = "not-authenticated"
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class AccessDenied(DomainError):
+    """The caller is known but may not do this (403): role, state, office or party."""
+
+    code = "access-denied"
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code

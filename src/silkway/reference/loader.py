@@ -26,6 +26,7 @@ from pydantic import TypeAdapter, ValidationError
 from silkway.reference.model import (
     MEMBER_STATES,
     OFFICE_CODE_LENGTH,
+    AuthorisedParty,
     BorderPoint,
     Corridor,
     CustomsOffice,
@@ -35,6 +36,7 @@ from silkway.reference.model import (
     MemberState,
     OfficeRole,
     ReferenceData,
+    SecurityExemption,
     TariffHeading,
     Waypoint,
 )
@@ -49,6 +51,7 @@ REFERENCE_FILES: tuple[str, ...] = (
     "offices.json",
     "corridors.json",
     "tariff.json",
+    "security_exemptions.json",
 )
 """The data files, in the order they are checked (later files refer to earlier ones)."""
 
@@ -132,6 +135,7 @@ def parse_reference(files: Mapping[str, bytes]) -> ReferenceData:
     offices = _offices(parsed["offices.json"], border_points)
     corridors = _corridors(parsed["corridors.json"], border_points)
     tariff = _tariff(parsed["tariff.json"])
+    exemptions = _security_exemptions(parsed["security_exemptions.json"])
     return ReferenceData(
         states=states,
         offices=offices,
@@ -142,6 +146,7 @@ def parse_reference(files: Mapping[str, bytes]) -> ReferenceData:
         tariff=tariff,
         duty_shares=duty_shares,
         sources={name: f.provenance for name, f in parsed.items()},
+        security_exemptions=exemptions,
     )
 
 
@@ -155,6 +160,7 @@ _LIST_KEYS = {
     "offices.json": ("offices", "code"),
     "corridors.json": ("corridors", "id"),
     "tariff.json": ("headings", "heading"),
+    "security_exemptions.json": ("exemptions", "code"),
 }
 _EXTRA_HEADER_KEYS = {"currencies.json": frozenset({"currencies"})}
 
@@ -229,12 +235,14 @@ def _reject_unknown_keys(
     fields = {f.name for f in dataclasses.fields(target)}
     if extra := sorted(set(raw) - fields):
         raise file.fail(entry, f"unknown field {prefix}{extra[0]!r}")
-    # Corridors nest waypoints: check them with the same rule.
-    waypoints = raw.get("waypoints") if target is Corridor else None
-    if isinstance(waypoints, list):
-        for index, point in enumerate(waypoints):
-            if isinstance(point, dict):
-                _reject_unknown_keys(file, entry, Waypoint, point, f"waypoints.{index}.")
+    # Corridors nest waypoints, exemptions their authorised parties: the same rule for both.
+    nested = {Corridor: ("waypoints", Waypoint), SecurityExemption: ("authorised", AuthorisedParty)}
+    if target in nested:
+        key, inner = nested[target]
+        items = raw.get(key)
+        for index, item in enumerate(items if isinstance(items, list) else []):
+            if isinstance(item, dict):
+                _reject_unknown_keys(file, entry, inner, item, f"{key}.{index}.")
 
 
 _ADAPTERS: dict[type[Any], TypeAdapter[Any]] = {}
@@ -525,3 +533,29 @@ def _check_excise(file: _File, entry: _Entry, heading: TariffHeading) -> None:
     _check(file, entry, not keys - members, f"excise for unknown state {_first(keys - members)}")
     _check(file, entry, keys == members, f"no excise rate for {_first(members - keys)}")
     _check(file, entry, all(v >= 0 for v in heading.excise.values()), "negative excise rate")
+
+
+def _security_exemptions(file: _File) -> dict[str, SecurityExemption]:
+    """Each basis names who may claim it: a transport mode, an authorised party, or both."""
+    bases = [(entry, _build(file, entry, SecurityExemption)) for entry in file.entries]
+    _unique(file, ((entry, b.code) for entry, b in bases), "exemption code")
+    for entry, basis in bases:
+        _check(file, entry, bool(_POINT_ID.match(basis.code)), "code must be UPPER_SNAKE_CASE")
+        _check(file, entry, bool(basis.title.strip()), "title must not be empty")
+        _check(file, entry, bool(basis.legal_basis.strip()), "legal_basis must not be empty")
+        names = bool(basis.modes) or basis.party is not None
+        _check(file, entry, names, "names no transport mode and no party: anyone could claim it")
+        if basis.party is None:
+            _check(file, entry, not basis.authorised, "authorised parties need a party")
+        seen: set[tuple[str, str]] = set()
+        for party in basis.authorised:
+            where = f"authorised {party.identification!r}: "
+            _check(
+                file, entry, party.state in MEMBER_STATES, f"{where}unknown state {party.state!r}"
+            )
+            _check(file, entry, bool(party.identification.strip()), f"{where}no identification")
+            _check(file, entry, bool(party.name.strip()), f"{where}name must not be empty")
+            key = (party.state, party.identification)
+            _check(file, entry, key not in seen, f"{where}listed twice for {party.state}")
+            seen.add(key)
+    return {b.code: b for _, b in bases}

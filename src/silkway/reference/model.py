@@ -133,6 +133,42 @@ class TariffHeading:
     """Excise per state, EUR per ``specific_unit`` (or per kg when unset); empty when none."""
 
 
+class ExemptParty(StrEnum):
+    """Whose authorisation a security exemption rests on."""
+
+    DECLARANT = "declarant"
+    CARRIER = "carrier"
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorisedParty:
+    """One person a member state authorises to claim an exemption (an entry of its register)."""
+
+    state: str
+    identification: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class SecurityExemption:
+    """A case in which transit needs no security, and who may claim it.
+
+    An ``EXEMPT`` security reference quotes the ``code``. It applies only when every transport
+    leg uses one of ``modes`` (any mode when empty) and, when ``party`` is set, that party of
+    the declaration is in ``authorised`` for the state of departure.
+    """
+
+    code: str
+    title: str
+    legal_basis: str
+    modes: frozenset[TransportMode] = frozenset()
+    party: ExemptParty | None = None
+    authorised: tuple[AuthorisedParty, ...] = ()
+
+    def authorises(self, state: str, identification: str) -> bool:
+        return any(a.state == state and a.identification == identification for a in self.authorised)
+
+
 @dataclass(frozen=True, slots=True)
 class ReferenceData:
     """Everything the domain knows about the Union's fixed facts, with provenance."""
@@ -147,6 +183,8 @@ class ReferenceData:
     duty_shares: tuple[DutyShares, ...]
     sources: dict[str, str]
     """Data file name -> its stated source and date."""
+    security_exemptions: dict[str, SecurityExemption] = field(default_factory=dict)
+    """Exemption bases by the code an EXEMPT security reference quotes."""
 
     def offices_of(self, state: str) -> list[CustomsOffice]:
         return [o for o in self.offices.values() if o.state == state]

@@ -19,16 +19,30 @@ from starlette.concurrency import run_in_threadpool
 
 from silkway.bootstrap import Node
 from silkway.kernel.errors import Violation
+from silkway.kernel.wire import JSON_INTEGER
 from silkway.seals import ingest as telemetry
 from silkway.seals import service as seal_service
-from silkway.seals.domain.seals import Incident, IncidentCode, IncidentStatus, Seal, SealStatus
+from silkway.seals.domain.seals import (
+    MAX_REPORTING_PERIOD_S,
+    MIN_REPORTING_PERIOD_S,
+    DeviceProtocol,
+    Incident,
+    IncidentCode,
+    IncidentStatus,
+    Seal,
+    SealStatus,
+)
 from silkway.seals.domain.telemetry import Position
 from silkway.seals.ports import IncidentFilter
 from silkway.seals.service import MovementTrack, SealContext
 from silkway.web.problems import ApiProblem
+from silkway.web.responses import problems
 
 NDJSON = "application/x-ndjson"
+JSONL = "application/jsonl"
 MAX_BATCH_LINES = 10_000
+MAX_ID = 2_147_483_647
+"""The largest number a path or query takes (a 32-bit column's)."""
 SealIdPath = Annotated[str, Path(min_length=4, max_length=35, pattern=r"^[A-Z0-9][A-Z0-9\-]+$")]
 MovementRef = Annotated[str, Path(min_length=1, max_length=40, pattern=r"^[A-Z0-9]+$")]
 
@@ -38,13 +52,17 @@ class _Body(BaseModel):
 
 
 class SealIn(_Body):
-    seal_id: Annotated[str, Field(min_length=1, max_length=35)]
-    protocol: Annotated[str, Field(min_length=1, max_length=12)]
+    # The seal's own rules, as far as a schema can say them (an IMEI for a device protocol,
+    # a password only where the protocol has one, are the domain's to refuse).
+    seal_id: Annotated[str, Field(pattern=r"^[A-Z0-9][A-Z0-9\-]{3,34}$")]
+    protocol: DeviceProtocol
     imei: Annotated[str | None, Field(max_length=35)] = None
-    password: Annotated[str | None, Field(max_length=64)] = None
-    reporting_period_s: int = 300
-    battery_pct: int | None = None
-    firmware: Annotated[str | None, Field(max_length=64)] = None
+    password: Annotated[str | None, Field(min_length=1, max_length=32)] = None
+    reporting_period_s: Annotated[
+        int, Field(ge=MIN_REPORTING_PERIOD_S, le=MAX_REPORTING_PERIOD_S), JSON_INTEGER
+    ] = 300
+    battery_pct: Annotated[int, Field(ge=0, le=100), JSON_INTEGER] | None = None
+    firmware: Annotated[str | None, Field(min_length=1, max_length=40)] = None
     operator: Annotated[str | None, Field(pattern=r"^[A-Z]{2}$")] = None
 
 
@@ -240,7 +258,7 @@ def parse_batch(body: bytes, source: str) -> list[Position]:
         ) from None
     lines = [(n, line) for n, line in enumerate(text.split("\n")) if line.strip()]
     if not lines:
-        raise ApiProblem(400, "batch-empty", "Empty batch", "the batch holds no position")
+        raise ApiProblem(422, "batch-empty", "Empty batch", "the batch holds no position")
     if len(lines) > MAX_BATCH_LINES:
         raise ApiProblem(
             413, "batch-too-large", "Batch too large", f"at most {MAX_BATCH_LINES} lines"
@@ -270,6 +288,12 @@ def parse_batch(body: bytes, source: str) -> list[Position]:
     return positions
 
 
+class EventStream(StreamingResponse):
+    """A stream of Server-Sent Events (how the OpenAPI names its media type)."""
+
+    media_type = "text/event-stream"
+
+
 def _sse(incident: Incident) -> str:
     data = IncidentOut.of(incident).model_dump_json()
     return f"id: {incident.seq}\nevent: incident\ndata: {data}\n\n"
@@ -279,7 +303,9 @@ def build_seal_router(node: Node) -> APIRouter:
     router = APIRouter(prefix="/api/v1")
     ctx: SealContext = node.seals
 
-    @router.post("/seals", status_code=201, response_model=SealOut, tags=["seals"])
+    @router.post(
+        "/seals", status_code=201, response_model=SealOut, tags=["seals"], responses=problems(409)
+    )
     def register(body: SealIn) -> SealOut:
         """Register a seal with this node's operator."""
         seal = seal_service.register_seal(
@@ -307,11 +333,11 @@ def build_seal_router(node: Node) -> APIRouter:
         )
         return [SealOut.of(s) for s in found]
 
-    @router.get("/seals/{seal_id}", response_model=SealOut, tags=["seals"])
+    @router.get("/seals/{seal_id}", response_model=SealOut, tags=["seals"], responses=problems(404))
     def seal(seal_id: SealIdPath) -> SealOut:
         return SealOut.of(seal_service.get_seal(ctx, seal_id))
 
-    @router.post("/seals/{seal_id}/activation", tags=["seals"])
+    @router.post("/seals/{seal_id}/activation", tags=["seals"], responses=problems(404, 409))
     def activate(seal_id: SealIdPath, body: ActivationIn) -> dict[str, Any]:
         """Activate a seal on a released movement (declared seals are activated at release)."""
         result = seal_service.activate_seal(ctx, seal_id, body.movement_reference)
@@ -322,12 +348,18 @@ def build_seal_router(node: Node) -> APIRouter:
         response_model=IngestOut,
         summary="A batch of positions as JSON lines (application/x-ndjson)",
         tags=["telemetry"],
+        responses=problems(415),
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "description": "One position per line, as a JSON object (PositionLine).",
+                "content": {media: {"schema": {"type": "string"}} for media in (NDJSON, JSONL)},
+            }
+        },
     )
-    async def ingest_batch(
-        request: Request, content_type: Annotated[str | None, Header()] = None
-    ) -> IngestOut:
-        media = (content_type or "").split(";")[0].strip().lower()
-        if media not in (NDJSON, "application/jsonl"):
+    async def ingest_batch(request: Request) -> IngestOut:
+        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media not in (NDJSON, JSONL):
             raise ApiProblem(
                 415,
                 "media-type-unsupported",
@@ -347,7 +379,9 @@ def build_seal_router(node: Node) -> APIRouter:
             handovers=report.handovers,
         )
 
-    @router.get("/movements/{key}/track", response_model=TrackOut, tags=["seals"])
+    @router.get(
+        "/movements/{key}/track", response_model=TrackOut, tags=["seals"], responses=problems(404)
+    )
     def track(
         key: MovementRef,
         tolerance_km: Annotated[float, Query(ge=0, le=100)] = 0.5,
@@ -373,9 +407,12 @@ def build_seal_router(node: Node) -> APIRouter:
         return [IncidentOut.of(i) for i in found]
 
     @router.post(
-        "/seal-incidents/{incident_id}/closure", response_model=IncidentOut, tags=["incidents"]
+        "/seal-incidents/{incident_id}/closure",
+        response_model=IncidentOut,
+        tags=["incidents"],
+        responses=problems(404, 409),
     )
-    def close(incident_id: Annotated[int, Path(ge=1)], body: ClosureIn) -> IncidentOut:
+    def close(incident_id: Annotated[int, Path(ge=1, le=MAX_ID)], body: ClosureIn) -> IncidentOut:
         return IncidentOut.of(seal_service.close_incident(ctx, incident_id, note=body.note))
 
     @router.post("/seal-incidents/silence-check", tags=["incidents"])
@@ -384,12 +421,17 @@ def build_seal_router(node: Node) -> APIRouter:
         opened = telemetry.check_silence(ctx)
         return {"opened": [IncidentOut.of(i).model_dump(mode="json") for i in opened]}
 
-    @router.get("/seal-incidents/stream", tags=["incidents"])
+    @router.get(
+        "/seal-incidents/stream",
+        tags=["incidents"],
+        response_class=EventStream,
+        responses={200: {"description": "Server-Sent Events: `incident` events."}},
+    )
     async def stream(
-        after: Annotated[int | None, Query(ge=0)] = None,
+        after: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
         wait: Annotated[float, Query(ge=0, le=300)] = 25.0,
-        last_event_id: Annotated[str | None, Header()] = None,
-    ) -> StreamingResponse:
+        last_event_id: Annotated[str, Header(pattern=r"^[0-9]{1,10}$")] = "",
+    ) -> EventStream:
         """Incident changes as Server-Sent Events, resuming after ``Last-Event-ID``/``after``.
 
         The stream ends after ``wait`` seconds; the browser's EventSource reconnects by itself.
@@ -409,23 +451,11 @@ def build_seal_router(node: Node) -> APIRouter:
                     return
                 await asyncio.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
 
-        return StreamingResponse(
-            events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
-        )
+        return EventStream(events(), headers={"Cache-Control": "no-cache"})
 
     return router
 
 
-def _event_id(value: str | None) -> int:
-    if value is None:
-        return 0
-    try:
-        return max(0, int(value))
-    except ValueError:
-        raise ApiProblem(
-            400,
-            "last-event-id-invalid",
-            "Invalid Last-Event-ID",
-            "Last-Event-ID must be an incident change number",
-            [Violation("last-event-id-invalid", "/header/last-event-id", value[:40])],
-        ) from None
+def _event_id(value: str) -> int:
+    # The header's schema admits digits only: anything else was refused with a 422.
+    return int(value) if value else 0

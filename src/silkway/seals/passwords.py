@@ -7,14 +7,14 @@ also what travels to another operator that takes the seal over (P.SO.01), never 
 
 from __future__ import annotations
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
+from pwdlib import PasswordHash
+from pwdlib.exceptions import PwdlibError
 
 __all__ = ["hash_password", "verify_password"]
 
-# argon2-cffi's defaults: Argon2id with the parameters RFC 9106 recommends where memory is
-# constrained (3 passes over 64 MiB, 4 lanes).
-_HASHER = PasswordHasher()
+# pwdlib's recommendation, as the identity capability uses: Argon2id (argon2-cffi) with the
+# parameters RFC 9106 recommends where memory is constrained (3 passes over 64 MiB, 4 lanes).
+_HASHER = PasswordHash.recommended()
 
 
 def hash_password(password: str) -> str:
@@ -26,6 +26,6 @@ def verify_password(password_hash: str, password: str) -> bool:
     """Whether ``password`` is the one ``password_hash`` was made from (False for a hash that
     cannot be read, rather than an error: a login is refused, nothing else)."""
     try:
-        return _HASHER.verify(password_hash, password)
-    except (VerificationError, InvalidHashError):
+        return _HASHER.verify(password, password_hash)
+    except (PwdlibError, ValueError):
         return False

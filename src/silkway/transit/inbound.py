@@ -120,6 +120,7 @@ def _passage_confirmation(
         RecordPassage(office, unplanned),
         now,
         actor=inbound.actor(envelope),
+        local=False,
     )
 
 
@@ -138,9 +139,12 @@ def _arrival_notice(
             RecordArrival(office),
             now,
             actor=inbound.actor(envelope),
+            local=False,
         )
     # The goods were presented intact at destination: the departure writes the movement off.
-    apply_event(ctx, uow, movement.reference, Complete(), now, actor=inbound.actor(envelope))
+    apply_event(
+        ctx, uow, movement.reference, Complete(), now, actor=inbound.actor(envelope), local=False
+    )
 
 
 def _mirror(
@@ -265,7 +269,9 @@ def _enquiry_answer(
         event = AnswerEnquiry(EnquiryOutcome.NOT_DELIVERED, office, "answered by the destination")
     else:
         return
-    apply_event(ctx, uow, movement.reference, event, now, actor=inbound.actor(envelope))
+    apply_event(
+        ctx, uow, movement.reference, event, now, actor=inbound.actor(envelope), local=False
+    )
 
 
 _HANDLERS: Mapping[str, ContextHandler[TransitContext]] = {

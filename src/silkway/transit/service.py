@@ -31,18 +31,22 @@ from silkway.transit.domain.audit import ChainVerdict, EventRecord
 from silkway.transit.domain.declaration import TransitDeclaration
 from silkway.transit.domain.movement import (
     Amend,
+    AnswerEnquiry,
     EventKind,
     MarkOverdue,
     Movement,
     MovementEvent,
     MovementStatus,
+    RecordArrival,
+    RecordIncident,
+    RecordPassage,
     Release,
     apply,
     destination_offices,
     notifications_for,
     office_states,
 )
-from silkway.transit.domain.rules import validate_declaration
+from silkway.transit.domain.rules import exemption_violations, validate_declaration
 from silkway.transit.hooks import MovementObserver, SecurityGate
 from silkway.transit.ports import MovementFilter, Page
 from silkway.unit_of_work import UnitOfWork
@@ -58,6 +62,17 @@ class LrnConflict(DomainError):
     """The declarant already lodged a different declaration under the same LRN."""
 
     code = "lrn-conflict"
+
+
+class OfficeOfAnotherState(ActionInvalid):
+    """An action at a customs office that belongs to another member state: that state's node
+    records it, and the exchange brings it here."""
+
+    code = "office-other-state"
+
+    def __init__(self, message: str, violations: list[Violation], *, office_state: str) -> None:
+        super().__init__(message, violations)
+        self.office_state = office_state
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,15 +104,23 @@ class Lodged:
 def declaration_hash(declaration: TransitDeclaration) -> str:
     """A digest of the declaration's content, to tell a retry from a conflicting re-use of an LRN.
 
-    Pydantic writes fields in their declared order, so equal declarations give equal bytes.
+    Pydantic writes fields in their declared order, so equal declarations give equal bytes. The
+    access codes are left out: a digest of four characters is no secret, and a code that
+    changed the answer to a repeat would be an oracle for it (the repeat's code is checked
+    against the registry instead).
     """
-    return hashlib.sha256(declaration.model_dump_json().encode()).hexdigest()
+    stored = declaration.without_access_codes()
+    return hashlib.sha256(stored.model_dump_json().encode()).hexdigest()
 
 
 def lodge_declaration(
     ctx: TransitContext, declaration: TransitDeclaration, *, actor: str | None = None
 ) -> Lodged:
-    """Validate and register a declaration; idempotent on (declarant, LRN)."""
+    """Validate and register a declaration; idempotent on (declarant, LRN).
+
+    The access codes it quotes are checked against the securities registered here (the
+    security gate) and then dropped: the movement, its log and its messages never carry them.
+    """
     now = ctx.clock.now()
     violations = _departure_here(ctx, declaration)
     violations += validate_declaration(
@@ -105,13 +128,16 @@ def lodge_declaration(
     )
     if violations:
         raise DeclarationInvalid(f"the declaration breaks {len(violations)} rule(s)", violations)
-    digest = declaration_hash(declaration)
+    # A repeat's codes are checked like the first lodging's before its answer is given.
+    _check_quoted(ctx, declaration, now, "")
+    stored = declaration.without_access_codes()
+    digest = declaration_hash(stored)
     declarant = declaration.declarant.identification
     for _attempt in range(3):
         # Optimistic: most lodgings are new, so insert first and let the unique key on
         # (declarant, LRN) catch a repeat; only then read what was stored before.
         try:
-            return Lodged(_register(ctx, declaration, digest, declarant, now, actor), created=True)
+            return Lodged(_register(ctx, stored, digest, declarant, now, actor), created=True)
         except DuplicateKey:
             pass
         with ctx.uow() as uow:
@@ -168,11 +194,40 @@ def _register(
         return movement
 
 
+def _check_quoted(
+    ctx: TransitContext, declaration: TransitDeclaration, now: datetime, prefix: str
+) -> None:
+    """The gate checks the quoted access codes before the change's own transaction opens: a
+    code is checked by a deliberately slow hash, which must not hold the node's write lock (and
+    the gate keeps a wrong attempt in a transaction of its own, which the refusal leaves)."""
+    with ctx.read() as uow:
+        refused = ctx.security.check_quoted(uow, declaration, now)
+    if refused:
+        raise DeclarationInvalid(
+            "the security quoted is not accepted",
+            [Violation(v.code, prefix + v.pointer, v.message) for v in refused],
+        )
+
+
 def act(
     ctx: TransitContext, reference: str, event: MovementEvent, *, actor: str | None = None
 ) -> Movement:
-    """Apply one event to a movement: status change, log record and outbound messages at once."""
+    """Apply one event to a movement: status change, log record and outbound messages at once.
+
+    The action is this node's own (the API, the command line, the demo): one taken at a customs
+    office (release, passage, arrival, an incident, an enquiry answer) is refused for an office
+    of another state (:class:`OfficeOfAnotherState`).
+    """
     now = ctx.clock.now()
+    if isinstance(event, Amend):
+        # Whether the movement takes an amendment at all, then the amended declaration as
+        # quoted: its rules (which see that each code is given), then its codes. The movement
+        # and its log keep it without them.
+        stripped = Amend(event.declaration.without_access_codes())
+        _amendment_allowed(ctx, reference, stripped, now)
+        _validate_amendment(ctx, event.declaration, now)
+        _check_quoted(ctx, event.declaration, now, "/declaration")
+        event = stripped
     with ctx.uow() as uow:
         after = apply_event(ctx, uow, reference, event, now, actor=actor)
         uow.commit()
@@ -184,6 +239,12 @@ REPLICA_EVENTS = frozenset(
 )
 """What a state on the route records on its copy of a movement registered elsewhere."""
 
+OFFICE_ACTIONS = (Release, RecordPassage, RecordArrival, RecordIncident, AnswerEnquiry)
+"""Events that an office records about what happened there, so only its own state's node may.
+
+A change of destination names an office too, but as the departure's decision about where the
+goods go, not as something that office did."""
+
 
 def apply_event(
     ctx: TransitContext,
@@ -193,19 +254,33 @@ def apply_event(
     now: datetime,
     *,
     actor: str | None = None,
+    local: bool = True,
 ) -> Movement:
-    """:func:`act` inside a transaction the caller owns (inbound messages use it too)."""
+    """:func:`act` inside a transaction the caller owns.
+
+    ``local=False`` is for inbound messages: they record what another state's office did (an
+    arrival notice from the destination), which this node's own actions may not.
+
+    An amendment comes through :func:`act`, which checks its rules and access codes and drops
+    the codes; one still carrying a code is refused here rather than stored unchecked.
+    """
     before = uow.movements.get(reference)
     if before is None:
         raise MovementNotFound(f"no movement {reference!r} at the {ctx.state} node")
-    _pre_checks(ctx, event, now)
+    _pre_checks(ctx, event)
+    if local:
+        _own_office(ctx, event)
     replica = before.state != ctx.state
     if replica:
         _replica_checks(ctx, before, event)
     after = apply(before, event, now, is_destination_office=destination_offices(ctx.reference))
     # Only the node of departure holds the security; a copy elsewhere locks nothing.
     if not replica and isinstance(event, Release):
-        violations = ctx.security.reserve(uow, after, event.security_reference, now)
+        # An exemption is the law's, not the ledger's: checked here against the reference data
+        # of today, then the gate checks (and locks) any other security.
+        violations = exemption_violations(
+            after.declaration, event.security_reference, ctx.reference
+        ) or ctx.security.reserve(uow, after, event.security_reference, now)
         if violations:
             raise ActionInvalid("the security is not accepted", violations)
     elif not replica:
@@ -242,24 +317,56 @@ def _replica_checks(ctx: TransitContext, movement: Movement, event: MovementEven
         raise ForbiddenTransition(
             message, [Violation("movement-registered-elsewhere", "/", message)]
         )
-    office = getattr(event, "office", None)
+
+
+def _own_office(ctx: TransitContext, event: MovementEvent) -> None:
+    """Refuse an office action for another state's office: its node records it, and the
+    exchange carries it to the node of departure (which would otherwise complete a movement
+    that the other state never saw arrive)."""
+    if not isinstance(event, OFFICE_ACTIONS):
+        return
+    office = event.office
     known = ctx.reference.offices.get(office) if isinstance(office, str) else None
-    if known is not None and known.state != ctx.state:
-        message = f"office {office} belongs to {known.state}, not to {ctx.state}"
-        raise ActionInvalid(message, [Violation("office-other-state", "/office", message)])
+    if known is None or known.state == ctx.state:
+        return
+    message = (
+        f"office {office} belongs to {known.state}: its {event.kind} is recorded at the"
+        f" {known.state} node, not at the {ctx.state} node"
+    )
+    raise OfficeOfAnotherState(
+        message, [Violation("office-other-state", "/office", message)], office_state=known.state
+    )
 
 
-def _pre_checks(ctx: TransitContext, event: MovementEvent, now: datetime) -> None:
-    """Checks that need reference data, which the pure domain does not hold."""
-    if isinstance(event, Amend):
-        violations = validate_declaration(
-            event.declaration, ctx.reference, now.date(), km_per_month=ctx.km_per_month
+def _amendment_allowed(ctx: TransitContext, reference: str, event: Amend, now: datetime) -> None:
+    """The refusals :func:`apply_event` would give, found before any code is checked."""
+    with ctx.read() as uow:
+        before = uow.movements.get(reference)
+    if before is None:
+        raise MovementNotFound(f"no movement {reference!r} at the {ctx.state} node")
+    if before.state != ctx.state:
+        _replica_checks(ctx, before, event)
+    apply(before, event, now, is_destination_office=destination_offices(ctx.reference))
+
+
+def _validate_amendment(
+    ctx: TransitContext, declaration: TransitDeclaration, now: datetime
+) -> None:
+    violations = validate_declaration(
+        declaration, ctx.reference, now.date(), km_per_month=ctx.km_per_month
+    )
+    if violations:
+        raise DeclarationInvalid(
+            f"the amended declaration breaks {len(violations)} rule(s)",
+            [Violation(v.code, "/declaration" + v.pointer, v.message) for v in violations],
         )
-        if violations:
-            raise DeclarationInvalid(
-                f"the amended declaration breaks {len(violations)} rule(s)",
-                [Violation(v.code, "/declaration" + v.pointer, v.message) for v in violations],
-            )
+
+
+def _pre_checks(ctx: TransitContext, event: MovementEvent) -> None:
+    """Checks that need reference data, which the pure domain does not hold."""
+    if isinstance(event, Amend) and any(s.access_code for s in event.declaration.security):
+        message = "an amendment's access codes are checked and dropped by act(), not stored"
+        raise ActionInvalid(message, [Violation("access-code-unchecked", "/declaration", message)])
     office = getattr(event, "office", None)
     if isinstance(office, str) and office not in ctx.reference.offices:
         raise ActionInvalid(

@@ -25,12 +25,15 @@ from silkway.guarantees.domain.guarantee import (
     UnknownGuarantee,
     UnknownLock,
 )
+from silkway.identity import service as identity
 from silkway.kernel.errors import (
+    AccessDenied,
     ActionInvalid,
     DeclarationInvalid,
     DomainError,
     ForbiddenTransition,
     MovementBusy,
+    NotAuthenticated,
     SecurityShortfall,
 )
 from silkway.seals import service as seals
@@ -49,16 +52,26 @@ BUSY = ProblemKind(503, "Busy, retry")
 REFUSED = ProblemKind(422, "Request refused")
 
 TABLE: tuple[tuple[type[DomainError] | tuple[type[DomainError], ...], ProblemKind], ...] = (
+    # Identity.
+    (NotAuthenticated, ProblemKind(401, "Not authenticated")),
+    (AccessDenied, ProblemKind(403, "Forbidden")),
+    (identity.AccountExists, ProblemKind(409, "Account exists")),
+    (identity.AccountNotFound, NOT_FOUND),
     # Transit.
     (ForbiddenTransition, ProblemKind(409, "Action not allowed in this status")),
     (SecurityShortfall, ProblemKind(409, "The security does not cover the duties at risk")),
     (DeclarationInvalid, ProblemKind(422, "Declaration breaks validation rules")),
+    # 422, not 409: no change of the movement makes this node the right one; the request is
+    # wrong as sent and goes to the node of the office's state (named in the problem).
+    (transit.OfficeOfAnotherState, ProblemKind(422, "The office belongs to another state")),
     (ActionInvalid, ProblemKind(422, "Action data is invalid")),
     (transit.MovementNotFound, ProblemKind(404, "Movement not found")),
     (transit.LrnConflict, ProblemKind(409, "LRN already used")),
     (MovementBusy, ProblemKind(409, "Concurrent change")),
     # Guarantees.
     (InsufficientFunds, ProblemKind(409, "Insufficient guarantee")),
+    # Too many wrong access codes: a rate limit, answered as one (the body says until when).
+    (guarantees.AccessCodeLocked, ProblemKind(429, "Too many wrong access codes")),
     (
         (
             guarantees.GuaranteeNotFound,
@@ -100,4 +113,8 @@ def problem_extra(exc: DomainError) -> dict[str, Any]:
     """Members a client needs beyond the violations (the amounts of a refused lock)."""
     if isinstance(exc, InsufficientFunds):
         return {"requested": str(exc.requested), "available": str(exc.available)}
+    if isinstance(exc, transit.OfficeOfAnotherState):
+        return {"office_state": exc.office_state}
+    if isinstance(exc, guarantees.AccessCodeLocked):
+        return {"locked_until": exc.locked_until.isoformat()}
     return {}

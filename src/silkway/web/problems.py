@@ -7,13 +7,16 @@ JSON pointer into the request body (or ``/query/NAME``, ``/path/NAME`` for param
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from silkway.kernel.errors import DomainError, Violation
@@ -34,6 +37,7 @@ class ApiProblem(Exception):
         detail: str,
         errors: Sequence[Violation] = (),
         extra: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(detail)
         self.status = status
@@ -42,6 +46,7 @@ class ApiProblem(Exception):
         self.detail = detail
         self.errors = list(errors)
         self.extra = extra or {}
+        self.headers = headers or {}
 
 
 def domain_problem(exc: DomainError, pointer: str = "") -> ApiProblem:
@@ -50,10 +55,22 @@ def domain_problem(exc: DomainError, pointer: str = "") -> ApiProblem:
     An error without violations of its own is reported as one at ``pointer``."""
     kind = problem_kind(exc)
     errors = exc.violations or [Violation(exc.code, pointer, exc.message)]
-    return ApiProblem(kind.status, exc.code, kind.title, exc.message, errors, problem_extra(exc))
+    headers: dict[str, str] = {}
+    if kind.status == 401:
+        # RFC 6750 §3: a bearer-protected resource names its scheme and why the token failed.
+        headers["WWW-Authenticate"] = (
+            'Bearer realm="silkway"'
+            if exc.code == "token-missing"
+            else f'Bearer realm="silkway", error="invalid_token", error_description="{exc.code}"'
+        )
+    return ApiProblem(
+        kind.status, exc.code, kind.title, exc.message, errors, problem_extra(exc), headers
+    )
 
 
 def _respond(request: Request, problem: ApiProblem) -> JSONResponse:
+    # The access log names why a request was refused.
+    request.state.refusal = problem.code
     return problem_response(
         request,
         problem.status,
@@ -62,6 +79,7 @@ def _respond(request: Request, problem: ApiProblem) -> JSONResponse:
         problem.detail,
         problem.errors,
         problem.extra,
+        problem.headers,
     )
 
 
@@ -73,6 +91,7 @@ def problem_response(
     detail: str,
     errors: Iterable[Violation] = (),
     extra: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> JSONResponse:
     body: dict[str, Any] = {
         "type": PROBLEM_BASE + code,
@@ -86,7 +105,7 @@ def problem_response(
         body["instance"] = request.url.path
     if extra:
         body.update(extra)
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
 def _pointer(loc: Sequence[int | str]) -> str:
@@ -146,12 +165,63 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         code = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
-        return problem_response(request, exc.status_code, code, str(exc.detail), str(exc.detail))
+        answer = problem_response(request, exc.status_code, code, str(exc.detail), str(exc.detail))
+        answer.headers.update(exc.headers or {})
+        if exc.status_code == 405:
+            answer.headers["Allow"] = ", ".join(allowed_methods(request))
+        return answer
 
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(DomainError, on_domain)
     app.add_exception_handler(ApiProblem, on_api_problem)
     app.add_exception_handler(StarletteHTTPException, on_http)
+
+
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """The methods the resource at the request's path takes (RFC 9110: a 405 lists them all in
+    ``Allow``, where the router's own 405 names only the first route the path matched).
+
+    The resource is the OpenAPI path the request's path matches, the most specific one where
+    several do (``/guarantee-locks/expiry`` rather than ``/guarantee-locks/{lock_id}``); a path
+    the document does not describe is answered from the routes, each method put to them as a
+    request would be."""
+    path = _route_path(request.scope)
+    app = request.app
+    document: dict[str, Any] = app.openapi() if getattr(app, "openapi_url", None) else {}
+    matching = [
+        (template.count("{"), item)
+        for template, item in document.get("paths", {}).items()
+        if _template(template).fullmatch(path)
+    ]
+    if matching:
+        _, item = min(matching, key=lambda found: found[0])
+        return [method for method in METHODS if method.lower() in item]
+    routes = request.app.router.routes
+    return [
+        method
+        for method in METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
+        )
+    ]
+
+
+def _route_path(scope: Scope) -> str:
+    """The path below the app's mount point (as the router reads it)."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root + "/"):
+        return path[len(root) :]
+    return path
+
+
+@lru_cache(maxsize=1024)
+def _template(template: str) -> re.Pattern[str]:
+    parts = re.split(r"\{[^}]+\}", template)
+    return re.compile("[^/]+".join(re.escape(part) for part in parts))
 
 
 class BodySizeLimit:

@@ -14,6 +14,7 @@ from tests.integration.exchange.federation import Federation, federation
 from silkway.examples import example_declaration
 from silkway.guarantees import certificates
 from silkway.guarantees import service as guarantees
+from silkway.guarantees.access import verify_access_code
 from silkway.guarantees.domain.guarantee import (
     CertificateKind,
     GuaranteeMethod,
@@ -21,7 +22,7 @@ from silkway.guarantees.domain.guarantee import (
     GuarantorKind,
     Holder,
 )
-from silkway.kernel.errors import ActionInvalid
+from silkway.kernel.errors import ActionInvalid, DeclarationInvalid
 from silkway.transit import service as transit
 from silkway.transit.domain.declaration import SecurityKind, SecurityReference
 from silkway.transit.domain.movement import Accept, Release
@@ -55,7 +56,7 @@ def test_issue_use_and_write_off_over_the_exchange(fed: Federation) -> None:
         ),
     )
     grn = registered.record.grn
-    issued = certificates.issue_certificate(
+    done = certificates.issue_certificate(
         kz.guarantees,
         grn,
         kind=CertificateKind.GENERAL,
@@ -63,6 +64,16 @@ def test_issue_use_and_write_off_over_the_exchange(fed: Federation) -> None:
         used_in="RU",
         valid_to=START.date() + timedelta(days=90),
     )
+    issued = done.certificate
+    assert len(done.access_code) == 10
+    assert done.access_code != registered.access_code
+    # MSG.912 carries the hash of the certificate's own code, nothing of the guarantee's.
+    with kz.transit.read() as uow:
+        [sent] = [m for m in uow.outbox.pending(limit=10) if m.message_kind == "certificate_issue"]
+    carried = str(sent.payload["fields"]["AccessCodeHash"])
+    assert carried != registered.record.access_code_hash
+    assert verify_access_code(done.access_code, carried)
+    assert not verify_access_code(registered.access_code, carried)
     fed.pump()
     # Registered at RU from the message alone, as an account of RU's ledger.
     received = certificates.get_certificate(ru.guarantees, issued.number)
@@ -71,12 +82,18 @@ def test_issue_use_and_write_off_over_the_exchange(fed: Federation) -> None:
         ru.guarantees, issued.number
     ).record.balance.reference_amount == Decimal("200000.00")
 
-    security = SecurityReference(
+    northern = example_declaration("northern-rail", START.date())
+    # The guarantee's own code opens nothing at RU: the certificate has its own.
+    guarantee_code = SecurityReference(
         kind=SecurityKind.CERTIFICATE, reference=issued.number, access_code=registered.access_code
     )
-    decl = example_declaration("northern-rail", START.date()).model_copy(
-        update={"lrn": "CERT-1", "security": [security]}
-    )
+    with pytest.raises(DeclarationInvalid) as wrong:
+        transit.lodge_declaration(
+            ru.transit, northern.model_copy(update={"lrn": "CERT-0", "security": [guarantee_code]})
+        )
+    assert [v.code for v in wrong.value.violations] == ["security-access-code-invalid"]
+    security = guarantee_code.model_copy(update={"access_code": done.access_code})
+    decl = northern.model_copy(update={"lrn": "CERT-1", "security": [security]})
     ref = transit.lodge_declaration(ru.transit, decl).movement.reference
     transit.act(ru.transit, ref, Accept())
     transit.act(ru.transit, ref, Release(issued.number, decl.departure_office))

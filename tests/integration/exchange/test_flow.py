@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.auth import NodeClient
 from tests.conftest import START
 from tests.integration.exchange.federation import Federation, federation
 
@@ -125,14 +126,13 @@ def test_an_incident_on_the_way_reaches_departure_and_the_states_ahead(fed: Fede
 
 
 def test_the_exchange_api_shows_messages_answers_and_partners(fed: Federation) -> None:
-    from fastapi.testclient import TestClient
 
     from silkway.web.app import create_node_app
 
     fed.open_all()
     ref = lodge_and_release(fed)
     fed.pump()
-    with TestClient(create_node_app(fed.nodes["KZ"])) as kz:
+    with NodeClient(create_node_app(fed.nodes["KZ"]), fed.nodes["KZ"]) as kz:
         sent = kz.get("/api/v1/messages", params={"movement": ref}).json()
         assert {(m["to_state"], m["channel"], m["outcome"]) for m in sent} >= {
             ("BY", "bus", "accepted"),

@@ -36,6 +36,20 @@ def western(clock: ManualClock, lrn: str = "LRN-G-1") -> TransitDeclaration:
     return decl.model_copy(update={"lrn": lrn})
 
 
+def domestic(clock: ManualClock, lrn: str = "LRN-G-D") -> TransitDeclaration:
+    """The western-road goods under transit from Khorgos to Almaty, inside Kazakhstan: the one
+    node of departure records the whole journey itself, its arrival included."""
+    return western(clock, lrn).model_copy(
+        update={
+            "destination_office": "75001",
+            "route": ["KZ"],
+            "intermediate_offices": [],
+            "border_points": [],
+            "corridor": None,
+        }
+    )
+
+
 def register(
     n: Node,
     amount: str,

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from tests.conftest import START
+from tests.integration.guarantees.guarantee_support import ledger_rows
 
-from silkway.bootstrap import Node
+from silkway.bootstrap import Node, build_node
 from silkway.examples import example_declaration
 from silkway.guarantees import certificates
 from silkway.guarantees import service as guarantees
+from silkway.guarantees.access import verify_access_code
 from silkway.guarantees.domain.guarantee import (
     CertificateKind,
     GuaranteeMethod,
@@ -23,9 +27,10 @@ from silkway.guarantees.domain.guarantee import (
     LockStatus,
 )
 from silkway.guarantees.service import release_lock_id
-from silkway.kernel.codes import validate_grn
-from silkway.kernel.errors import ActionInvalid
+from silkway.kernel.codes import validate_certificate_number
+from silkway.kernel.errors import ActionInvalid, DeclarationInvalid
 from silkway.node.clock import ManualClock
+from silkway.settings import Settings
 from silkway.transit import service as transit
 from silkway.transit.domain.declaration import SecurityKind, SecurityReference, TransitDeclaration
 from silkway.transit.domain.movement import Accept, Release
@@ -70,7 +75,7 @@ def test_a_certificate_carries_a_kazakh_guarantee_to_a_russian_release(
     )
     grn = registered.record.grn
 
-    issued = certificates.issue_certificate(
+    done = certificates.issue_certificate(
         kz.guarantees,
         grn,
         kind=kind,
@@ -78,24 +83,28 @@ def test_a_certificate_carries_a_kazakh_guarantee_to_a_russian_release(
         used_in="RU",
         valid_to=clock.now().date() + timedelta(days=90),
     )
-    assert validate_grn(issued.number).valid
+    issued, code = done.certificate, done.access_code
+    assert validate_certificate_number(issued.number).valid
     assert issued.number[2:5] == "KZC"
     home = guarantees.balance(kz.guarantees, grn)
     assert home.record.balance.available == Decimal("300000.00")
     assert [u.lock.state for u in home.usages] == ["RU"]
 
     document = certificates.certificate_document(kz.guarantees, issued.number)
-    assert registered.access_code not in document.access_code_hash
+    # The document carries the certificate's own code's hash: the guarantee's stays at home.
+    assert document.access_code_hash != registered.record.access_code_hash
+    assert verify_access_code(code, document.access_code_hash)
+    assert not verify_access_code(registered.access_code, document.access_code_hash)
     certificates.register_certificate(ru.guarantees, document)
     account = guarantees.balance(ru.guarantees, issued.number).record
     assert account.balance.reference_amount == Decimal("200000.00")
 
-    first = release(ru, carried(clock, issued.number, registered.access_code, "LRN-C-1"))
+    first = release(ru, carried(clock, issued.number, code, "LRN-C-1"))
     held = guarantees.get_lock(ru.guarantees, release_lock_id(first)).lock
     assert held.grn == issued.number
     assert held.status is LockStatus.PENDING
 
-    second = carried(clock, issued.number, registered.access_code, "LRN-C-2")
+    second = carried(clock, issued.number, code, "LRN-C-2")
     if kind is CertificateKind.ONE_OFF:
         with pytest.raises(ActionInvalid) as refused:
             release(ru, second)
@@ -155,9 +164,43 @@ def test_a_certificate_is_refused_beyond_the_guarantee_and_in_the_wrong_place(
         amount=Decimal(10),
         used_in="RU",
         valid_to=later,
-    )
+    ).certificate
     document = certificates.certificate_document(kz.guarantees, issued.number)
     with pytest.raises(certificates.CertificateInvalid) as wrong_node:
         certificates.register_certificate(by.guarantees, document)
     assert wrong_node.value.violations[0].code == "certificate-other-state"
     assert certificates.list_certificates(by.guarantees) == []
+
+
+def test_an_unknown_certificate_is_refused_unless_the_node_is_lenient(
+    sqlite_node: Callable[[str], Node], clock: ManualClock, tmp_path: Path, sqlite_template: Path
+) -> None:
+    ru = sqlite_node("RU")
+    unknown = carried(clock, "26KZC000000000421", "7Q2KX90MZP", "LRN-U-1")
+    with pytest.raises(DeclarationInvalid) as refused:
+        transit.lodge_declaration(ru.transit, unknown)
+    assert [(v.code, v.pointer) for v in refused.value.violations] == [
+        ("certificate-unknown", "/security/0/reference")
+    ]
+    # "ANYTHING1" is no certificate number at all, whatever the node's mode.
+    with pytest.raises(DeclarationInvalid) as malformed:
+        transit.lodge_declaration(ru.transit, carried(clock, "ANYTHING1", "7Q2KX90MZP", "L-U-2"))
+    assert [v.code for v in malformed.value.violations] == ["security-certificate-invalid"]
+
+    # The lenient mode is an explicit setting: the number's format is all it checks.
+    shutil.copyfile(sqlite_template, tmp_path / "lenient.sqlite")
+    lenient = build_node(
+        "RU",
+        Settings(data_dir=tmp_path, accept_unregistered_certificates=True),
+        database_url=f"sqlite:///{tmp_path / 'lenient.sqlite'}",
+        clock=clock,
+        migrate=False,
+    )
+    try:
+        assert lenient.guarantees.policy.accept_unregistered_certificates
+        assert not ru.guarantees.policy.accept_unregistered_certificates  # the default
+        reference = release(lenient, unknown)
+        assert transit.get_movement(lenient.transit, reference).status.value == "released"
+        assert ledger_rows(lenient)["guarantee_locks"] == 0  # nothing secures it
+    finally:
+        lenient.dispose()

@@ -5,16 +5,19 @@ from __future__ import annotations
 import copy
 import shutil
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from tests.auth import NodeClient
 from tests.conftest import START
 from tests.integration.guarantees.guarantee_support import ledger_rows
 
 from silkway.bootstrap import Node, build_node
 from silkway.examples import example_declaration
+from silkway.guarantees.access import verify_access_code
 from silkway.node.clock import ManualClock
 from silkway.settings import Settings
 from silkway.web.app import create_node_app
@@ -38,14 +41,14 @@ def assert_problem(response: Any, status: int, pointer: str | None = None) -> di
 
 @pytest.fixture
 def client(node: Node) -> Iterator[TestClient]:
-    with TestClient(create_node_app(node)) as c:
+    with NodeClient(create_node_app(node), node) as c:
         yield c
 
 
 @pytest.fixture
 def sqlite_client(sqlite_node: Callable[[str], Node]) -> Iterator[tuple[TestClient, Node]]:
     n = sqlite_node("KZ")
-    with TestClient(create_node_app(n)) as c:
+    with NodeClient(create_node_app(n), n) as c:
         yield c, n
 
 
@@ -63,7 +66,7 @@ def registered_client(
         clock=ManualClock(START),
         migrate=False,
     )
-    with TestClient(create_node_app(n)) as c:
+    with NodeClient(create_node_app(n), n) as c:
         registered(c)
         yield c, n
     n.dispose()
@@ -190,6 +193,37 @@ def test_post_claim_recovery_and_report(
     )
 
 
+def test_an_unposted_non_delivery_is_listed_for_an_operator(
+    sqlite_client: tuple[TestClient, Node], clock: ManualClock
+) -> None:
+    c, _ = sqlite_client
+    grn = registered(c)
+    assert c.get(f"{API}/guarantee-problems").json() == {"total": 0, "items": []}
+    decl = example_declaration("western-road", clock.now().date()).model_dump(mode="json")
+    ref = c.post(f"{API}/declarations", json=decl).json()["reference"]
+    c.post(f"{API}/movements/{ref}/accept")
+    c.post(
+        f"{API}/movements/{ref}/release",
+        json={"office": decl["departure_office"], "security_reference": grn},
+    )
+    clock.set(clock.now() + timedelta(days=30))
+    c.post(f"{API}/movements/{ref}/overdue")
+    c.post(f"{API}/movements/{ref}/enquiry", json={"reason": "no arrival"})
+    credited = c.post(f"{API}/guarantee-locks/release:{ref}/credit", json={"key": "by-hand"})
+    assert credited.status_code == 200, credited.text
+    done = c.post(f"{API}/movements/{ref}/non-delivery", json={"reason": "never came"})
+    assert done.json()["status"] == "not_delivered", done.text
+    page = c.get(f"{API}/guarantee-problems").json()
+    assert page["total"] == 1
+    [problem] = page["items"]
+    assert (problem["kind"], problem["movement_reference"], problem["grn"]) == (
+        "non-delivery-not-posted",
+        ref,
+        grn,
+    )
+    assert c.get(f"{API}/claims").json() == []
+
+
 def test_liability_is_explained_without_storing_anything(
     sqlite_client: tuple[TestClient, Node], clock: ManualClock
 ) -> None:
@@ -211,7 +245,7 @@ def test_liability_is_explained_without_storing_anything(
 
 def test_certificate_endpoints(sqlite_node: Callable[[str], Node], clock: ManualClock) -> None:
     kz, ru = sqlite_node("KZ"), sqlite_node("RU")
-    with TestClient(create_node_app(kz)) as home, TestClient(create_node_app(ru)) as there:
+    with NodeClient(create_node_app(kz), kz) as home, NodeClient(create_node_app(ru), ru) as there:
         grn = registered(home)
         issued = home.post(
             f"{API}/guarantees/{grn}/certificates",
@@ -224,7 +258,12 @@ def test_certificate_endpoints(sqlite_node: Callable[[str], Node], clock: Manual
         )
         assert issued.status_code == 201, issued.text
         number = issued.json()["number"]
+        code = issued.json()["access_code"]  # shown this once
+        assert len(code) == 10
+        assert "access_code" not in home.get(f"{API}/certificates/{number}").json()
         document = home.get(f"{API}/certificates/{number}/document").json()
+        assert verify_access_code(code, document["access_code_hash"])
+        assert not verify_access_code("4821", document["access_code_hash"])  # the guarantee's
         taken = there.post(f"{API}/certificates", json=document)
         assert taken.status_code == 201, taken.text
         assert taken.json()["direction"] == "received"

@@ -1,4 +1,4 @@
-"""``silkway guarantee register|show|balance|history`` and ``silkway claims report``."""
+"""``silkway guarantee register|show|balance|history`` and ``silkway claims report|problems``."""
 
 from __future__ import annotations
 
@@ -60,6 +60,8 @@ def test_register_then_show_balance_and_history() -> None:
     assert code == 0, report
     assert report["balanced"] is True
     assert report["lines"] == []
+    code, problems = invoke("claims", "problems", "--node", "KZ")
+    assert (code, problems) == (0, {"total": 0, "problems": []})
 
 
 @pytest.mark.parametrize(
@@ -74,6 +76,7 @@ def test_register_then_show_balance_and_history() -> None:
         (("guarantee", "show", "26KZ19201G0004171"), "guarantee-not-found"),
         (("guarantee", "balance", "XX"), "node-unknown"),
         (("claims", "report"), "node-unknown"),
+        (("claims", "problems"), "node-unknown"),
         (("claims", "report", "--node", "KZ", "--from", "2026-13-01"), "date-invalid"),
     ],
 )  # fmt: skip

@@ -13,8 +13,8 @@ import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi.testclient import TestClient
 from sqlalchemy import func, select
+from tests.auth import NodeClient
 from tests.integration.listeners.harness import WAIT_S, device, recent
 
 from silkway.bootstrap import Node
@@ -284,7 +284,7 @@ def test_refusals_are_counted_where_the_api_shows_the_listeners(kz_node: Node) -
         kz_node.seals, seal_id="KZNS2600000001", protocol="wialon", imei=IMEI, password="s3cret"
     )
     board = DeviceBoard()
-    client = TestClient(create_node_app(kz_node, devices=board))
+    client = NodeClient(create_node_app(kz_node, devices=board), kz_node)
     settings = Settings(egts_port=0, wialon_port=0, teltonika_port=0)
     listeners = DeviceListeners(plan_from_settings(settings, {"KZ": kz_node}))
     listeners.start()

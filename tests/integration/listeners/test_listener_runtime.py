@@ -12,7 +12,7 @@ from pathlib import Path
 
 import aiomqtt
 import pytest
-from fastapi.testclient import TestClient
+from tests.auth import NodeClient
 from tests.integration.listeners.harness import ANYONE, CLOCK, WAIT_S, RecordingSink, recent
 
 from silkway.bootstrap import build_node
@@ -114,7 +114,7 @@ def test_a_taken_port_fails_a_strict_start_and_is_reported_otherwise() -> None:
 def test_the_api_shows_what_each_listener_has_seen(tmp_path: Path) -> None:
     node = build_node("KZ", Settings(data_dir=tmp_path))
     board = DeviceBoard()
-    client = TestClient(create_node_app(node, devices=board))
+    client = NodeClient(create_node_app(node, devices=board), node)
     try:
         idle = client.get("/api/v1/devices/listeners").json()
         assert idle == {"running": False, "tcp": {}, "mqtt": None}

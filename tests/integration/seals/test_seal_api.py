@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from tests.auth import NodeClient
 from tests.integration.seals.seal_support import (
     IMEI,
     SEAL_ID,
@@ -28,7 +29,7 @@ NDJSON = {"content-type": "application/x-ndjson"}
 
 @pytest.fixture
 def client(node: Node) -> Iterator[TestClient]:
-    with TestClient(create_node_app(node)) as c:
+    with NodeClient(create_node_app(node), node) as c:
         yield c
 
 
@@ -115,7 +116,7 @@ def test_malformed_batches_get_problem_json_and_store_nothing(
     assert body["errors"][0]["pointer"] == "/5"
     unknown_field = lines(node, clock, 1, colour="red")
     assert_problem(client.post(f"{API}/telemetry", content=unknown_field, headers=NDJSON), 422)
-    assert_problem(client.post(f"{API}/telemetry", content="\n\n", headers=NDJSON), 400)
+    assert_problem(client.post(f"{API}/telemetry", content="\n\n", headers=NDJSON), 422)
     assert_problem(client.post(f"{API}/telemetry", content=b"\xff\xfe", headers=NDJSON), 400)
     wrong_type = client.post(
         f"{API}/telemetry", content=good, headers={"content-type": "application/json"}
@@ -155,7 +156,7 @@ def test_incident_worklist_closure_and_live_stream(
     ).text
     assert '"status":"closed"' in resumed
     assert_problem(
-        client.get(f"{API}/seal-incidents/stream?wait=0", headers={"Last-Event-ID": "x"}), 400
+        client.get(f"{API}/seal-incidents/stream?wait=0", headers={"Last-Event-ID": "x"}), 422
     )
     assert_problem(client.post(f"{API}/seal-incidents/999/closure", json={"note": "n"}), 404)
     clock.advance(timedelta(minutes=10))

@@ -10,8 +10,15 @@ from fastapi import APIRouter, Body
 from silkway.bootstrap import Node
 from silkway.guarantees import certificates
 from silkway.guarantees.api.calls import call
-from silkway.guarantees.api.schemas import CertificateDocumentIn, CertificateIn, CertificateOut, Grn
+from silkway.guarantees.api.schemas import (
+    CertificateDocumentIn,
+    CertificateIn,
+    CertificateOut,
+    Grn,
+    IssuedCertificateOut,
+)
 from silkway.guarantees.ports import Certificate
+from silkway.web.responses import problems
 
 
 def certificate_routes(router: APIRouter, node: Node) -> None:
@@ -21,32 +28,42 @@ def certificate_routes(router: APIRouter, node: Node) -> None:
     @router.post(
         "/guarantees/{grn}/certificates",
         status_code=201,
-        response_model=CertificateOut,
+        response_model=IssuedCertificateOut,
         tags=tags,
+        responses=problems(404, 409, 503),
     )
-    def issue(grn: Grn, body: Annotated[CertificateIn, Body()]) -> CertificateOut:
-        """Issue a security certificate for use in another state; its amount is locked here."""
-        return CertificateOut.of(
-            call(
-                lambda: certificates.issue_certificate(
-                    ctx,
-                    grn,
-                    kind=body.kind,
-                    amount=body.amount,
-                    used_in=body.used_in,
-                    valid_to=body.valid_to,
-                ),
-                "/amount",
-            )
+    def issue(grn: Grn, body: Annotated[CertificateIn, Body()]) -> IssuedCertificateOut:
+        """Issue a security certificate for use in another state; its amount is locked here.
+        The answer carries, this once, the certificate's own access code for its holder."""
+        done = call(
+            lambda: certificates.issue_certificate(
+                ctx,
+                grn,
+                kind=body.kind,
+                amount=body.amount,
+                used_in=body.used_in,
+                valid_to=body.valid_to,
+            ),
+            "/amount",
         )
+        shown = CertificateOut.of(done.certificate).model_dump()
+        return IssuedCertificateOut(**shown, access_code=done.access_code)
 
-    @router.get("/certificates/{number}", response_model=CertificateOut, tags=tags)
+    @router.get(
+        "/certificates/{number}", response_model=CertificateOut, tags=tags, responses=problems(404)
+    )
     def get_certificate(number: Grn) -> CertificateOut:
         return CertificateOut.of(call(lambda: certificates.get_certificate(ctx, number)))
 
-    @router.get("/certificates/{number}/document", response_model=CertificateDocumentIn, tags=tags)
+    @router.get(
+        "/certificates/{number}/document",
+        response_model=CertificateDocumentIn,
+        tags=tags,
+        responses=problems(404),
+    )
     def document(number: Grn) -> CertificateDocumentIn:
-        """What is sent to the node where the certificate is used."""
+        """What is sent to the node where the certificate is used (with the hash of the
+        certificate's own access code, never the guarantee's)."""
         doc = call(lambda: certificates.certificate_document(ctx, number))
         c = doc.certificate
         return CertificateDocumentIn(
@@ -68,7 +85,13 @@ def certificate_routes(router: APIRouter, node: Node) -> None:
             access_code_hash=doc.access_code_hash,
         )
 
-    @router.post("/certificates", status_code=201, response_model=CertificateOut, tags=tags)
+    @router.post(
+        "/certificates",
+        status_code=201,
+        response_model=CertificateOut,
+        tags=tags,
+        responses=problems(409, 503),
+    )
     def register(body: Annotated[CertificateDocumentIn, Body()]) -> CertificateOut:
         """Register a certificate issued by another node for use at this one."""
         received = Certificate(
@@ -93,7 +116,12 @@ def certificate_routes(router: APIRouter, node: Node) -> None:
         )
         return CertificateOut.of(call(lambda: certificates.register_certificate(ctx, doc)))
 
-    @router.post("/certificates/{number}/return", response_model=CertificateOut, tags=tags)
+    @router.post(
+        "/certificates/{number}/return",
+        response_model=CertificateOut,
+        tags=tags,
+        responses=problems(404, 409, 503),
+    )
     def give_back(number: Grn) -> CertificateOut:
         """At the issuing node: the certificate is no longer used; its amount goes back."""
         return CertificateOut.of(call(lambda: certificates.return_certificate(ctx, number)))

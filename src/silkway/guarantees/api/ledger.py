@@ -31,13 +31,19 @@ from silkway.guarantees.api.schemas import (
     UsageOut,
     balance_of,
 )
+from silkway.web.responses import problems
 
 
 def ledger_routes(router: APIRouter, node: Node) -> None:
     ctx = node.guarantees
     tags: list[str | Enum] = ["guarantees: ledger"]
 
-    @router.get("/guarantees/{grn}/balance", response_model=GuaranteeBalanceOut, tags=tags)
+    @router.get(
+        "/guarantees/{grn}/balance",
+        response_model=GuaranteeBalanceOut,
+        tags=tags,
+        responses=problems(404),
+    )
     def balance(grn: Grn) -> GuaranteeBalanceOut:
         """Reference amount, locked, posted, available, and what each movement holds."""
         view = call(lambda: guarantees.balance(ctx, grn))
@@ -58,7 +64,12 @@ def ledger_routes(router: APIRouter, node: Node) -> None:
             ],
         )
 
-    @router.get("/guarantees/{grn}/history", response_model=list[HistoryOut], tags=tags)
+    @router.get(
+        "/guarantees/{grn}/history",
+        response_model=list[HistoryOut],
+        tags=tags,
+        responses=problems(404),
+    )
     def history(
         grn: Grn,
         offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
@@ -68,7 +79,12 @@ def ledger_routes(router: APIRouter, node: Node) -> None:
         entries = call(lambda: guarantees.history(ctx, grn, offset=offset, limit=limit))
         return [HistoryOut.of(e) for e in entries]
 
-    @router.post("/guarantees/{grn}/locks", response_model=OutcomeOut, tags=tags)
+    @router.post(
+        "/guarantees/{grn}/locks",
+        response_model=OutcomeOut,
+        tags=tags,
+        responses=problems(404, 409, 503),
+    )
     def lock(grn: Grn, body: Annotated[LockIn, Body()]) -> OutcomeOut:
         """Hold an amount on the guarantee; idempotent on ``key``. A shortfall is a 409."""
         command = guarantees.LockCommand(
@@ -82,28 +98,45 @@ def ledger_routes(router: APIRouter, node: Node) -> None:
         )
         return OutcomeOut.of(call(lambda: guarantees.lock(ctx, command), "/amount"))
 
-    @router.get("/guarantee-locks/{lock_id}", response_model=LockOut, tags=tags)
+    @router.get(
+        "/guarantee-locks/{lock_id}", response_model=LockOut, tags=tags, responses=problems(404)
+    )
     def get_lock(lock_id: LockId) -> LockOut:
         return LockOut.of(call(lambda: guarantees.get_lock(ctx, lock_id)))
 
-    @router.post("/guarantee-locks/{lock_id}/credit", response_model=OutcomeOut, tags=tags)
+    @router.post(
+        "/guarantee-locks/{lock_id}/credit",
+        response_model=OutcomeOut,
+        tags=tags,
+        responses=problems(404, 409, 503),
+    )
     def credit(lock_id: LockId, body: Annotated[CreditIn, Body()]) -> OutcomeOut:
         """Credit back what arrived (a part, or all that is held)."""
         return OutcomeOut.of(
             call(lambda: guarantees.credit(ctx, body.key, lock_id, body.amount), "/amount")
         )
 
-    @router.post("/guarantee-locks/{lock_id}/void", response_model=OutcomeOut, tags=tags)
+    @router.post(
+        "/guarantee-locks/{lock_id}/void",
+        response_model=OutcomeOut,
+        tags=tags,
+        responses=problems(404, 409, 503),
+    )
     def void(lock_id: LockId, body: Annotated[KeyIn, Body()]) -> OutcomeOut:
         return OutcomeOut.of(call(lambda: guarantees.void(ctx, body.key, lock_id)))
 
-    @router.post("/guarantee-locks/{lock_id}/post", response_model=PostedOut, tags=tags)
+    @router.post(
+        "/guarantee-locks/{lock_id}/post",
+        response_model=PostedOut,
+        tags=tags,
+        responses=problems(404, 409, 503),
+    )
     def post(lock_id: LockId, body: Annotated[KeyIn, Body()]) -> PostedOut:
         """Non-delivery: what is held becomes a claim on the guarantee."""
         done = call(lambda: claims.post(ctx, body.key, lock_id))
         return PostedOut(outcome=OutcomeOut.of(done.outcome), claim=ClaimOut.of(done.claim))
 
-    @router.post("/guarantee-locks/expiry", tags=tags)
+    @router.post("/guarantee-locks/expiry", tags=tags, responses=problems(503))
     def expiry() -> dict[str, list[str]]:
         """Expire every pending lock past its deadline."""
         return {"expired": guarantees.expire_due_locks(ctx)}

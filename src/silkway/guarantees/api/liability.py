@@ -14,6 +14,7 @@ from silkway.guarantees.api.schemas import LiabilityIn, LiabilityOut
 from silkway.guarantees.domain.liability import LiabilityError
 from silkway.kernel.errors import Violation
 from silkway.web.problems import ApiProblem
+from silkway.web.responses import problems
 
 
 def liability_routes(router: APIRouter, node: Node) -> None:
@@ -43,7 +44,12 @@ def liability_routes(router: APIRouter, node: Node) -> None:
             ) from exc
         return LiabilityOut(liability=found.as_dict(), explanation=found.explain())
 
-    @router.get("/movements/{key}/liability", response_model=LiabilityOut, tags=tags)
+    @router.get(
+        "/movements/{key}/liability",
+        response_model=LiabilityOut,
+        tags=tags,
+        responses=problems(404),
+    )
     def movement_liability(
         key: Annotated[str, Path(min_length=1, max_length=40, pattern=r"^[A-Z0-9]+$")],
     ) -> LiabilityOut:

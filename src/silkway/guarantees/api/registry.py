@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path, Query, Response
+from fastapi import APIRouter, Body, Path, Query, Request, Response
 
 from silkway.bootstrap import Node
 from silkway.guarantees import service as guarantees
@@ -29,13 +29,21 @@ from silkway.guarantees.domain.guarantee import (
     GuaranteeStatus,
     Holder,
 )
+from silkway.identity.access import acting_party, principal_of, require_party
+from silkway.web.responses import problems
 
 
 def registry_routes(router: APIRouter, node: Node) -> None:
     ctx = node.guarantees
     tags: list[str | Enum] = ["guarantees: registry"]
 
-    @router.post("/guarantors", status_code=201, response_model=GuarantorOut, tags=tags)
+    @router.post(
+        "/guarantors",
+        status_code=201,
+        response_model=GuarantorOut,
+        tags=tags,
+        responses=problems(503),
+    )
     def register_guarantor(body: Annotated[GuarantorIn, Body()]) -> GuarantorOut:
         """Register a bank, insurer or surety (a national guarantor carries its reduction)."""
         return GuarantorOut.of(
@@ -55,13 +63,20 @@ def registry_routes(router: APIRouter, node: Node) -> None:
     def list_guarantors() -> list[GuarantorOut]:
         return [GuarantorOut.of(g) for g in guarantees.list_guarantors(ctx)]
 
-    @router.get("/guarantors/{guarantor_id}", response_model=GuarantorOut, tags=tags)
+    @router.get(
+        "/guarantors/{guarantor_id}",
+        response_model=GuarantorOut,
+        tags=tags,
+        responses=problems(404),
+    )
     def get_guarantor(
         guarantor_id: Annotated[str, Path(min_length=1, max_length=20)],
     ) -> GuarantorOut:
         return GuarantorOut.of(call(lambda: guarantees.get_guarantor(ctx, guarantor_id)))
 
-    @router.put("/holders/{holder_id}", response_model=HolderOut, tags=tags)
+    @router.put(
+        "/holders/{holder_id}", response_model=HolderOut, tags=tags, responses=problems(503)
+    )
     def put_holder(
         holder_id: Annotated[str, Path(min_length=1, max_length=35)],
         body: Annotated[HolderIn, Body()],
@@ -70,11 +85,18 @@ def registry_routes(router: APIRouter, node: Node) -> None:
         holder = call(lambda: Holder(holder_id, body.name, body.country, body.qualified), "/name")
         return HolderOut.of(call(lambda: guarantees.register_holder(ctx, holder)))
 
-    @router.post("/guarantees", status_code=201, response_model=RegisteredOut, tags=tags)
+    @router.post(
+        "/guarantees",
+        status_code=201,
+        response_model=RegisteredOut,
+        tags=tags,
+        responses=problems(404, 409, 503),
+    )
     def register_guarantee(
-        body: Annotated[GuaranteeIn, Body()], response: Response
+        body: Annotated[GuaranteeIn, Body()], response: Response, request: Request
     ) -> RegisteredOut:
         """Register a guarantee: answers its GRN and, once, the holder's access code."""
+        require_party(principal_of(request), [body.guarantor_id], "the guarantee")
         application = guarantees.GuaranteeApplication(
             method=body.method,
             scope=body.scope,
@@ -98,6 +120,7 @@ def registry_routes(router: APIRouter, node: Node) -> None:
 
     @router.get("/guarantees", response_model=list[GuaranteeOut], tags=tags)
     def list_guarantees(
+        request: Request,
         guarantor: Annotated[str | None, Query(max_length=20)] = None,
         holder: Annotated[str | None, Query(max_length=35)] = None,
         status: GuaranteeStatus | None = None,
@@ -106,7 +129,8 @@ def registry_routes(router: APIRouter, node: Node) -> None:
     ) -> list[GuaranteeOut]:
         found = guarantees.list_guarantees(
             ctx,
-            guarantor_id=guarantor,
+            # A guarantor's list holds only its own guarantees.
+            guarantor_id=acting_party(principal_of(request)) or guarantor,
             holder_id=holder,
             status=status,
             offset=offset,
@@ -114,7 +138,9 @@ def registry_routes(router: APIRouter, node: Node) -> None:
         )
         return [GuaranteeOut.of(r) for r in found]
 
-    @router.get("/guarantees/{grn}", response_model=GuaranteeDetail, tags=tags)
+    @router.get(
+        "/guarantees/{grn}", response_model=GuaranteeDetail, tags=tags, responses=problems(404)
+    )
     def get_guarantee(grn: Grn) -> GuaranteeDetail:
         view = call(lambda: guarantees.get_guarantee(ctx, grn))
         return GuaranteeDetail(
@@ -140,19 +166,28 @@ def registry_routes(router: APIRouter, node: Node) -> None:
             response_model=GuaranteeOut,
             summary=f"Guarantee {path} (status {target.value})",
             tags=tags,
+            responses=problems(404, 409, 503),
         )
 
     status_route("suspension", GuaranteeStatus.SUSPENDED, ReasonIn)
     status_route("reinstatement", GuaranteeStatus.ACTIVE, OptionalReasonIn)
     status_route("revocation", GuaranteeStatus.REVOKED, ReasonIn)
 
-    @router.post("/guarantees/{grn}/authorisations", response_model=list[str], tags=tags)
+    @router.post(
+        "/guarantees/{grn}/authorisations",
+        response_model=list[str],
+        tags=tags,
+        responses=problems(404, 409, 503),
+    )
     def authorise(grn: Grn, body: Annotated[AuthorisationIn, Body()]) -> list[str]:
         """Let another holder quote this guarantee; answers every authorised holder."""
         return call(lambda: guarantees.authorise_holder(ctx, grn, body.holder_id))
 
     @router.delete(
-        "/guarantees/{grn}/authorisations/{holder_id}", response_model=list[str], tags=tags
+        "/guarantees/{grn}/authorisations/{holder_id}",
+        response_model=list[str],
+        tags=tags,
+        responses=problems(404, 409, 503),
     )
     def withdraw(grn: Grn, holder_id: Annotated[str, Path(max_length=35)]) -> list[str]:
         return call(lambda: guarantees.withdraw_authorisation(ctx, grn, holder_id))

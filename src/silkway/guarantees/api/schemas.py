@@ -35,9 +35,11 @@ from silkway.guarantees.ports import (
     Claim,
     GuaranteeRecord,
     HistoryEntry,
+    LedgerProblem,
     LockRecord,
     Recovery,
 )
+from silkway.kernel.wire import TEXT_PATTERN, Date, Flag, Money, Percent, Timestamp
 from silkway.reference.model import MEMBER_STATES
 from silkway.transit.domain.declaration import TransitDeclaration
 
@@ -53,9 +55,6 @@ ClaimId = Annotated[str, Path(min_length=1, max_length=72, pattern=r"^[A-Za-z0-9
 Key = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9:._/-]+$")]
 
 
-Money = Annotated[Decimal, Field(gt=0, max_digits=18, decimal_places=2, allow_inf_nan=False)]
-
-
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
 
 
@@ -65,13 +64,13 @@ State = Annotated[str, Field(pattern=r"^(AM|BY|KZ|KG|RU)$")]
 Country = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
 
 
-Name = Annotated[str, Field(min_length=1, max_length=200)]
+Name = Annotated[str, Field(min_length=1, max_length=200, pattern=TEXT_PATTERN)]
 
 
-Reason = Annotated[str, Field(min_length=1, max_length=512)]
+Reason = Annotated[str, Field(min_length=1, max_length=512, pattern=TEXT_PATTERN)]
 
 
-HolderId = Annotated[str, Field(min_length=1, max_length=35)]
+HolderId = Annotated[str, Field(min_length=1, max_length=35, pattern=TEXT_PATTERN)]
 
 
 def _money(amount: Decimal, currency: str) -> str:
@@ -83,21 +82,21 @@ def _money(amount: Decimal, currency: str) -> str:
 
 
 class In(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class GuarantorIn(In):
     name: Name
     kind: GuarantorKind
     country: Country
-    national_guarantor: bool = False
-    reduction_pct: Annotated[Decimal, Field(ge=0, le=100, decimal_places=2)] = Decimal(0)
+    national_guarantor: Flag = False
+    reduction_pct: Percent = Decimal(0)
 
 
 class HolderIn(In):
     name: Name
     country: Country
-    qualified: bool = False
+    qualified: Flag = False
     """A record of general security and no arrears (20% reduction)."""
 
 
@@ -108,8 +107,8 @@ class GuaranteeIn(In):
     currency: Currency
     guarantor_id: Annotated[str, Field(min_length=1, max_length=20)]
     holder_id: HolderId
-    valid_from: date | None = None
-    valid_to: date | None = None
+    valid_from: Date | None = None
+    valid_to: Date | None = None
     valid_states: list[State] = Field(
         default_factory=lambda: list(MEMBER_STATES), min_length=1, max_length=5
     )
@@ -135,7 +134,7 @@ class LockIn(In):
     currency: Currency
     state: State | None = None
     movement_reference: Annotated[str, Field(min_length=1, max_length=24)] | None = None
-    hold_until: date | None = None
+    hold_until: Date | None = None
 
 
 class CreditIn(In):
@@ -150,18 +149,18 @@ class KeyIn(In):
 
 class LiabilityIn(In):
     declaration: TransitDeclaration
-    holder_qualified: bool = False
-    guarantor_reduction_pct: Annotated[Decimal, Field(ge=0, le=100, decimal_places=2)] = Decimal(0)
+    holder_qualified: Flag = False
+    guarantor_reduction_pct: Percent = Decimal(0)
     currency: Currency = "EUR"
     vat_state_rule: VatStateRule | None = None
-    on: date | None = None
+    on: Date | None = None
 
 
 class CertificateIn(In):
     kind: CertificateKind
     amount: Money
     used_in: State
-    valid_to: date
+    valid_to: Date
 
 
 class CertificateDocumentIn(In):
@@ -175,21 +174,22 @@ class CertificateDocumentIn(In):
     currency: Currency
     amount: Money
     holder_id: HolderId
-    holder_qualified: bool
+    holder_qualified: Flag
     guarantor_id: Annotated[str, Field(min_length=1, max_length=20)]
-    guarantor_reduction_pct: Annotated[Decimal, Field(ge=0, le=100, decimal_places=2)]
+    guarantor_reduction_pct: Percent
     method: GuaranteeMethod
-    valid_from: date
-    valid_to: date
-    issued_at: datetime
+    valid_from: Date
+    valid_to: Date
+    issued_at: Timestamp
     access_code_hash: Annotated[str, Field(min_length=10, max_length=200)]
+    """The scrypt hash of the certificate's own access code (never the guarantee's)."""
 
 
 class RecoveryIn(In):
     key: Key
     amount: Money | None = None
     """Default: everything outstanding."""
-    recovered_on: date | None = None
+    recovered_on: Date | None = None
 
 
 class BalanceOut(BaseModel):
@@ -443,6 +443,12 @@ class CertificateOut(BaseModel):
         )
 
 
+class IssuedCertificateOut(CertificateOut):
+    access_code: str
+    """The certificate's own access code, shown this once: the holder quotes it where the
+    certificate is used; this node keeps only its hash."""
+
+
 class ClaimLineOut(BaseModel):
     tax: str
     state: str | None
@@ -484,6 +490,34 @@ class ClaimOut(BaseModel):
             status=c.status,
             debt=[ClaimLineOut.of(line) for line in c.debt],
         )
+
+
+class ProblemOut(BaseModel):
+    problem_id: int | None
+    kind: str
+    at: datetime
+    grn: str | None
+    lock_id: str | None
+    movement_reference: str | None
+    message: str
+
+    @classmethod
+    def of(cls, p: LedgerProblem) -> ProblemOut:
+        return cls(
+            problem_id=p.problem_id,
+            kind=p.kind,
+            at=p.at,
+            grn=p.grn,
+            lock_id=p.lock_id,
+            movement_reference=p.movement_reference,
+            message=p.message,
+        )
+
+
+class ProblemPage(BaseModel):
+    total: int
+    """Every problem kept, however many are listed."""
+    items: list[ProblemOut]
 
 
 class PostedOut(BaseModel):

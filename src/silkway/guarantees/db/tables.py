@@ -190,6 +190,9 @@ security_certificates = Table(
     # At the home node: the lock on the guarantee that backs the certificate.
     Column("lock_id", String(64), nullable=True),
     Column("issued_at", DateTime(timezone=True), nullable=False),
+    # At the home node: the scrypt hash of the certificate's own access code, which the
+    # certificate document carries to the node that uses it (never the guarantee's).
+    Column("access_code_hash", String(200), nullable=True),
     CheckConstraint("amount > 0", name="amount_positive"),
     CheckConstraint("kind IN ('one_off', 'general')", name="kind_known"),
     CheckConstraint("direction IN ('issued', 'received')", name="direction_known"),
@@ -246,14 +249,44 @@ duty_distributions = Table(
 )
 """Who receives what of each recovery: the distribution ledger the period report sums."""
 
+guarantee_access_failures = Table(
+    "guarantee_access_failures",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    # A guarantee or a received certificate (its number is its account's GRN).
+    Column("grn", String(24), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    # Who quoted the wrong code: the declarant and the declaration's LRN.
+    Column("actor", String(80), nullable=False),
+    Index("ix_guarantee_access_failures_grn", "grn", "at"),
+)
+"""Wrong access codes quoted for a guarantee: too many within the window lock it out."""
+
+guarantee_problems = Table(
+    "guarantee_problems",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(40), nullable=False),
+    Column("grn", String(24), nullable=True),
+    Column("lock_id", String(64), nullable=True),
+    Column("movement_reference", String(24), nullable=True),
+    Column("message", String(1000), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Index("ix_guarantee_problems_at", "at"),
+)
+"""What the ledger could not do that an operator must settle by hand (a non-delivery whose lock
+was no longer held), recorded in the transaction that met it."""
+
 __all__ = [
     "claim_recoveries",
     "duty_distributions",
+    "guarantee_access_failures",
     "guarantee_authorisations",
     "guarantee_claims",
     "guarantee_holders",
     "guarantee_ledger",
     "guarantee_locks",
+    "guarantee_problems",
     "guarantees",
     "guarantors",
     "metadata",

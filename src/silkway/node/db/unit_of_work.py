@@ -16,6 +16,8 @@ from silkway.exchange.db.repository import SqlExchangeRepository
 from silkway.exchange.ports import ExchangeRepository, OutboxRepository
 from silkway.guarantees.db.repository import SqlGuaranteeRepository
 from silkway.guarantees.ports import GuaranteeRepository
+from silkway.identity.db.repository import SqlIdentityRepository
+from silkway.identity.ports import IdentityRepository
 from silkway.node.db.engine import READ_ONLY
 from silkway.seals.db.repository import SqlSealRepository
 from silkway.seals.ports import SealRepository
@@ -41,6 +43,7 @@ class SqlUnitOfWork:
     guarantees: GuaranteeRepository
     seals: SealRepository
     exchange: ExchangeRepository
+    identity: IdentityRepository
 
     def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
         self._engine = engine
@@ -58,6 +61,7 @@ class SqlUnitOfWork:
         self.counters = SqlCounterRepository(conn)
         self.guarantees = SqlGuaranteeRepository(conn)
         self.seals = SqlSealRepository(conn)
+        self.identity = SqlIdentityRepository(conn)
         self.exchange = SqlExchangeRepository(conn)
         return self
 

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query, Request, Response
 
+from silkway.identity.access import (
+    acting_party,
+    principal_of,
+    require_office,
+    require_party,
+    sees_party,
+)
+from silkway.identity.domain.principal import Principal
 from silkway.kernel.codes import identify
 from silkway.kernel.errors import Violation
+from silkway.kernel.wire import Date
 from silkway.transit import service as transit
 from silkway.transit.api.schemas import (
     ACTIONS,
@@ -24,11 +32,12 @@ from silkway.transit.api.schemas import (
     OutboxOut,
 )
 from silkway.transit.domain.declaration import TransitDeclaration
-from silkway.transit.domain.movement import MovementStatus
+from silkway.transit.domain.movement import Movement, MovementStatus
 from silkway.transit.domain.rules import describe_rules
 from silkway.transit.ports import MovementFilter
 from silkway.transit.service import TransitContext
 from silkway.web.problems import ApiProblem
+from silkway.web.responses import problems
 
 MovementRef = Annotated[str, Path(min_length=1, max_length=40, pattern=r"^[A-Z0-9]+$")]
 
@@ -42,12 +51,21 @@ def build_router(ctx: TransitContext) -> APIRouter:
         response_model=LodgeResult,
         summary="Lodge a transit declaration (idempotent on declarant and LRN)",
         tags=["declarations"],
+        responses={
+            200: {
+                "description": "Lodged before with the same content: the same movement.",
+                "model": LodgeResult,
+            },
+            **problems(409),
+        },
     )
     def lodge(
         declaration: Annotated[TransitDeclaration, Body()], request: Request, response: Response
     ) -> LodgeResult:
+        principal = principal_of(request)
+        require_party(principal, _owners(declaration), "the declaration")
         # Domain errors (a conflicting LRN, a concurrent change) rise to the one error table.
-        lodged = transit.lodge_declaration(ctx, declaration)
+        lodged = transit.lodge_declaration(ctx, declaration, actor=principal.actor)
         m = lodged.movement
         # The node's own mount point: url_for would search every mounted node of the Union.
         location = f"{request.scope.get('root_path', '')}/api/v1/movements/{m.reference}"
@@ -64,19 +82,21 @@ def build_router(ctx: TransitContext) -> APIRouter:
 
     @router.get("/movements", response_model=MovementPage, tags=["movements"])
     def list_movements(
+        request: Request,
         status: MovementStatus | None = None,
         office: Annotated[str | None, Query(max_length=8)] = None,
         departure_office: Annotated[str | None, Query(max_length=8)] = None,
         destination_office: Annotated[str | None, Query(max_length=8)] = None,
         declarant: Annotated[str | None, Query(max_length=35)] = None,
-        lodged_from: date | None = None,
-        lodged_to: date | None = None,
+        lodged_from: Date | None = None,
+        lodged_to: Date | None = None,
         offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
     ) -> MovementPage:
         if lodged_from and lodged_to and lodged_from > lodged_to:
+            # No schema can say that one parameter comes before another: a documented 422.
             raise ApiProblem(
-                400,
+                422,
                 "query-invalid",
                 "Invalid query",
                 "lodged_from is after lodged_to",
@@ -89,7 +109,8 @@ def build_router(ctx: TransitContext) -> APIRouter:
             destination_office=destination_office,
             lodged_from=lodged_from,
             lodged_to=lodged_to,
-            declarant_id=declarant,
+            # A declarant's or carrier's list holds only the movements it declared.
+            declarant_id=acting_party(principal_of(request)) or declarant,
         )
         page = transit.list_movements(ctx, flt, offset=offset, limit=limit)
         return MovementPage(
@@ -100,26 +121,39 @@ def build_router(ctx: TransitContext) -> APIRouter:
         )
 
     @router.get(
-        "/movements/{key}", response_model=MovementDetail, name="get_movement", tags=["movements"]
+        "/movements/{key}",
+        response_model=MovementDetail,
+        name="get_movement",
+        tags=["movements"],
+        responses=problems(404),
     )
-    def get_movement(key: MovementRef) -> MovementDetail:
-        return MovementDetail.of(transit.get_movement(ctx, key))
+    def get_movement(key: MovementRef, request: Request) -> MovementDetail:
+        return MovementDetail.of(visible_movement(ctx, principal_of(request), key))
 
     @router.get(
         "/registrations/{office}/{day}/{serial}",
         response_model=MovementDetail,
         summary="A movement by its registration number office/DDMMYY/serial",
         tags=["movements"],
+        responses=problems(404),
     )
     def get_by_registration(
         office: Annotated[str, Path(pattern=r"^(\d{2}|\d{5}|\d{8})$")],
         day: Annotated[str, Path(pattern=r"^\d{6}$")],
         serial: Annotated[str, Path(pattern=r"^\d{1,7}$")],
+        request: Request,
     ) -> MovementDetail:
-        return MovementDetail.of(transit.get_movement(ctx, f"{office}/{day}/{serial}"))
+        key = f"{office}/{day}/{serial}"
+        return MovementDetail.of(visible_movement(ctx, principal_of(request), key))
 
-    @router.get("/movements/{key}/events", response_model=EventLogOut, tags=["movements"])
-    def get_events(key: MovementRef) -> EventLogOut:
+    @router.get(
+        "/movements/{key}/events",
+        response_model=EventLogOut,
+        tags=["movements"],
+        responses=problems(404),
+    )
+    def get_events(key: MovementRef, request: Request) -> EventLogOut:
+        visible_movement(ctx, principal_of(request), key)
         records, verdict = transit.event_log(ctx, key)
         return EventLogOut(
             reference=key,
@@ -155,6 +189,7 @@ def build_router(ctx: TransitContext) -> APIRouter:
         response_model=list[MovementSummary],
         summary="An office's worklist",
         tags=["offices"],
+        responses=problems(404),
     )
     def office_worklist(
         office: Annotated[str, Path(pattern=r"^(\d{2}|\d{5}|\d{8})$")],
@@ -198,16 +233,37 @@ def build_router(ctx: TransitContext) -> APIRouter:
     return router
 
 
+def _owners(declaration: TransitDeclaration) -> list[str]:
+    """Who a declaration belongs to: its declarant, and its carrier when it names one."""
+    carrier = declaration.carrier.identification if declaration.carrier else None
+    return [declaration.declarant.identification, *([carrier] if carrier else [])]
+
+
+def visible_movement(ctx: TransitContext, principal: Principal, key: str) -> Movement:
+    """The movement, if this caller may see it; to anyone else it does not exist."""
+    movement = transit.get_movement(ctx, key)
+    if not sees_party(principal, _owners(movement.declaration)):
+        raise transit.MovementNotFound(f"no movement {key!r} at the {ctx.state} node")
+    return movement
+
+
 def _add_action(router: APIRouter, ctx: TransitContext, action: Action) -> None:
-    def run(key: str, body: Any) -> MovementDetail:
+    def run(key: str, body: Any, request: Request) -> MovementDetail:
+        principal = principal_of(request)
+        movement = visible_movement(ctx, principal, key)
+        # The office an action is taken at: the one its body names, else the departure's.
+        office = getattr(body, "office", None) or movement.declaration.departure_office
+        require_office(principal, office)
         event = action.build(body, ctx.clock.now())
-        return MovementDetail.of(transit.act(ctx, key, event))
+        return MovementDetail.of(transit.act(ctx, key, event, actor=principal.actor))
 
-    def without_body(key: MovementRef) -> MovementDetail:
-        return run(key, NoBody())
+    def without_body(key: MovementRef, request: Request) -> MovementDetail:
+        return run(key, NoBody(), request)
 
-    def with_body(key: MovementRef, body: Annotated[Any, Body()]) -> MovementDetail:
-        return run(key, body)
+    def with_body(
+        key: MovementRef, body: Annotated[Any, Body()], request: Request
+    ) -> MovementDetail:
+        return run(key, body, request)
 
     # The body model differs per action; FastAPI reads it from the annotation.
     with_body.__annotations__["body"] = action.body
@@ -221,4 +277,7 @@ def _add_action(router: APIRouter, ctx: TransitContext, action: Action) -> None:
         response_model=MovementDetail,
         summary=action.summary,
         tags=["actions"],
+        # A release locks the guarantee, and the end of a movement settles the lock: the ledger
+        # may be busy (503) as well as the movement (409).
+        responses=problems(404, 409, 503),
     )

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from silkway.kernel.wire import JSON_INTEGER, Date, Flag
 from silkway.transit.domain.audit import EventRecord
 from silkway.transit.domain.declaration import TransitDeclaration
 from silkway.transit.domain.movement import (
@@ -64,11 +65,11 @@ class ReleaseBody(_Body):
 
 class PassageBody(_Body):
     office: OfficeCode
-    unplanned: bool = False
+    unplanned: Flag = False
 
 
 class ExtensionBody(_Body):
-    new_limit: date
+    new_limit: Date
     reason: Reason
 
 
@@ -91,7 +92,7 @@ class OfficeBody(_Body):
 
 
 class PartialBody(_Body):
-    delivered_items: list[Annotated[int, Field(ge=1, le=9999)]] = Field(
+    delivered_items: list[Annotated[int, Field(ge=1, le=9999), JSON_INTEGER]] = Field(
         min_length=1, max_length=999
     )
 
@@ -224,7 +225,9 @@ class MovementDetail(MovementSummary):
             delivered_items=None if m.delivered_items is None else list(m.delivered_items),
             arrival_office=m.arrival_office,
             allowed_actions=allowed_actions(m.status),
-            declaration=m.declaration,
+            # Stored without codes already; a movement lodged before codes were dropped at
+            # lodging must not show its code either.
+            declaration=m.declaration.without_access_codes(),
         )
 
 

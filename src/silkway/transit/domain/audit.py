@@ -31,21 +31,21 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import TypeAlias
+from datetime import datetime
 
-JSON: TypeAlias = "str | int | float | bool | list[JSON] | dict[str, JSON] | None"
-"""A value that JSON can carry as it is."""
+from silkway.kernel.chain import GENESIS_HASH, JSON, ChainVerdict, canonical_json, iso_utc
 
-GENESIS_HASH = "0" * 64
-"""The ``prev_hash`` of the first record of every chain."""
-
-
-def iso_utc(at: datetime) -> str:
-    """``at`` in UTC as ``YYYY-MM-DDTHH:MM:SS.ffffffZ``; refuses a naive datetime."""
-    if at.tzinfo is None or at.utcoffset() is None:
-        raise ValueError(f"datetime {at.isoformat()} has no time zone")
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+__all__ = [
+    "GENESIS_HASH",
+    "JSON",
+    "ChainVerdict",
+    "EventRecord",
+    "append",
+    "canonical_bytes",
+    "iso_utc",
+    "record_hash",
+    "verify_chain",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,18 +63,6 @@ class EventRecord:
     """The customs office code or node that recorded the event."""
     prev_hash: str
     hash: str
-
-
-@dataclass(frozen=True, slots=True)
-class ChainVerdict:
-    """The outcome of :func:`verify_chain`."""
-
-    ok: bool
-    checked: int
-    """Records found sound before the first bad one (all of them when ``ok``)."""
-    first_bad_seq: int | None
-    """The position (1-based) of the first record that is wrong or missing."""
-    reason: str | None
 
 
 def canonical_bytes(
@@ -97,12 +85,9 @@ def canonical_bytes(
         "seq": seq,
     }
     try:
-        text = json.dumps(
-            document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-        )
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"payload of record {seq} is not plain JSON: {exc}") from None
-    return text.encode("utf-8")
+        return canonical_json(document)
+    except ValueError as exc:
+        raise ValueError(f"payload of record {seq}: {exc}") from None
 
 
 def record_hash(

@@ -6,23 +6,24 @@ reference data live in :mod:`silkway.transit.domain.rules`.
 
 from __future__ import annotations
 
-from datetime import date
-from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from silkway.kernel.wire import JSON_INTEGER, TEXT_PATTERN, Date, Quantity, Whole
 from silkway.reference.model import TransportMode
 
-Text = Annotated[str, Field(min_length=1, max_length=512)]
-ShortText = Annotated[str, Field(min_length=1, max_length=70)]
-Code = Annotated[str, Field(min_length=1, max_length=35)]
+# Text is taken as written: not blank, and without whitespace around it (which a schema can
+# say exactly, as it could not say "the length once stripped").
+Text = Annotated[str, Field(min_length=1, max_length=512, pattern=TEXT_PATTERN)]
+ShortText = Annotated[str, Field(min_length=1, max_length=70, pattern=TEXT_PATTERN)]
+Code = Annotated[str, Field(min_length=1, max_length=35, pattern=TEXT_PATTERN)]
 Country = Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Party(_Strict):
@@ -52,26 +53,26 @@ class DocumentKind(StrEnum):
 class TransportDocument(_Strict):
     kind: DocumentKind
     number: Code
-    issued_on: date | None = None
+    issued_on: Date | None = None
 
 
 class GoodsItem(_Strict):
-    item_number: Annotated[int, Field(ge=1, le=9999)]
-    commodity_code: Annotated[str, Field(min_length=1, max_length=16)]
+    item_number: Annotated[int, Field(ge=1, le=9999), JSON_INTEGER]
+    commodity_code: Annotated[str, Field(min_length=1, max_length=16, pattern=TEXT_PATTERN)]
     description: Text
-    gross_mass_kg: Decimal
-    net_mass_kg: Decimal | None = None
-    packages: int
+    gross_mass_kg: Quantity
+    net_mass_kg: Quantity | None = None
+    packages: Whole
     package_kind: Annotated[str, Field(min_length=2, max_length=2)] = "PK"
     """UN/ECE Recommendation 21 package code."""
-    value: Decimal
+    value: Quantity
     currency: Annotated[str, Field(min_length=3, max_length=3)]
-    supplementary_quantity: Decimal | None = None
+    supplementary_quantity: Quantity | None = None
     """Litres or pieces, where the tariff counts them (specific duties)."""
 
 
 class Seals(_Strict):
-    count: Annotated[int, Field(ge=0, le=999)] = 0
+    count: Annotated[int, Field(ge=0, le=999), JSON_INTEGER] = 0
     customs_seal_ids: list[Code] = Field(default_factory=list, max_length=999)
     navigation_seal_ids: list[Code] = Field(default_factory=list, max_length=99)
 
@@ -82,13 +83,19 @@ class SecurityKind(StrEnum):
     CERTIFICATE = "CERTIFICATE"
     """A security certificate (Customs Code Art. 147)."""
     EXEMPT = "EXEMPT"
-    """Security not required (e.g. rail carriage by a national carrier)."""
+    """Security not required; the reference names the basis (reference data
+    ``security_exemptions.json``, e.g. ``RAIL``), which must apply to the movement."""
 
 
 class SecurityReference(_Strict):
     kind: SecurityKind
     reference: Code
-    access_code: Annotated[str, Field(min_length=4, max_length=4)] | None = None
+    access_code: (
+        Annotated[str, Field(min_length=4, max_length=10, pattern=r"^[0-9A-Z]+$")] | None
+    ) = None
+    """The holder's secret: 4 characters for a GRN (as in NCTS), 10 for a security certificate.
+    Checked against the registry when the declaration is lodged or amended, then dropped: no
+    stored declaration, log record or message carries it."""
 
 
 class TransitDeclaration(_Strict):
@@ -114,5 +121,13 @@ class TransitDeclaration(_Strict):
     documents: list[TransportDocument] = Field(default_factory=list, max_length=99)
     seals: Seals = Field(default_factory=Seals)
     place_of_delivery: Text | None = None
-    time_limit: date
+    time_limit: Date
     security: list[SecurityReference] = Field(default_factory=list, max_length=9)
+
+    def without_access_codes(self) -> TransitDeclaration:
+        """The declaration as Silkway keeps and sends it: every quoted access code dropped."""
+        if all(s.access_code is None for s in self.security):
+            return self
+        return self.model_copy(
+            update={"security": [s.model_copy(update={"access_code": None}) for s in self.security]}
+        )

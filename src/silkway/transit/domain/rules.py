@@ -26,11 +26,12 @@ from decimal import Decimal
 from functools import cached_property, lru_cache
 from itertools import pairwise
 
-from silkway.kernel.codes import validate_commodity_code, validate_grn
+from silkway.kernel.codes import validate_certificate_number, validate_commodity_code, validate_grn
 from silkway.kernel.errors import DeclarationInvalid, Violation
 from silkway.reference.model import (
     Corridor,
     CustomsOffice,
+    ExemptParty,
     OfficeRole,
     ReferenceData,
     TransportMode,
@@ -41,6 +42,8 @@ __all__ = [
     "BULK_PACKAGE_KINDS",
     "DEFAULT_KM_PER_MONTH",
     "DOCUMENT_MODES",
+    "EXEMPTION_NOT_APPLICABLE",
+    "EXEMPTION_UNKNOWN",
     "MAX_ITEM_MASS_KG",
     "MAX_ITEM_VALUE",
     "PARTY_IDENTIFICATION_FORMATS",
@@ -50,6 +53,8 @@ __all__ = [
     "RuleCheck",
     "RuleContext",
     "describe_rules",
+    "exemption_refusals",
+    "exemption_violations",
     "require_valid_declaration",
     "route_length_km",
     "time_limit_ceiling",
@@ -732,13 +737,52 @@ def _security_grn_invalid(ctx: RuleContext) -> Iterator[Finding]:
                 yield f"/security/{i}/reference", f"GRN {security.reference}: {check.reason}"
 
 
-@_rule("security-access-code-missing", "GRN without access code")
-def _security_access_code_missing(ctx: RuleContext) -> Iterator[Finding]:
-    """A GRN comes with its 4-character access code, without which the guarantee cannot be
-    drawn on."""
+@_rule("security-certificate-invalid", "Security certificate number invalid")
+def _security_certificate_invalid(ctx: RuleContext) -> Iterator[Finding]:
+    """A security certificate number is the issuing member state's GRN marked ``C`` after the
+    country code, with a correct check character."""
     for i, security in enumerate(ctx.decl.security):
-        if security.kind == SecurityKind.GRN and security.access_code is None:
-            yield f"/security/{i}/access_code", f"GRN {security.reference} has no access code"
+        if security.kind == SecurityKind.CERTIFICATE:
+            check = validate_certificate_number(security.reference)
+            if not check.valid:
+                yield (
+                    f"/security/{i}/reference",
+                    f"certificate {security.reference}: {check.reason}",
+                )
+
+
+@_rule("security-access-code-missing", "Guarantee or certificate without access code")
+def _security_access_code_missing(ctx: RuleContext) -> Iterator[Finding]:
+    """A GRN or a security certificate comes with its access code, without which it cannot be
+    drawn on. The code is checked against the registry when the declaration is lodged or
+    amended, and is not kept."""
+    for i, security in enumerate(ctx.decl.security):
+        if security.kind != SecurityKind.EXEMPT and security.access_code is None:
+            what = "GRN" if security.kind == SecurityKind.GRN else "certificate"
+            yield f"/security/{i}/access_code", f"{what} {security.reference} has no access code"
+
+
+@_rule("security-exemption-unknown", "Exemption without a known basis")
+def _security_exemption_unknown(ctx: RuleContext) -> Iterator[Finding]:
+    """An EXEMPT reference quotes the code of an exemption basis of the reference data
+    (``security_exemptions.json``: RAIL, AEO, CUSTOMS_CARRIER); there is no exemption without
+    one."""
+    for i, security in enumerate(ctx.decl.security):
+        if security.kind == SecurityKind.EXEMPT:
+            for code, message in exemption_refusals(ctx.decl, security.reference, ctx.ref):
+                if code == EXEMPTION_UNKNOWN:
+                    yield f"/security/{i}/reference", message
+
+
+@_rule("security-exemption-not-applicable", "Exemption that does not apply")
+def _security_exemption_not_applicable(ctx: RuleContext) -> Iterator[Finding]:
+    """An exemption applies only to the transport modes it names and to a declarant or carrier
+    the state of departure authorises to claim it; it is checked again at release."""
+    for i, security in enumerate(ctx.decl.security):
+        if security.kind == SecurityKind.EXEMPT:
+            for code, message in exemption_refusals(ctx.decl, security.reference, ctx.ref):
+                if code == EXEMPTION_NOT_APPLICABLE:
+                    yield f"/security/{i}/reference", message
 
 
 @_rule("security-duplicate", "Security reference repeated")
@@ -750,6 +794,59 @@ def _security_duplicate(ctx: RuleContext) -> Iterator[Finding]:
         if key in seen:
             yield f"/security/{i}/reference", f"{security.reference} is given twice"
         seen.add(key)
+
+
+EXEMPTION_UNKNOWN = "security-exemption-unknown"
+EXEMPTION_NOT_APPLICABLE = "security-exemption-not-applicable"
+
+
+def exemption_refusals(
+    decl: TransitDeclaration, basis_code: str, ref: ReferenceData
+) -> list[tuple[str, str]]:
+    """Why exemption basis ``basis_code`` does not free ``decl`` from security, as (rule code,
+    message) pairs; none when it applies. The authorising state is the state of departure."""
+    basis = ref.security_exemptions.get(basis_code)
+    if basis is None:
+        known = ", ".join(sorted(ref.security_exemptions)) or "none"
+        return [(EXEMPTION_UNKNOWN, f"no exemption basis {basis_code!r} (known: {known})")]
+    found: list[tuple[str, str]] = []
+    if basis.modes:
+        allowed = " or ".join(sorted(basis.modes))
+        for j, leg in enumerate(decl.transport):
+            if leg.mode not in basis.modes:
+                message = (
+                    f"{basis.code} covers carriage by {allowed} only; leg {j + 1} is {leg.mode}"
+                )
+                found.append((EXEMPTION_NOT_APPLICABLE, message))
+    if basis.party is not None:
+        office = ref.offices.get(decl.departure_office)
+        state = office.state if office is not None else decl.route[0]
+        party = decl.declarant if basis.party is ExemptParty.DECLARANT else decl.carrier
+        if party is None:
+            found.append(
+                (EXEMPTION_NOT_APPLICABLE, f"{basis.code} is claimed by a carrier; none is named")
+            )
+        elif not basis.authorises(state, party.identification):
+            message = (
+                f"{basis.party} {party.identification} is not authorised by {state} to claim"
+                f" {basis.code} ({basis.title.lower()})"
+            )
+            found.append((EXEMPTION_NOT_APPLICABLE, message))
+    return found
+
+
+def exemption_violations(
+    decl: TransitDeclaration, security_reference: str, ref: ReferenceData
+) -> list[Violation]:
+    """At release: why the quoted EXEMPT reference, if it is one, does not apply (the reference
+    data may have changed since lodging)."""
+    quoted = next((s for s in decl.security if s.reference == security_reference), None)
+    if quoted is None or quoted.kind != SecurityKind.EXEMPT:
+        return []
+    return [
+        Violation(code, "/security_reference", message)
+        for code, message in exemption_refusals(decl, security_reference, ref)
+    ]
 
 
 # --- documents -------------------------------------------------------------------------------

@@ -416,6 +416,7 @@ STRUCTURE_SPECS: tuple[StructureSpec, ...] = (
             FieldSpec("HolderId", FieldKind.CODE),
             FieldSpec("HolderQualifiedIndicator", FieldKind.BOOLEAN),
             FieldSpec("GuarantorReductionPercent", FieldKind.DECIMAL),
+            # The hash of the certificate's own access code (never the guarantee's).
             FieldSpec("AccessCodeHash", FieldKind.TEXT),
             FieldSpec("ValidFromDate", FieldKind.DATE),
             FieldSpec("ValidToDate", FieldKind.DATE),

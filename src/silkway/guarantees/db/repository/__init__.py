@@ -25,10 +25,13 @@ from __future__ import annotations
 from silkway.guarantees.db.repository.certificates import SqlCertificateStore
 from silkway.guarantees.db.repository.claims import SqlClaimStore
 from silkway.guarantees.db.repository.ledger import SqlGuaranteeLedger
+from silkway.guarantees.db.repository.problems import SqlProblemStore
 
 
-class SqlGuaranteeRepository(SqlGuaranteeLedger, SqlCertificateStore, SqlClaimStore):
-    """The guarantee registry, ledger, certificates and claims of one unit of work."""
+class SqlGuaranteeRepository(
+    SqlGuaranteeLedger, SqlCertificateStore, SqlClaimStore, SqlProblemStore
+):
+    """The guarantee registry, ledger, certificates, claims and problems of one unit of work."""
 
 
 __all__ = ["SqlGuaranteeRepository"]

@@ -20,7 +20,9 @@ from silkway.node.ports import DuplicateKey
 
 
 class SqlCertificateStore(Connected):
-    def add_certificate(self, certificate: Certificate) -> None:
+    def add_certificate(
+        self, certificate: Certificate, *, access_code_hash: str | None = None
+    ) -> None:
         c = certificate
         try:
             self._conn.execute(
@@ -42,6 +44,7 @@ class SqlCertificateStore(Connected):
                     "status": c.status,
                     "lock_id": c.lock_id,
                     "issued_at": c.issued_at,
+                    "access_code_hash": access_code_hash,
                 },
             )
         except IntegrityError as exc:
@@ -73,6 +76,13 @@ class SqlCertificateStore(Connected):
             select(security_certificates).where(security_certificates.c.number == number)
         ).first()
         return None if row is None else self._certificate_of(row)
+
+    def certificate_access_code_hash(self, number: str) -> str | None:
+        sc = security_certificates.c
+        found = self._conn.execute(
+            select(sc.access_code_hash).where(sc.number == number)
+        ).scalar_one_or_none()
+        return None if found is None else str(found)
 
     def certificates(self, *, grn: str | None = None) -> list[Certificate]:
         query = select(security_certificates)

@@ -44,7 +44,8 @@ cancelled, not_delivered.
 Rules beyond the table:
 
 - An amendment keeps the status (an accepted declaration stays accepted), may change anything
-  but the office of departure and the LRN, and is possible only before release.
+  but the office of departure, the LRN and the declarant (its identification and country; a
+  corrected name or address is fine), and is possible only before release.
 - An office of transit is passed once. An office off the itinerary needs ``unplanned=True`` and
   is kept as an unplanned office of transit (NCTS diversion); ``passed_offices`` lists every
   office passed, in order, ``unplanned_offices`` the unplanned ones among them.

@@ -286,6 +286,19 @@ def _guard_amend(m: Movement, e: Amend) -> list[Violation]:
         found.append(
             _v("lrn-fixed", "/declaration/lrn", "the local reference number cannot change")
         )
+    # The declarant is who lodged: its identity keys idempotent lodging, searches and the
+    # holder authorisation at release, so another declarant lodges a declaration of its own.
+    lodged_by, amended_by = m.declaration.declarant, new.declarant
+    for name in ("identification", "country"):
+        if getattr(amended_by, name) != getattr(lodged_by, name):
+            found.append(
+                _v(
+                    "declarant-fixed",
+                    f"/declaration/declarant/{name}",
+                    f"the declarant cannot change: {lodged_by.identification}"
+                    f" ({lodged_by.country}) lodged this declaration",
+                )
+            )
     return found
 
 

@@ -1,7 +1,7 @@
 """device passwords kept as Argon2id hashes only
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0008
+Revises: 0007
 
 Every Wialon IPS password the registry held in clear is replaced by its Argon2id hash, and the
 clear column goes. A downgrade cannot bring the passwords back: it leaves them unset, so those
@@ -16,8 +16,8 @@ from alembic import op
 
 from silkway.seals.passwords import hash_password
 
-revision: str = "0005"
-down_revision: str | None = "0004"
+revision: str = "0008"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,1 @@
+"""Who may do what: the node's people and machine clients, their tokens, and the access policy."""

@@ -1,0 +1,155 @@
+"""``silkway users``, ``silkway clients`` and ``silkway token``: the node's accounts, from its host.
+
+These run with the node's own database credentials, as its administrator does on the host:
+whoever can run them can already write the database, so they are the way the first
+administrator and every machine client come to exist. Secrets are printed once and only their
+hashes are kept. Every command prints JSON; a refusal prints ``{"error", ...}`` and exits 1.
+"""
+
+from __future__ import annotations
+
+import getpass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+import typer
+
+from silkway.entrypoints.cli_output import emit, fail, refused
+from silkway.identity import service as identity
+from silkway.identity.domain.principal import Principal, Role
+from silkway.kernel.errors import DomainError
+
+users_app = typer.Typer(help="People: officers, analysts, administrators.", no_args_is_help=True)
+clients_app = typer.Typer(
+    help="Machine clients (client credentials): declarants', guarantors', operators' systems.",
+    no_args_is_help=True,
+)
+
+NodeOption = Annotated[str, typer.Option("--node", "--state", help="The node: AM BY KZ KG RU EEC.")]
+UrlOption = Annotated[str | None, typer.Option(help="The node's database (default: settings).")]
+RoleOption = Annotated[Role, typer.Option(help="The account's role.")]
+OfficeOption = Annotated[str | None, typer.Option(help="An officer's one office.")]
+PartyOption = Annotated[
+    str | None, typer.Option(help="The identification number the account acts for.")
+]
+
+
+@contextmanager
+def _identity(state: str, database_url: str | None) -> Iterator[identity.IdentityContext]:
+    from silkway.bootstrap import build_node
+
+    node = build_node(state.upper(), database_url=database_url)
+    try:
+        yield node.identity
+    except DomainError as error:
+        refused(error)
+    finally:
+        node.dispose()
+
+
+@users_app.command("add")
+def users_add(
+    username: Annotated[str, typer.Argument()],
+    role: RoleOption,
+    node: NodeOption,
+    office: OfficeOption = None,
+    party: PartyOption = None,
+    second_factor: Annotated[bool, typer.Option(help="Enrol a TOTP second factor.")] = False,
+    database_url: UrlOption = None,
+) -> None:
+    """Add a person; the password is read from SILKWAY_PASSWORD or asked for."""
+    import os
+
+    password = os.environ.get("SILKWAY_PASSWORD") or getpass.getpass("password: ")
+    with _identity(node, database_url) as ctx:
+        user, secret = identity.add_user(
+            ctx, username, password, role, office=office, party=party, second_factor=second_factor
+        )
+    out: dict[str, Any] = {"username": user.username, "role": user.role.value, "state": user.state}
+    if secret:
+        out["totp_secret"] = secret
+        out["totp_uri"] = f"otpauth://totp/Silkway:{username}?secret={secret}&issuer=Silkway"
+    emit(out)
+
+
+@users_app.command("list")
+def users_list(node: NodeOption, database_url: UrlOption = None) -> None:
+    with _identity(node, database_url) as ctx, ctx.uow() as uow:
+        users = uow.identity.users()
+    emit(
+        [
+            {
+                "username": u.username,
+                "role": u.role.value,
+                "state": u.state,
+                "office": u.office,
+                "party": u.party,
+                "second_factor": u.totp_secret is not None,
+                "disabled": u.disabled,
+            }
+            for u in users
+        ]
+    )
+
+
+@users_app.command("disable")
+def users_disable(
+    username: Annotated[str, typer.Argument()], node: NodeOption, database_url: UrlOption = None
+) -> None:
+    """Disable a person: their tokens stop working at once."""
+    with _identity(node, database_url) as ctx:
+        identity.set_user_disabled(ctx, username)
+    emit({"username": username, "disabled": True})
+
+
+@clients_app.command("add")
+def clients_add(
+    client_id: Annotated[str, typer.Argument()],
+    role: RoleOption,
+    node: NodeOption,
+    office: OfficeOption = None,
+    party: PartyOption = None,
+    database_url: UrlOption = None,
+) -> None:
+    """Add a machine client; its secret is printed once."""
+    with _identity(node, database_url) as ctx:
+        client, secret = identity.add_client(ctx, client_id, role, office=office, party=party)
+    emit({"client_id": client.client_id, "role": client.role.value, "client_secret": secret})
+
+
+@clients_app.command("rotate")
+def clients_rotate(
+    client_id: Annotated[str, typer.Argument()], node: NodeOption, database_url: UrlOption = None
+) -> None:
+    """A new secret; the old one stops working at once."""
+    with _identity(node, database_url) as ctx:
+        secret = identity.rotate_client(ctx, client_id)
+    emit({"client_id": client_id, "client_secret": secret})
+
+
+@clients_app.command("revoke")
+def clients_revoke(
+    client_id: Annotated[str, typer.Argument()], node: NodeOption, database_url: UrlOption = None
+) -> None:
+    with _identity(node, database_url) as ctx:
+        identity.revoke_client(ctx, client_id)
+    emit({"client_id": client_id, "revoked": True})
+
+
+def token(
+    username: Annotated[str, typer.Argument(help="A user of the node.")],
+    node: NodeOption,
+    database_url: UrlOption = None,
+) -> None:
+    """Print an access token for a user (for scripts on the node's host)."""
+    with _identity(node, database_url) as ctx:
+        with ctx.uow() as uow:
+            user = uow.identity.user(username)
+        if user is None or user.disabled:
+            fail("account-not-found", f"no active user {username!r}")
+        principal = Principal(
+            user.username, user.role, user.state, user.office, user.party, issuer=ctx.issuer
+        )
+        pair = identity.issue_for(ctx, principal)
+    emit({"access_token": pair.access_token, "token_type": "Bearer", "expires_in": pair.expires_in})

@@ -1,0 +1,1 @@
+"""Identity's storage on the node database."""

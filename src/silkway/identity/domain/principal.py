@@ -1,0 +1,65 @@
+"""Roles and the principal: who is calling, as a verified token describes them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+__all__ = [
+    "COMMISSION",
+    "PARTY_ROLES",
+    "SECOND_FACTOR_ROLES",
+    "Principal",
+    "Role",
+]
+
+COMMISSION = "EEC"
+"""The state code the Commission's analysts carry."""
+
+
+class Role(StrEnum):
+    DECLARANT = "declarant"
+    """Lodges, amends and reads its own declarations and movements."""
+    CARRIER = "carrier"
+    """Reads and lodges the movements it carries, like a declarant."""
+    OFFICER = "officer"
+    """A customs officer of the node's state, optionally of one office."""
+    GUARANTOR = "guarantor"
+    """Its own guarantees, balances, certificates and claims."""
+    SEAL_OPERATOR = "seal_operator"
+    """The node's state's navigation seals, activations, incidents and telemetry."""
+    ANALYST = "analyst"
+    """The Commission's view: aggregates, the register, the journal; no declaration contents."""
+    ADMINISTRATOR = "administrator"
+    """Users, clients, keys, the register."""
+
+
+PARTY_ROLES = frozenset({Role.DECLARANT, Role.CARRIER, Role.GUARANTOR, Role.SEAL_OPERATOR})
+"""Roles that act for a party and so carry its identification number."""
+
+SECOND_FACTOR_ROLES = frozenset({Role.OFFICER, Role.ADMINISTRATOR})
+"""Roles whose people may (and in production should) have a second factor."""
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The caller of one request, as its verified access token says."""
+
+    subject: str
+    role: Role
+    state: str
+    """The member state the caller acts in (``EEC`` for the Commission)."""
+    office: str | None = None
+    """An officer's one office, when the officer is bound to one."""
+    party: str | None = None
+    """The identification number of the party a declarant, guarantor or operator acts for."""
+    client: str | None = None
+    """The machine client's id, for client-credentials tokens."""
+    token_id: str = ""
+    issuer: str = ""
+
+    @property
+    def actor(self) -> str:
+        """How the caller is written in event logs: ``role:subject`` and the office if any."""
+        base = f"{self.role.value}:{self.subject}"
+        return f"{base}@{self.office}" if self.office else base
