@@ -150,3 +150,18 @@ class NodeClient(TestClient):
             node = self.nodes.get(mounted.group(1).upper(), node)
             path = mounted.group(2)
         return permitted_bearer(node, method, path, body)
+
+
+def cli_user(monkeypatch: Any, state: str, role: Role, *, party: str | None = None) -> str:
+    """Make (once) a user of ``role`` on ``state``'s node as the settings name it, and have the
+    command line sign in as that user from now on (``SILKWAY_USER``/``SILKWAY_PASSWORD``)."""
+    from silkway.bootstrap import build_node
+
+    node = build_node(state)
+    try:
+        principal = account(node, role, party=party)
+    finally:
+        node.dispose()
+    monkeypatch.setenv("SILKWAY_USER", principal.subject)
+    monkeypatch.setenv("SILKWAY_PASSWORD", PASSWORD)
+    return principal.subject

@@ -4,28 +4,56 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.auth import cli_user
 from typer.testing import CliRunner
 
 from silkway.entrypoints.cli import app
+from silkway.identity.domain.principal import Role
 from silkway.node.clock import SystemClock
+from silkway.reference.model import NODE_CODES
 from silkway.seals.devices.egts import encode_packet, encode_pos_data, encode_record
 
 runner = CliRunner()
 
 
+_ENV: list[pytest.MonkeyPatch] = []
+
+
 @pytest.fixture(autouse=True)
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("SILKWAY_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("SILKWAY_DATABASE_URL", raising=False)
-    return tmp_path
+    _ENV.append(monkeypatch)
+    yield tmp_path
+    _ENV.clear()
+
+
+def _sign_in_for(args: tuple[str, ...]) -> None:
+    """Commands that change state run as a user whose role may run them: a lodging as the
+    declarant its file names, at the node it names; the interstate tests as the Commission's
+    administrator."""
+    if args[:2] == ("declaration", "lodge") and "--node" in args:
+        state = args[args.index("--node") + 1].upper()
+        try:
+            declarant = json.loads(Path(args[2]).read_text())["declarant"]["identification"]
+        except (OSError, ValueError, KeyError, TypeError):
+            declarant = "NOBODY"
+        if state in NODE_CODES:
+            cli_user(_ENV[0], state, Role.DECLARANT, party=declarant)
+    elif args[:2] == ("guarantee", "register") and "--node" in args:
+        cli_user(_ENV[0], args[args.index("--node") + 1].upper(), Role.OFFICER)
+    elif args[:2] == ("conformance", "run"):
+        cli_user(_ENV[0], "EEC", Role.ADMINISTRATOR)
 
 
 def invoke(*args: str, input: str | None = None) -> tuple[int, Any]:
+    _sign_in_for(args)
     result = runner.invoke(app, list(args), input=input)
     try:
         return result.exit_code, json.loads(result.stdout)
@@ -79,7 +107,8 @@ def test_lodge_show_and_verify(tmp_path: Path) -> None:
     assert by_number["reference"] == lodged["reference"]
 
     code, verdict = invoke("audit", "verify", "--node", "KZ")
-    assert (code, verdict) == (0, {"checked": 1, "failed": 0, "ok": True, "access_log_records": 0})
+    # The access log holds the two runs that changed state: the guarantee and the lodging.
+    assert (code, verdict) == (0, {"checked": 1, "failed": 0, "ok": True, "access_log_records": 2})
     assert [s["access_code"] for s in shown["declaration"]["security"]] == [None]
 
 
@@ -200,3 +229,44 @@ def test_conformance_run_of_a_process_without_a_kit_says_which_have_one() -> Non
     assert "process-without-kit" in text
     assert "P.CP.01" in text
     assert "P.SO.01" in text
+
+
+def test_a_command_that_changes_state_needs_a_user_whose_role_may_run_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    file = tmp_path / "d.json"
+    file.write_text(json.dumps(invoke("declaration", "example", "western-road")[1]))
+    lodge = ["declaration", "lodge", str(file), "--node", "KZ"]
+    monkeypatch.delenv("SILKWAY_USER", raising=False)
+    result = runner.invoke(app, lodge)
+    assert (result.exit_code, json.loads(result.stdout)["error"]) == (1, "operator-missing")
+    cli_user(monkeypatch, "KZ", Role.OFFICER)  # an officer does not lodge for a declarant
+    result = runner.invoke(app, lodge)
+    assert (result.exit_code, json.loads(result.stdout)["error"]) == (1, "role-forbidden")
+    monkeypatch.setenv("SILKWAY_PASSWORD", "not-the-password")
+    result = runner.invoke(app, lodge)
+    assert json.loads(result.stdout)["error"] == "credentials-invalid"
+    assert invoke("audit", "verify", "--node", "KZ")[1]["checked"] == 0  # nothing was lodged
+
+
+def test_the_first_administrator_needs_no_sign_in_and_the_next_accounts_do(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("SILKWAY_USER", raising=False)
+    monkeypatch.setenv("SILKWAY_NEW_PASSWORD", "first-admin-password")
+    first = runner.invoke(
+        app, ["users", "add", "root.kz", "--role", "administrator", "--node", "KZ"]
+    )
+    assert first.exit_code == 0, first.stdout
+    second = runner.invoke(
+        app, ["users", "add", "eve.kz", "--role", "administrator", "--node", "KZ"]
+    )
+    assert json.loads(second.stdout)["error"] == "operator-missing"
+    monkeypatch.setenv("SILKWAY_USER", "root.kz")
+    monkeypatch.setenv("SILKWAY_PASSWORD", "first-admin-password")
+    officer = runner.invoke(
+        app, ["users", "add", "officer.kz", "--role", "officer", "--node", "KZ"]
+    )
+    assert officer.exit_code == 0, officer.stdout
+    listed = json.loads(runner.invoke(app, ["users", "list", "--node", "KZ"]).stdout)
+    assert [u["username"] for u in listed] == ["officer.kz", "root.kz"]

@@ -14,7 +14,8 @@ from silkway.entrypoints.cli_output import fail as _fail
 from silkway.entrypoints.cli_output import refused as _refused
 from silkway.exchange.cli import conformance_app, exchange_app, keys_app
 from silkway.guarantees.cli import claims_app, guarantee_app
-from silkway.identity.cli import clients_app, users_app
+from silkway.identity.access import require_party
+from silkway.identity.cli import clients_app, operator, users_app
 from silkway.identity.cli import token as identity_token
 from silkway.kernel.codes import identify
 from silkway.kernel.errors import DomainError
@@ -160,7 +161,12 @@ def declaration_lodge(
     declaration = _read_declaration(file)
     n = build_node(_check_state(state), database_url=database_url)
     try:
-        lodged = lodge_declaration(n.transit, declaration)
+        who = operator(n.identity, "declaration lodge")
+        owners = [declaration.declarant.identification]
+        if declaration.carrier is not None:
+            owners.append(declaration.carrier.identification)
+        require_party(who, owners, "the declaration")
+        lodged = lodge_declaration(n.transit, declaration, actor=who.actor)
     except DomainError as exc:
         _refused(exc)
     finally:

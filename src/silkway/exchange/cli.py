@@ -11,6 +11,7 @@ import typer
 from silkway.entrypoints.cli_output import emit as _emit
 from silkway.entrypoints.cli_output import fail as _fail
 from silkway.entrypoints.cli_output import refused as _refused
+from silkway.identity.cli import operator
 from silkway.kernel.errors import DomainError
 from silkway.reference.model import MEMBER_STATES, NODE_CODES
 
@@ -32,6 +33,15 @@ def _state(value: str) -> str:
     if value not in NODE_CODES:
         _fail("node-unknown", f"unknown node {value!r}; expected one of {', '.join(NODE_CODES)}")
     return value
+
+
+def _sign_in(state: str, command: str) -> None:
+    """Sign in at ``state``'s node as the user running ``command`` (it changes state)."""
+    n = _node(state)
+    try:
+        operator(n.identity, command)
+    finally:
+        n.dispose()
 
 
 def _node(state: str) -> Any:
@@ -101,6 +111,7 @@ def messages_retry(dead_letter_id: Annotated[int, typer.Argument(min=1)], node: 
 
     n = _node(node)
     try:
+        operator(n.identity, "messages retry")
         receipt = exchange.retry_dead_letter(n.exchange, dead_letter_id)
     except DomainError as exc:
         _fail(exc.code, exc.message)
@@ -156,6 +167,8 @@ def conformance_run(
 
     nodes = {s: build_node(s) for s in (*states, "EEC")}
     try:
+        # The results are recorded at the Commission's register, by one of its administrators.
+        operator(nodes["EEC"].identity, "conformance run")
         kits = nodes[states[0]].exchange.kits
         if process not in kits:
             _fail(
@@ -218,6 +231,7 @@ def conformance_import(
         return
     n = _node("EEC")
     try:
+        operator(n.identity, "conformance import")
         with n.transit.uow() as uow:
             report = import_register(
                 uow, text, n.transit.clock.now(), source=str(file or "shipped")
@@ -261,6 +275,7 @@ def keys_rotate(
     from silkway.node.clock import SystemClock
     from silkway.settings import Settings
 
+    _sign_in(node, "keys rotate")
     signer = KeyStore(Settings().key_folder()).rotate(
         _state(node), SystemClock().now(), timedelta(hours=overlap_hours)
     )
@@ -268,13 +283,15 @@ def keys_rotate(
 
 
 @keys_app.command("revoke")
-def keys_revoke(key_id: Annotated[str, typer.Argument()]) -> None:
-    """Revoke a key at once: envelopes it signs are refused from now on."""
+def keys_revoke(key_id: Annotated[str, typer.Argument()], node: NodeOption) -> None:
+    """Revoke a key at once: envelopes it signs are refused from now on (``--node``: where the
+    administrator revoking it signs in)."""
     from silkway.exchange.signing.keys import TrustListInvalid
     from silkway.exchange.signing.keystore import KeyStore
     from silkway.node.clock import SystemClock
     from silkway.settings import Settings
 
+    _sign_in(node, "keys revoke")
     try:
         KeyStore(Settings().key_folder()).revoke(key_id, SystemClock().now())
     except TrustListInvalid as exc:

@@ -24,6 +24,7 @@ from silkway.guarantees.domain.guarantee import (
     Holder,
     RegistryInvalid,
 )
+from silkway.identity.cli import operator
 from silkway.kernel.errors import DomainError
 from silkway.reference.model import MEMBER_STATES
 
@@ -138,6 +139,7 @@ def register(
     if guarantor_id is None and guarantor_name is None:
         _fail("guarantor-missing", "give --guarantor-id, or --guarantor-name to register one")
     with _node(state, database_url) as n:
+        operator(n.identity, "guarantee register")
         ctx = n.guarantees
         if guarantor_id is None:
             pct = _amount(national_pct, "--national-pct") if national_pct else Decimal(0)

@@ -1,14 +1,17 @@
-"""``silkway users``, ``silkway clients`` and ``silkway token``: the node's accounts, from its host.
+"""``silkway users``, ``silkway clients`` and ``silkway token``, and who runs a command.
 
-These run with the node's own database credentials, as its administrator does on the host:
-whoever can run them can already write the database, so they are the way the first
-administrator and every machine client come to exist. Secrets are printed once and only their
-hashes are kept. Every command prints JSON; a refusal prints ``{"error", ...}`` and exits 1.
+Every command that changes state acts as one of the node's users, named by ``SILKWAY_USER``
+with ``SILKWAY_PASSWORD`` (and ``SILKWAY_OTP`` for an account with a second factor), and runs
+only if that user's role may (:data:`silkway.identity.domain.policy.COMMANDS`); both the run and
+a refusal go to the node's access log. The one exception is the first administrator of a node,
+which ``silkway users add`` makes while the node has none. Secrets are printed once and only
+their hashes are kept. Every command prints JSON; a refusal prints ``{"error", ...}`` and exits 1.
 """
 
 from __future__ import annotations
 
 import getpass
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
@@ -17,8 +20,10 @@ import typer
 
 from silkway.entrypoints.cli_output import emit, fail, refused
 from silkway.identity import service as identity
+from silkway.identity.domain.access_log import AccessEntry, Outcome
+from silkway.identity.domain.policy import COMMANDS
 from silkway.identity.domain.principal import Principal, Role
-from silkway.kernel.errors import DomainError
+from silkway.kernel.errors import AccessDenied, DomainError, NotAuthenticated
 
 users_app = typer.Typer(help="People: officers, analysts, administrators.", no_args_is_help=True)
 clients_app = typer.Typer(
@@ -33,6 +38,55 @@ OfficeOption = Annotated[str | None, typer.Option(help="An officer's one office.
 PartyOption = Annotated[
     str | None, typer.Option(help="The identification number the account acts for.")
 ]
+
+
+def operator(ctx: identity.IdentityContext, command: str) -> Principal:
+    """The user running ``command``, signed in from the environment; refuses a wrong role."""
+    username = os.environ.get("SILKWAY_USER", "")
+    password = os.environ.get("SILKWAY_PASSWORD")
+    principal: Principal | None = None
+    try:
+        if not username or password is None:
+            raise NotAuthenticated(
+                "operator-missing",
+                f"{command!r} changes state: set SILKWAY_USER and SILKWAY_PASSWORD (and "
+                "SILKWAY_OTP) to one of the node's users",
+            )
+        principal = identity.verify_person(ctx, username, password, os.environ.get("SILKWAY_OTP"))
+        if principal.role not in COMMANDS[command]:
+            raise AccessDenied(
+                "role-forbidden", f"a {principal.role.value} may not run {command!r}"
+            )
+    except (NotAuthenticated, AccessDenied) as error:
+        _log(ctx, command, principal, 401 if isinstance(error, NotAuthenticated) else 403, error)
+        refused(error)
+    _log(ctx, command, principal, 200, None)
+    return principal
+
+
+def _log(
+    ctx: identity.IdentityContext,
+    command: str,
+    who: Principal | None,
+    status: int,
+    error: DomainError | None,
+) -> None:
+    identity.record_access(
+        ctx,
+        AccessEntry(
+            at=ctx.clock.now(),
+            subject=who.subject if who else (os.environ.get("SILKWAY_USER") or "anonymous"),
+            role=who.role.value if who else "",
+            state=who.state if who else "",
+            office=(who.office or "") if who else "",
+            client_address=f"cli:{getpass.getuser()}",
+            method="CLI",
+            path=command,
+            status=status,
+            outcome=Outcome.REFUSED if error else Outcome.ALLOWED,
+            reason=error.code if error else "",
+        ),
+    )
 
 
 @contextmanager
@@ -58,11 +112,13 @@ def users_add(
     second_factor: Annotated[bool, typer.Option(help="Enrol a TOTP second factor.")] = False,
     database_url: UrlOption = None,
 ) -> None:
-    """Add a person; the password is read from SILKWAY_PASSWORD or asked for."""
-    import os
+    """Add a person; the new password is read from SILKWAY_NEW_PASSWORD or asked for.
 
-    password = os.environ.get("SILKWAY_PASSWORD") or getpass.getpass("password: ")
+    A node's first administrator needs no sign-in; every later account is added by one."""
+    password = os.environ.get("SILKWAY_NEW_PASSWORD") or getpass.getpass("new password: ")
     with _identity(node, database_url) as ctx:
+        if not (role is Role.ADMINISTRATOR and not identity.has_administrator(ctx)):
+            operator(ctx, "users add")
         user, secret = identity.add_user(
             ctx, username, password, role, office=office, party=party, second_factor=second_factor
         )
@@ -99,6 +155,7 @@ def users_disable(
 ) -> None:
     """Disable a person: their tokens stop working at once."""
     with _identity(node, database_url) as ctx:
+        operator(ctx, "users disable")
         identity.set_user_disabled(ctx, username)
     emit({"username": username, "disabled": True})
 
@@ -114,6 +171,7 @@ def clients_add(
 ) -> None:
     """Add a machine client; its secret is printed once."""
     with _identity(node, database_url) as ctx:
+        operator(ctx, "clients add")
         client, secret = identity.add_client(ctx, client_id, role, office=office, party=party)
     emit({"client_id": client.client_id, "role": client.role.value, "client_secret": secret})
 
@@ -124,6 +182,7 @@ def clients_rotate(
 ) -> None:
     """A new secret; the old one stops working at once."""
     with _identity(node, database_url) as ctx:
+        operator(ctx, "clients rotate")
         secret = identity.rotate_client(ctx, client_id)
     emit({"client_id": client_id, "client_secret": secret})
 
@@ -133,6 +192,7 @@ def clients_revoke(
     client_id: Annotated[str, typer.Argument()], node: NodeOption, database_url: UrlOption = None
 ) -> None:
     with _identity(node, database_url) as ctx:
+        operator(ctx, "clients revoke")
         identity.revoke_client(ctx, client_id)
     emit({"client_id": client_id, "revoked": True})
 

@@ -237,6 +237,14 @@ def password_grant(
     ctx: IdentityContext, username: str, password: str, second_factor: str | None = None
 ) -> TokenPair:
     """The resource-owner password grant, with a TOTP code for accounts that have one."""
+    principal = verify_person(ctx, username, password, second_factor)
+    return _issue(ctx, principal, f"user:{username}", refresh=True)
+
+
+def verify_person(
+    ctx: IdentityContext, username: str, password: str, second_factor: str | None = None
+) -> Principal:
+    """The person these credentials prove, or ``NotAuthenticated`` naming what is wrong."""
     with ctx.uow() as uow:
         user = uow.identity.user(username)
     if not verify_secret(password, user.password_hash if user else None) or user is None:
@@ -251,10 +259,14 @@ def password_grant(
         raise NotAuthenticated(
             "second-factor-missing", f"a {user.role.value} needs a second factor enrolled"
         )
-    principal = Principal(
+    return Principal(
         user.username, user.role, user.state, user.office, user.party, issuer=ctx.issuer
     )
-    return _issue(ctx, principal, f"user:{username}", refresh=True)
+
+
+def has_administrator(ctx: IdentityContext) -> bool:
+    with ctx.uow() as uow:
+        return any(u.role is Role.ADMINISTRATOR and not u.disabled for u in uow.identity.users())
 
 
 def client_grant(ctx: IdentityContext, client_id: str, secret: str) -> TokenPair:

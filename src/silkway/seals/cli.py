@@ -28,14 +28,18 @@ T = TypeVar("T")
 
 
 @contextmanager
-def _node(state: str, database_url: str | None) -> Iterator[Any]:
+def _node(state: str, database_url: str | None, acting: str | None = None) -> Iterator[Any]:
+    """The node; for a command that changes state (``acting``), signed in as its user."""
     from silkway.bootstrap import build_node
+    from silkway.identity.cli import operator
 
     code = state.upper()
     if code not in NODE_CODES:
         _fail("node-unknown", f"unknown node {state!r}; expected one of {', '.join(NODE_CODES)}")
     node = build_node(code, database_url=database_url)
     try:
+        if acting is not None:
+            operator(node.identity, acting)
         yield node
     finally:
         node.dispose()
@@ -95,7 +99,7 @@ def register(
     """Register a seal with the node's operator."""
     from silkway.seals import service as seals
 
-    with _node(state, database_url) as node:
+    with _node(state, database_url, "seals register") as node:
         seal = _run(
             lambda: seals.register_seal(
                 node.seals,
@@ -134,7 +138,7 @@ def activate(
     """Activate a seal on a released movement (declared seals are activated at release)."""
     from silkway.seals import service as seals
 
-    with _node(state, database_url) as node:
+    with _node(state, database_url, "seals activate") as node:
         result = _run(lambda: seals.activate_seal(node.seals, seal_id, movement))
     _emit({"activated": result.activated})
 
@@ -210,7 +214,7 @@ def check_silence(state: StateOption, database_url: UrlOption = None) -> None:
     """Open incident 06 for every silent seal (run it periodically)."""
     from silkway.seals import ingest as telemetry
 
-    with _node(state, database_url) as node:
+    with _node(state, database_url, "seals check-silence") as node:
         opened = telemetry.check_silence(node.seals)
     _emit([_incident(i) for i in opened])
 
@@ -220,6 +224,6 @@ def purge(state: StateOption, database_url: UrlOption = None) -> None:
     """Delete positions older than the retention period."""
     from silkway.seals import ingest as telemetry
 
-    with _node(state, database_url) as node:
+    with _node(state, database_url, "seals purge") as node:
         deleted = telemetry.purge_positions(node.seals)
     _emit({"deleted": deleted})

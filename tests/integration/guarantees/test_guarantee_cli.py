@@ -7,9 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.auth import cli_user
 from typer.testing import CliRunner
 
 from silkway.entrypoints.cli import app
+from silkway.identity.domain.principal import Role
 from silkway.kernel.codes import validate_grn
 from silkway.node.clock import SystemClock
 
@@ -20,6 +22,8 @@ runner = CliRunner()
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("SILKWAY_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("SILKWAY_DATABASE_URL", raising=False)
+    # The commands that change state run as a user whose role may run them.
+    cli_user(monkeypatch, "KZ", Role.OFFICER)
     return tmp_path
 
 

@@ -7,9 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.auth import cli_user
 from typer.testing import CliRunner
 
 from silkway.entrypoints.cli import app
+from silkway.identity.domain.principal import Role
 
 runner = CliRunner()
 
@@ -18,6 +20,8 @@ runner = CliRunner()
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("SILKWAY_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("SILKWAY_DATABASE_URL", raising=False)
+    # The commands that change state run as a user whose role may run them.
+    cli_user(monkeypatch, "KZ", Role.SEAL_OPERATOR)
     return tmp_path
 
 

@@ -15,7 +15,7 @@ from enum import StrEnum
 
 from silkway.identity.domain.principal import Principal, Role
 
-__all__ = ["POLICY", "PUBLIC", "Own", "Rule", "allows", "rule_for"]
+__all__ = ["COMMANDS", "POLICY", "PUBLIC", "Own", "Rule", "allows", "rule_for"]
 
 
 class Own(StrEnum):
@@ -176,6 +176,27 @@ _ROWS: dict[tuple[str, str], Rule] = {
 
 POLICY: Mapping[tuple[str, str], Rule] = _ROWS
 """``(method, route path)`` → who may call it."""
+
+
+COMMANDS: Mapping[str, frozenset[Role]] = {
+    "declaration lodge": frozenset({_D, _C}),
+    "guarantee register": frozenset({_G, _O}),
+    "seals register": frozenset({_S}),
+    "seals activate": frozenset({_S, _O}),
+    "seals check-silence": frozenset({_S, _O}),
+    "seals purge": frozenset({_S, _X}),
+    "messages retry": frozenset({_X}),
+    "keys rotate": frozenset({_X}),
+    "keys revoke": frozenset({_X}),
+    "conformance run": frozenset({_X}),
+    "conformance import": frozenset({_X}),
+    "users add": frozenset({_X}),
+    "users disable": frozenset({_X}),
+    "clients add": frozenset({_X}),
+    "clients rotate": frozenset({_X}),
+    "clients revoke": frozenset({_X}),
+}
+"""Each command line command that changes state → the roles whose users may run it."""
 
 
 def rule_for(method: str, path: str) -> Rule | None:
