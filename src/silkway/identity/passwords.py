@@ -11,6 +11,7 @@ from datetime import datetime
 
 import pyotp
 from pwdlib import PasswordHash
+from pwdlib.exceptions import PwdlibError
 
 __all__ = ["hash_secret", "new_client_secret", "new_totp_secret", "totp_ok", "verify_secret"]
 
@@ -31,8 +32,8 @@ def verify_secret(secret: str, stored: str | None) -> bool:
         return False
     try:
         return _HASHER.verify(secret, stored)
-    except ValueError:
-        return False
+    except (ValueError, PwdlibError):
+        return False  # an unreadable stored hash proves nothing: refused like a wrong secret
 
 
 def new_client_secret() -> str:
