@@ -26,7 +26,7 @@ from silkway.bootstrap import Node
 from silkway.identity import service as identity
 from silkway.identity.domain.accounts import User
 from silkway.identity.domain.policy import POLICY, Rule
-from silkway.identity.domain.principal import COMMISSION, Principal, Role
+from silkway.identity.domain.principal import Principal, Role, home_state
 from silkway.identity.passwords import hash_secret
 from silkway.node.ports import DuplicateKey
 
@@ -56,7 +56,7 @@ def account(
     name: str | None = None,
 ) -> Principal:
     """The account (made if missing) and the principal its tokens describe."""
-    state = state or (COMMISSION if role is Role.ANALYST else node.state)
+    state = state or home_state(role, node.state)
     if role in (Role.SEAL_OPERATOR,) and party is None:
         party = f"OP{node.state}"
     name = name or "-".join(
@@ -71,7 +71,7 @@ def account(
             uow.commit()
         except DuplicateKey:
             pass
-    return Principal(name, role, state, office, party, issuer=node.identity.issuer)
+    return user.principal(node.identity.issuer)
 
 
 def bearer(

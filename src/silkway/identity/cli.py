@@ -208,8 +208,5 @@ def token(
             user = uow.identity.user(username)
         if user is None or user.disabled:
             fail("account-not-found", f"no active user {username!r}")
-        principal = Principal(
-            user.username, user.role, user.state, user.office, user.party, issuer=ctx.issuer
-        )
-        pair = identity.issue_for(ctx, principal)
+        pair = identity.issue_for(ctx, user.principal(ctx.issuer))
     emit({"access_token": pair.access_token, "token_type": "Bearer", "expires_in": pair.expires_in})

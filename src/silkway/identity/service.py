@@ -12,14 +12,14 @@ import hashlib
 import logging
 import secrets
 from collections.abc import Callable, Container
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
 from silkway.identity.domain import access_log
 from silkway.identity.domain.access_log import AccessEntry, AccessRecord
 from silkway.identity.domain.accounts import AccountInvalid, Client, User, check_account
-from silkway.identity.domain.principal import COMMISSION, SECOND_FACTOR_ROLES, Principal, Role
+from silkway.identity.domain.principal import SECOND_FACTOR_ROLES, Principal, Role, home_state
 from silkway.identity.passwords import (
     hash_secret,
     new_client_secret,
@@ -138,7 +138,7 @@ def add_user(
     second_factor: bool = False,
 ) -> tuple[User, str | None]:
     """A new person; returns the TOTP secret to enrol when ``second_factor``."""
-    state = state or (COMMISSION if role is Role.ANALYST else ctx.state)
+    state = state or home_state(role, ctx.state)
     _check(ctx, username, role, state, office, party)
     if len(password) < MIN_PASSWORD:
         raise AccountInvalid(
@@ -177,7 +177,7 @@ def add_client(
     party: str | None = None,
 ) -> tuple[Client, str]:
     """A new machine client and its secret (shown once; only its hash is kept)."""
-    state = state or (COMMISSION if role is Role.ANALYST else ctx.state)
+    state = state or home_state(role, ctx.state)
     _check(ctx, client_id, role, state, office, party)
     secret = new_client_secret()
     client = Client(
@@ -259,9 +259,7 @@ def verify_person(
         raise NotAuthenticated(
             "second-factor-missing", f"a {user.role.value} needs a second factor enrolled"
         )
-    return Principal(
-        user.username, user.role, user.state, user.office, user.party, issuer=ctx.issuer
-    )
+    return user.principal(ctx.issuer)
 
 
 def has_administrator(ctx: IdentityContext) -> bool:
@@ -277,16 +275,7 @@ def client_grant(ctx: IdentityContext, client_id: str, secret: str) -> TokenPair
         raise NotAuthenticated("credentials-invalid", "unknown client or wrong secret")
     if client.revoked:
         raise NotAuthenticated("account-disabled", f"client {client_id!r} is revoked")
-    principal = Principal(
-        client.client_id,
-        client.role,
-        client.state,
-        client.office,
-        client.party,
-        client=client.client_id,
-        issuer=ctx.issuer,
-    )
-    return _issue(ctx, principal, f"client:{client_id}", refresh=False)
+    return _issue(ctx, client.principal(ctx.issuer), f"client:{client_id}", refresh=False)
 
 
 def refresh_grant(ctx: IdentityContext, refresh_token: str) -> TokenPair:
@@ -310,10 +299,7 @@ def refresh_grant(ctx: IdentityContext, refresh_token: str) -> TokenPair:
         uow.commit()
     if user is None or user.disabled:
         raise NotAuthenticated("account-disabled", "the account is disabled")
-    principal = Principal(
-        user.username, user.role, user.state, user.office, user.party, issuer=ctx.issuer
-    )
-    return _issue(ctx, principal, stored.subject, refresh=True)
+    return _issue(ctx, user.principal(ctx.issuer), stored.subject, refresh=True)
 
 
 def issue_for(
@@ -360,16 +346,7 @@ def _issue(
                 RefreshToken(_digest(refresh_value), subject, now + ctx.refresh_ttl, False)
             )
             uow.commit()
-    issued = Principal(
-        principal.subject,
-        principal.role,
-        principal.state,
-        principal.office,
-        principal.party,
-        principal.client,
-        jti,
-        ctx.issuer,
-    )
+    issued = replace(principal, token_id=jti, issuer=ctx.issuer)
     return TokenPair(token, int(ctx.access_ttl.total_seconds()), refresh_value, issued)
 
 

@@ -28,7 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from silkway.identity import service as identity
 from silkway.identity.domain.access_log import AccessEntry, Outcome
 from silkway.identity.domain.policy import Own, Rule, allows, rule_for
-from silkway.identity.domain.principal import COMMISSION, Principal, Role
+from silkway.identity.domain.principal import Principal, acting_states
 from silkway.identity.service import IdentityContext
 from silkway.kernel.errors import AccessDenied, NotAuthenticated
 from silkway.web.problems import ApiProblem
@@ -121,8 +121,7 @@ def make_guard(
 
 
 def _check_state(principal: Principal, state: str) -> None:
-    allowed = {state, COMMISSION} if principal.role is Role.ANALYST else {state}
-    if principal.state not in allowed:
+    if principal.state not in acting_states(principal.role, state):
         raise AccessDenied(
             "state-foreign", f"a caller acting in {principal.state or '?'} cannot act in {state}"
         )

@@ -7,7 +7,7 @@ from collections.abc import Container
 from dataclasses import dataclass
 from datetime import datetime
 
-from silkway.identity.domain.principal import COMMISSION, PARTY_ROLES, Role
+from silkway.identity.domain.principal import PARTY_ROLES, Principal, Role, acting_states
 from silkway.kernel.errors import DomainError, Violation
 
 __all__ = [
@@ -42,6 +42,12 @@ class User:
     disabled: bool
     created_at: datetime
 
+    def principal(self, issuer: str) -> Principal:
+        """Who this person's tokens say is calling."""
+        return Principal(
+            self.username, self.role, self.state, self.office, self.party, issuer=issuer
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Client:
@@ -55,6 +61,18 @@ class Client:
     secret_hash: str
     revoked: bool
     created_at: datetime
+
+    def principal(self, issuer: str) -> Principal:
+        """Who this client's tokens say is calling."""
+        return Principal(
+            self.client_id,
+            self.role,
+            self.state,
+            self.office,
+            self.party,
+            client=self.client_id,
+            issuer=issuer,
+        )
 
 
 def check_account(
@@ -77,8 +95,7 @@ def check_account(
         problems.append(
             Violation("name-invalid", "/name", "1-64 lower-case letters, digits, '.', '_', '-'")
         )
-    expected = {COMMISSION, node_state} if role is Role.ANALYST else {node_state}
-    if state not in expected:
+    if state not in acting_states(role, node_state):
         problems.append(
             Violation(
                 "state-foreign", "/state", f"a {role.value} of this node acts in {node_state}"

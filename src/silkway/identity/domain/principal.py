@@ -11,6 +11,8 @@ __all__ = [
     "SECOND_FACTOR_ROLES",
     "Principal",
     "Role",
+    "acting_states",
+    "home_state",
 ]
 
 COMMISSION = "EEC"
@@ -39,6 +41,17 @@ PARTY_ROLES = frozenset({Role.DECLARANT, Role.CARRIER, Role.GUARANTOR, Role.SEAL
 
 SECOND_FACTOR_ROLES = frozenset({Role.OFFICER, Role.ADMINISTRATOR})
 """Roles whose people may (and in production should) have a second factor."""
+
+
+def home_state(role: Role, node_state: str) -> str:
+    """The state an account of ``role`` acts in unless told otherwise."""
+    return COMMISSION if role is Role.ANALYST else node_state
+
+
+def acting_states(role: Role, node_state: str) -> frozenset[str]:
+    """The states a caller of ``role`` may act in on ``node_state``'s node: its own, and for the
+    Commission's analysts the Commission too."""
+    return frozenset({node_state, home_state(role, node_state)})
 
 
 @dataclass(frozen=True, slots=True)
