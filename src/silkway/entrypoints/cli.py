@@ -162,10 +162,7 @@ def declaration_lodge(
     n = build_node(_check_state(state), database_url=database_url)
     try:
         who = operator(n.identity, "declaration lodge")
-        owners = [declaration.declarant.identification]
-        if declaration.carrier is not None:
-            owners.append(declaration.carrier.identification)
-        require_party(who, owners, "the declaration")
+        require_party(who, declaration.owners(), "the declaration")
         lodged = lodge_declaration(n.transit, declaration, actor=who.actor)
     except DomainError as exc:
         _refused(exc)

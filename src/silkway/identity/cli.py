@@ -20,7 +20,7 @@ import typer
 
 from silkway.entrypoints.cli_output import emit, fail, refused
 from silkway.identity import service as identity
-from silkway.identity.domain.access_log import AccessEntry, Outcome
+from silkway.identity.domain import access_log
 from silkway.identity.domain.policy import COMMANDS
 from silkway.identity.domain.principal import Principal, Role
 from silkway.kernel.errors import AccessDenied, DomainError, NotAuthenticated
@@ -73,18 +73,15 @@ def _log(
 ) -> None:
     identity.record_access(
         ctx,
-        AccessEntry(
-            at=ctx.clock.now(),
-            subject=who.subject if who else (os.environ.get("SILKWAY_USER") or "anonymous"),
-            role=who.role.value if who else "",
-            state=who.state if who else "",
-            office=(who.office or "") if who else "",
+        access_log.entry(
+            ctx.clock.now(),
+            who,
             client_address=f"cli:{getpass.getuser()}",
             method="CLI",
             path=command,
             status=status,
-            outcome=Outcome.REFUSED if error else Outcome.ALLOWED,
             reason=error.code if error else "",
+            unknown=os.environ.get("SILKWAY_USER") or "anonymous",
         ),
     )
 

@@ -26,7 +26,8 @@ from limits.strategies import MovingWindowRateLimiter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from silkway.identity import service as identity
-from silkway.identity.domain.access_log import AccessEntry, Outcome
+from silkway.identity.domain import access_log
+from silkway.identity.domain.access_log import AccessEntry
 from silkway.identity.domain.policy import Own, Rule, allows, rule_for
 from silkway.identity.domain.principal import Principal, acting_states
 from silkway.identity.service import IdentityContext
@@ -165,17 +166,12 @@ class AccessLog:
             return None
         principal = state.get(_PRINCIPAL)
         client = scope.get("client")
-        who = principal if isinstance(principal, Principal) else None
-        return AccessEntry(
-            at=self.ctx.clock.now(),
-            subject=who.subject if who else "anonymous",
-            role=who.role.value if who else "",
-            state=who.state if who else "",
-            office=(who.office or "") if who else "",
+        return access_log.entry(
+            self.ctx.clock.now(),
+            principal if isinstance(principal, Principal) else None,
             client_address=str(client[0]) if client else "",
             method=str(scope.get("method", "")),
-            path=str(scope.get("path", ""))[:300],
+            path=str(scope.get("path", "")),
             status=status,
-            outcome=Outcome.REFUSED if refused or status >= 400 else Outcome.ALLOWED,
-            reason=str(state.get("refusal", ""))[:80],
+            reason=str(state.get("refusal", "")),
         )

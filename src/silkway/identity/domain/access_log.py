@@ -19,9 +19,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from silkway.identity.domain.principal import Principal
 from silkway.kernel.chain import GENESIS_HASH, ChainVerdict, canonical_json, iso_utc
 
-__all__ = ["AccessEntry", "AccessRecord", "Outcome", "append", "verify"]
+__all__ = ["AccessEntry", "AccessRecord", "Outcome", "append", "entry", "verify"]
 
 
 class Outcome(StrEnum):
@@ -46,6 +47,34 @@ class AccessEntry:
     outcome: Outcome
     reason: str
     """Why a request was refused (a problem code); empty when allowed."""
+
+
+def entry(
+    at: datetime,
+    who: Principal | None,
+    *,
+    client_address: str,
+    method: str,
+    path: str,
+    status: int,
+    reason: str = "",
+    unknown: str = "anonymous",
+) -> AccessEntry:
+    """What a request (or a command line run) was; ``unknown`` names a caller not signed in.
+    A status of 400 or above is a refusal."""
+    return AccessEntry(
+        at=at,
+        subject=who.subject if who else unknown,
+        role=who.role.value if who else "",
+        state=who.state if who else "",
+        office=(who.office or "") if who else "",
+        client_address=client_address,
+        method=method,
+        path=path[:300],
+        status=status,
+        outcome=Outcome.REFUSED if status >= 400 else Outcome.ALLOWED,
+        reason=reason[:80],
+    )
 
 
 @dataclass(frozen=True, slots=True)

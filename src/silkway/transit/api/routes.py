@@ -63,7 +63,7 @@ def build_router(ctx: TransitContext) -> APIRouter:
         declaration: Annotated[TransitDeclaration, Body()], request: Request, response: Response
     ) -> LodgeResult:
         principal = principal_of(request)
-        require_party(principal, _owners(declaration), "the declaration")
+        require_party(principal, declaration.owners(), "the declaration")
         # Domain errors (a conflicting LRN, a concurrent change) rise to the one error table.
         lodged = transit.lodge_declaration(ctx, declaration, actor=principal.actor)
         m = lodged.movement
@@ -233,16 +233,10 @@ def build_router(ctx: TransitContext) -> APIRouter:
     return router
 
 
-def _owners(declaration: TransitDeclaration) -> list[str]:
-    """Who a declaration belongs to: its declarant, and its carrier when it names one."""
-    carrier = declaration.carrier.identification if declaration.carrier else None
-    return [declaration.declarant.identification, *([carrier] if carrier else [])]
-
-
 def visible_movement(ctx: TransitContext, principal: Principal, key: str) -> Movement:
     """The movement, if this caller may see it; to anyone else it does not exist."""
     movement = transit.get_movement(ctx, key)
-    if not sees_party(principal, _owners(movement.declaration)):
+    if not sees_party(principal, movement.declaration.owners()):
         raise transit.MovementNotFound(f"no movement {key!r} at the {ctx.state} node")
     return movement
 

@@ -124,6 +124,11 @@ class TransitDeclaration(_Strict):
     time_limit: Date
     security: list[SecurityReference] = Field(default_factory=list, max_length=9)
 
+    def owners(self) -> list[str]:
+        """Who the declaration belongs to: its declarant, and its carrier when it names one."""
+        carrier = [self.carrier.identification] if self.carrier else []
+        return [self.declarant.identification, *carrier]
+
     def without_access_codes(self) -> TransitDeclaration:
         """The declaration as Silkway keeps and sends it: every quoted access code dropped."""
         if all(s.access_code is None for s in self.security):
