@@ -18,6 +18,7 @@ from silkway.bootstrap import Node
 from silkway.exchange import register
 from silkway.exchange import service as exchange
 from silkway.exchange.ports import ConformanceResult, InboxEntry, JournalEntry, OutboxView
+from silkway.identity.access import Actor
 from silkway.kernel.errors import DomainError
 from silkway.kernel.wire import QueryFlag
 from silkway.web.problems import ApiProblem
@@ -141,7 +142,7 @@ def build_exchange_router(node: Node) -> APIRouter:
             }
         },
     )
-    async def register_import(request: Request) -> dict[str, int]:
+    async def register_import(request: Request, actor: Actor) -> dict[str, int]:
         raw = await request.body()
         try:
             text = raw.decode("utf-8")
@@ -151,7 +152,7 @@ def build_exchange_router(node: Node) -> APIRouter:
         def run() -> dict[str, int]:
             now = node.transit.clock.now()
             with uow() as u:
-                report = register.import_register(u, text, now, source="api import")
+                report = register.import_register(u, text, now, source=f"{actor}: import")
                 u.commit()
             return {"processes": report.processes, "stages": report.stages}
 

@@ -231,10 +231,10 @@ def conformance_import(
         return
     n = _node("EEC")
     try:
-        operator(n.identity, "conformance import")
+        who = operator(n.identity, "conformance import")
         with n.transit.uow() as uow:
             report = import_register(
-                uow, text, n.transit.clock.now(), source=str(file or "shipped")
+                uow, text, n.transit.clock.now(), source=f"{who.actor}: {file or 'shipped'}"
             )
             uow.commit()
     except DomainError as exc:

@@ -143,6 +143,7 @@ def recover(
     key: str,
     amount: Decimal | None = None,
     on: date | None = None,
+    actor: str | None = None,
 ) -> Recovery:
     """Record a guarantor's payment on a claim (the whole outstanding amount by default) and
     distribute it; a repeated ``key`` returns the first recovery."""
@@ -177,6 +178,13 @@ def recover(
             raise RecoveryInvalid(f"recovery {key} is being recorded; retry to read it") from None
         if not recorded:
             raise RecoveryInvalid(f"claim {claim_id} was paid meanwhile; nothing is outstanding")
+        uow.guarantees.record_change(
+            claim.grn,
+            "recovery",
+            at=now,
+            actor=actor or f"node:{ctx.state}",
+            note=f"claim {claim_id}: {paid} {claim.currency} recovered",
+        )
         uow.commit()
     return recovery
 

@@ -139,7 +139,7 @@ def register(
     if guarantor_id is None and guarantor_name is None:
         _fail("guarantor-missing", "give --guarantor-id, or --guarantor-name to register one")
     with _node(state, database_url) as n:
-        operator(n.identity, "guarantee register")
+        actor = operator(n.identity, "guarantee register").actor
         ctx = n.guarantees
         if guarantor_id is None:
             pct = _amount(national_pct, "--national-pct") if national_pct else Decimal(0)
@@ -151,6 +151,7 @@ def register(
                     country=state,
                     national_guarantor=national_pct is not None,
                     reduction_pct=pct,
+                    actor=actor,
                 )
             )
             guarantor_id = guarantor.guarantor_id
@@ -159,7 +160,7 @@ def register(
                 record = Holder(holder, holder_name, holder_country or state, qualified)
             except RegistryInvalid as exc:
                 _refused(exc)
-            _run(lambda: guarantees.register_holder(ctx, record))
+            _run(lambda: guarantees.register_holder(ctx, record, actor=actor))
         application = guarantees.GuaranteeApplication(
             method=method,
             scope=scope,
@@ -173,7 +174,7 @@ def register(
             grn=grn,
             access_code=access_code,
         )
-        done = _run(lambda: guarantees.register_guarantee(ctx, application, actor="cli"))
+        done = _run(lambda: guarantees.register_guarantee(ctx, application, actor=actor))
     _emit(
         {
             "grn": done.record.grn,

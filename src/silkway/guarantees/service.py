@@ -159,6 +159,7 @@ def register_guarantor(
     country: str,
     national_guarantor: bool = False,
     reduction_pct: Decimal = Decimal(0),
+    actor: str | None = None,
 ) -> Guarantor:
     """Register a bank, insurer or surety; national-guarantor status carries its reduction."""
     _registry_node(ctx)
@@ -178,7 +179,7 @@ def register_guarantor(
             raise RegistrationInvalid(
                 exc.message, [Violation(exc.code, "/reduction_pct", exc.message)]
             ) from exc
-        uow.guarantees.add_guarantor(guarantor, now)
+        uow.guarantees.add_guarantor(guarantor, now, actor or f"node:{ctx.state}")
         uow.commit()
     return guarantor
 
@@ -196,11 +197,11 @@ def get_guarantor(ctx: GuaranteeContext, guarantor_id: str) -> Guarantor:
     return found
 
 
-def register_holder(ctx: GuaranteeContext, holder: Holder) -> Holder:
+def register_holder(ctx: GuaranteeContext, holder: Holder, *, actor: str | None = None) -> Holder:
     """Register a holder, or update its name and qualified status."""
     _registry_node(ctx)
     with ctx.uow() as uow:
-        uow.guarantees.put_holder(holder, ctx.clock.now())
+        uow.guarantees.put_holder(holder, ctx.clock.now(), actor or f"node:{ctx.state}")
         uow.commit()
     return holder
 
@@ -370,8 +371,11 @@ def change_status(
     return changed
 
 
-def authorise_holder(ctx: GuaranteeContext, grn: str, holder_id: str) -> list[str]:
+def authorise_holder(
+    ctx: GuaranteeContext, grn: str, holder_id: str, *, actor: str | None = None
+) -> list[str]:
     """Let another holder quote the guarantee; returns every authorised holder."""
+    now = ctx.clock.now()
     with ctx.uow() as uow:
         _record(uow, grn)
         if uow.guarantees.holder(holder_id) is None:
@@ -379,16 +383,25 @@ def authorise_holder(ctx: GuaranteeContext, grn: str, holder_id: str) -> list[st
                 f"no holder {holder_id}",
                 [Violation("holder-unknown", "/holder_id", f"no holder {holder_id}")],
             )
-        uow.guarantees.authorise(grn, holder_id, ctx.clock.now())
+        if uow.guarantees.authorise(grn, holder_id, now):
+            uow.guarantees.record_change(
+                grn, "authorise", at=now, actor=actor or f"node:{ctx.state}", note=holder_id
+            )
         holders = uow.guarantees.authorised_holders(grn)
         uow.commit()
     return holders
 
 
-def withdraw_authorisation(ctx: GuaranteeContext, grn: str, holder_id: str) -> list[str]:
+def withdraw_authorisation(
+    ctx: GuaranteeContext, grn: str, holder_id: str, *, actor: str | None = None
+) -> list[str]:
+    now = ctx.clock.now()
     with ctx.uow() as uow:
         _record(uow, grn)
-        uow.guarantees.withdraw_authorisation(grn, holder_id)
+        if uow.guarantees.withdraw_authorisation(grn, holder_id):
+            uow.guarantees.record_change(
+                grn, "withdraw", at=now, actor=actor or f"node:{ctx.state}", note=holder_id
+            )
         holders = uow.guarantees.authorised_holders(grn)
         uow.commit()
     return holders
@@ -572,7 +585,9 @@ def _settle(
     return outcome
 
 
-def expire_due_locks(ctx: GuaranteeContext, *, limit: int = 500) -> list[str]:
+def expire_due_locks(
+    ctx: GuaranteeContext, *, limit: int = 500, actor: str | None = None
+) -> list[str]:
     """Expire every pending lock past its deadline; returns the lock ids expired.
 
     A lock placed for a movement this node holds covers it until the movement ends, however
@@ -599,7 +614,7 @@ def expire_due_locks(ctx: GuaranteeContext, *, limit: int = 500) -> list[str]:
                         lock_id,
                         now,
                         due_before=now,
-                        actor=f"node:{ctx.state}",
+                        actor=actor or f"node:{ctx.state}",
                     )
                 )
                 uow.commit()

@@ -10,14 +10,16 @@ does not reach (an officer at another office) is refused (403).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends, Request
 
 from silkway.identity.domain.principal import Principal, Role
 from silkway.kernel.errors import AccessDenied, NotAuthenticated
 
 __all__ = [
     "PARTY_READERS",
+    "Actor",
     "acting_party",
     "principal_of",
     "require_office",
@@ -35,6 +37,15 @@ def principal_of(request: Request) -> Principal:
     if not isinstance(principal, Principal):
         raise NotAuthenticated("token-missing", "this route needs a bearer token")
     return principal
+
+
+def actor_of(request: Request) -> str:
+    """How the caller of a route is written in what it changes (:attr:`Principal.actor`)."""
+    return principal_of(request).actor
+
+
+Actor = Annotated[str, Depends(actor_of)]
+"""A route parameter: the acting caller, to record in the events its call causes."""
 
 
 def acting_party(principal: Principal) -> str | None:

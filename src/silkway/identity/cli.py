@@ -14,6 +14,7 @@ import getpass
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Annotated, Any
 
 import typer
@@ -52,7 +53,10 @@ def operator(ctx: identity.IdentityContext, command: str) -> Principal:
                 f"{command!r} changes state: set SILKWAY_USER and SILKWAY_PASSWORD (and "
                 "SILKWAY_OTP) to one of the node's users",
             )
-        principal = identity.verify_person(ctx, username, password, os.environ.get("SILKWAY_OTP"))
+        principal = replace(
+            identity.verify_person(ctx, username, password, os.environ.get("SILKWAY_OTP")),
+            address=_address(),
+        )
         if principal.role not in COMMANDS[command]:
             raise AccessDenied(
                 "role-forbidden", f"a {principal.role.value} may not run {command!r}"
@@ -76,7 +80,7 @@ def _log(
         access_log.entry(
             ctx.clock.now(),
             who,
-            client_address=f"cli:{getpass.getuser()}",
+            client_address=_address(),
             method="CLI",
             path=command,
             status=status,
@@ -84,6 +88,11 @@ def _log(
             unknown=os.environ.get("SILKWAY_USER") or "anonymous",
         ),
     )
+
+
+def _address() -> str:
+    """Where a command-line run comes from: the login that ran it."""
+    return f"cli:{getpass.getuser()}"
 
 
 @contextmanager

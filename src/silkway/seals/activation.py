@@ -76,6 +76,7 @@ def activate_seals(
     *,
     silent_periods: int,
     tracking: str | None = None,
+    actor: str | None = None,
 ) -> SealActivations:
     """Activate ``seal_ids`` (default: the declared navigation seals) on ``movement``.
 
@@ -127,6 +128,7 @@ def activate_seals(
                 silent_after_ms=None
                 if plan.tracking != state
                 else to_ms(now) + silent_periods * seal.reporting_period_s * 1000,
+                actor=actor or f"node:{state}",
             )
         )
         uow.seals.set_seal_status(seal.key, SealStatus.ACTIVE, movement.reference)

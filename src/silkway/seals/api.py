@@ -18,6 +18,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 from starlette.concurrency import run_in_threadpool
 
 from silkway.bootstrap import Node
+from silkway.identity.access import Actor
 from silkway.kernel.errors import Violation
 from silkway.kernel.wire import JSON_INTEGER
 from silkway.seals import ingest as telemetry
@@ -166,6 +167,7 @@ class IncidentOut(BaseModel):
     opened_at: datetime
     last_at: datetime
     closed_at: datetime | None
+    closed_by: str | None
     points: int
     lat: float | None
     lon: float | None
@@ -184,6 +186,7 @@ class IncidentOut(BaseModel):
             opened_at=i.opened_at,
             last_at=i.last_at,
             closed_at=i.closed_at,
+            closed_by=i.closed_by,
             points=i.points,
             lat=i.lat,
             lon=i.lon,
@@ -306,7 +309,7 @@ def build_seal_router(node: Node) -> APIRouter:
     @router.post(
         "/seals", status_code=201, response_model=SealOut, tags=["seals"], responses=problems(409)
     )
-    def register(body: SealIn) -> SealOut:
+    def register(body: SealIn, actor: Actor) -> SealOut:
         """Register a seal with this node's operator."""
         seal = seal_service.register_seal(
             ctx,
@@ -318,6 +321,7 @@ def build_seal_router(node: Node) -> APIRouter:
             battery_pct=body.battery_pct,
             firmware=body.firmware,
             operator=body.operator,
+            actor=actor,
         )
         return SealOut.of(seal)
 
@@ -338,9 +342,9 @@ def build_seal_router(node: Node) -> APIRouter:
         return SealOut.of(seal_service.get_seal(ctx, seal_id))
 
     @router.post("/seals/{seal_id}/activation", tags=["seals"], responses=problems(404, 409))
-    def activate(seal_id: SealIdPath, body: ActivationIn) -> dict[str, Any]:
+    def activate(seal_id: SealIdPath, body: ActivationIn, actor: Actor) -> dict[str, Any]:
         """Activate a seal on a released movement (declared seals are activated at release)."""
-        result = seal_service.activate_seal(ctx, seal_id, body.movement_reference)
+        result = seal_service.activate_seal(ctx, seal_id, body.movement_reference, actor=actor)
         return {"activated": result.activated}
 
     @router.post(
@@ -412,8 +416,12 @@ def build_seal_router(node: Node) -> APIRouter:
         tags=["incidents"],
         responses=problems(404, 409),
     )
-    def close(incident_id: Annotated[int, Path(ge=1, le=MAX_ID)], body: ClosureIn) -> IncidentOut:
-        return IncidentOut.of(seal_service.close_incident(ctx, incident_id, note=body.note))
+    def close(
+        incident_id: Annotated[int, Path(ge=1, le=MAX_ID)], body: ClosureIn, actor: Actor
+    ) -> IncidentOut:
+        return IncidentOut.of(
+            seal_service.close_incident(ctx, incident_id, note=body.note, actor=actor)
+        )
 
     @router.post("/seal-incidents/silence-check", tags=["incidents"])
     def silence_check() -> dict[str, Any]:

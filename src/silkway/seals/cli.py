@@ -27,19 +27,22 @@ UrlOption = Annotated[
 T = TypeVar("T")
 
 
-@contextmanager
-def _node(state: str, database_url: str | None, acting: str | None = None) -> Iterator[Any]:
-    """The node; for a command that changes state (``acting``), signed in as its user."""
-    from silkway.bootstrap import build_node
+def _operator(node: Any, command: str) -> str:
+    """Sign in the user running ``command``, which changes state; returns how it is recorded."""
     from silkway.identity.cli import operator
+
+    return operator(node.identity, command).actor
+
+
+@contextmanager
+def _node(state: str, database_url: str | None) -> Iterator[Any]:
+    from silkway.bootstrap import build_node
 
     code = state.upper()
     if code not in NODE_CODES:
         _fail("node-unknown", f"unknown node {state!r}; expected one of {', '.join(NODE_CODES)}")
     node = build_node(code, database_url=database_url)
     try:
-        if acting is not None:
-            operator(node.identity, acting)
         yield node
     finally:
         node.dispose()
@@ -99,7 +102,8 @@ def register(
     """Register a seal with the node's operator."""
     from silkway.seals import service as seals
 
-    with _node(state, database_url, "seals register") as node:
+    with _node(state, database_url) as node:
+        actor = _operator(node, "seals register")
         seal = _run(
             lambda: seals.register_seal(
                 node.seals,
@@ -109,6 +113,7 @@ def register(
                 reporting_period_s=period,
                 password=password,
                 firmware=firmware,
+                actor=actor,
             )
         )
     _emit(_seal(seal))
@@ -138,8 +143,9 @@ def activate(
     """Activate a seal on a released movement (declared seals are activated at release)."""
     from silkway.seals import service as seals
 
-    with _node(state, database_url, "seals activate") as node:
-        result = _run(lambda: seals.activate_seal(node.seals, seal_id, movement))
+    with _node(state, database_url) as node:
+        actor = _operator(node, "seals activate")
+        result = _run(lambda: seals.activate_seal(node.seals, seal_id, movement, actor=actor))
     _emit({"activated": result.activated})
 
 
@@ -214,7 +220,8 @@ def check_silence(state: StateOption, database_url: UrlOption = None) -> None:
     """Open incident 06 for every silent seal (run it periodically)."""
     from silkway.seals import ingest as telemetry
 
-    with _node(state, database_url, "seals check-silence") as node:
+    with _node(state, database_url) as node:
+        _operator(node, "seals check-silence")
         opened = telemetry.check_silence(node.seals)
     _emit([_incident(i) for i in opened])
 
@@ -224,6 +231,7 @@ def purge(state: StateOption, database_url: UrlOption = None) -> None:
     """Delete positions older than the retention period."""
     from silkway.seals import ingest as telemetry
 
-    with _node(state, database_url, "seals purge") as node:
+    with _node(state, database_url) as node:
+        _operator(node, "seals purge")
         deleted = telemetry.purge_positions(node.seals)
     _emit({"deleted": deleted})

@@ -130,7 +130,12 @@ def seal_enquiry(ctx: SealContext, uow: UnitOfWork, envelope: Envelope, now: dat
 
 
 def _record_seal(
-    uow: UnitOfWork, seal_id: str, registration: str, device: Mapping[str, Any], now: datetime
+    uow: UnitOfWork,
+    seal_id: str,
+    registration: str,
+    device: Mapping[str, Any],
+    now: datetime,
+    envelope: Envelope,
 ) -> Seal:
     """The seal as this registry knows it, recorded as a third-party seal when new here."""
     known = uow.seals.get_seal(seal_id)
@@ -143,7 +148,8 @@ def _record_seal(
         return known
     try:
         return uow.seals.add_seal(
-            seal_messages.seal_from_device(seal_id, registration, dict(device), now)
+            seal_messages.seal_from_device(seal_id, registration, dict(device), now),
+            inbound.actor(envelope),
         )
     except DuplicateKey:
         raise ActionInvalid(
@@ -166,7 +172,7 @@ def seal_answer(ctx: SealContext, uow: UnitOfWork, envelope: Envelope, now: date
     outcome: dict[str, Any] = {"seal_id": seal_id, "answer": answer, "from": registration}
     device = fields.get("Device")
     if answer == "available" and isinstance(device, Mapping):
-        _record_seal(uow, seal_id, registration, device, now)
+        _record_seal(uow, seal_id, registration, device, now, envelope)
         if movement.status in UNDER_WAY:
             result = _activate(ctx, uow, movement, seal_id, ctx.state, now)
             outcome["activated"] = seal_id in result.activated
@@ -196,7 +202,7 @@ def handover(ctx: SealContext, uow: UnitOfWork, envelope: Envelope, now: datetim
         )
     device = fields["Device"]
     assert isinstance(device, Mapping)
-    _record_seal(uow, seal_id, _text(fields, "RegistrationCountryCode"), device, now)
+    _record_seal(uow, seal_id, _text(fields, "RegistrationCountryCode"), device, now, envelope)
     result = _activate(ctx, uow, movement, seal_id, tracking, now)
     if seal_id in result.unresolved and result.unresolved[seal_id] != "already-active":
         reason = result.unresolved[seal_id]

@@ -62,6 +62,8 @@ class NewActivation:
     operators: OperatorPlan
     silent_after_ms: int | None
     """When the seal counts as silent if it never reports."""
+    actor: str
+    """Who activated it: an operator or officer, or the node at release."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,8 +148,9 @@ class SealRepository(Protocol):
     """Storage of the navigation-seal registry, positions and incidents, inside the node's unit of work."""
 
     # registry
-    def add_seal(self, seal: Seal) -> Seal:
-        """Store a new seal; raises DuplicateKey when its id or device identity is taken."""
+    def add_seal(self, seal: Seal, actor: str) -> Seal:
+        """Store a new seal registered by ``actor``; raises DuplicateKey when its id or device
+        identity is taken."""
         ...
 
     def get_seal(self, seal_id: str) -> Seal | None: ...

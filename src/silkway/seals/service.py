@@ -160,6 +160,7 @@ def register_seal(
     battery_pct: int | None = None,
     firmware: str | None = None,
     operator: str | None = None,
+    actor: str | None = None,
 ) -> Seal:
     """Register a seal with this node's operator (or record a seal of ``operator``).
 
@@ -180,7 +181,7 @@ def register_seal(
     )
     with ctx.uow() as uow:
         try:
-            stored = uow.seals.add_seal(seal)
+            stored = uow.seals.add_seal(seal, actor or f"node:{ctx.state}")
         except DuplicateKey:
             raise SealExists(
                 f"seal {seal_id} or device {seal.device_id} is already registered",
@@ -210,7 +211,9 @@ def list_seals(
         return uow.seals.list_seals(operator=operator, status=status, offset=offset, limit=limit)
 
 
-def activate_seal(ctx: SealContext, seal_id: str, movement_reference: str) -> SealActivations:
+def activate_seal(
+    ctx: SealContext, seal_id: str, movement_reference: str, *, actor: str | None = None
+) -> SealActivations:
     """Activate one seal on a released movement (e.g. a seal replaced on the way)."""
     now = ctx.clock.now()
     with ctx.uow() as uow:
@@ -232,6 +235,7 @@ def activate_seal(ctx: SealContext, seal_id: str, movement_reference: str) -> Se
             now,
             [seal_id],
             silent_periods=ctx.thresholds.silent_periods,
+            actor=actor,
         )
         if seal_id in result.unresolved:
             reason = result.unresolved[seal_id]
@@ -362,7 +366,9 @@ def incident_changes(ctx: SealContext, after_seq: int, *, limit: int = 500) -> l
         return uow.seals.incidents_after(after_seq, limit=limit)
 
 
-def close_incident(ctx: SealContext, incident_id: int, *, note: str) -> Incident:
+def close_incident(
+    ctx: SealContext, incident_id: int, *, note: str, actor: str | None = None
+) -> Incident:
     """An officer closes an incident after inspection (seal events never close by themselves)."""
     now = ctx.clock.now()
     with ctx.uow() as uow:
@@ -375,7 +381,8 @@ def close_incident(ctx: SealContext, incident_id: int, *, note: str) -> Incident
             found,
             status=IncidentStatus.CLOSED,
             closed_at=now,
-            detail={**found.detail, "closed_by_officer": note},
+            closed_by=actor or f"node:{ctx.state}",
+            detail={**found.detail, "closure_note": note},
         )
         seq = uow.counters.next(INCIDENT_SEQUENCE)
         [saved] = uow.seals.save_incidents([closed], seq)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from time import time as _epoch  # noqa: TID251 - see _Limiter.check
 from typing import Annotated
 
@@ -106,7 +106,9 @@ def make_guard(
             return
         if credentials is None or not credentials.credentials.strip():
             raise NotAuthenticated("token-missing", "send Authorization: Bearer <access token>")
-        principal = identity.authenticate(ctx, credentials.credentials.strip())
+        principal = replace(
+            identity.authenticate(ctx, credentials.credentials.strip()), address=address
+        )
         request.state.principal = principal
         limiter.check(f"{principal.issuer}|{principal.subject}")
         _check_state(principal, ctx.state)

@@ -154,7 +154,7 @@ def test_officers_act_only_in_their_state_and_office(
     r = client.post(f"{API}/movements/{lodged}/accept", headers=officer)
     assert r.status_code == 200, r.text
     events = client.get(f"{API}/movements/{lodged}/events", headers=officer).json()["events"]
-    assert [e["actor"] for e in events][-1] == "officer:t-officer"
+    assert [e["actor"] for e in events][-1] == "officer:t-officer from testclient"
 
 
 def test_an_analyst_reads_no_declaration(kz_node: Node, client: TestClient, lodged: str) -> None:

@@ -173,7 +173,7 @@ def test_tamper_battery_and_silence(node: Node, clock: ManualClock) -> None:
         node.seals, found[IncidentCode.SEAL_BROKEN].id or 0, note="resealed"
     )
     assert officer.status is IncidentStatus.CLOSED
-    assert officer.detail["closed_by_officer"] == "resealed"
+    assert officer.detail["closure_note"] == "resealed"
     changes = seals.incident_changes(node.seals, 0)
     assert changes[-1].id == officer.id
     assert seals.incident_changes(node.seals, changes[-1].seq) == []

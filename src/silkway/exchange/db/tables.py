@@ -19,7 +19,7 @@ from sqlalchemy import (
     Text,
 )
 
-from silkway.node.db.tables import metadata
+from silkway.node.db.tables import ACTOR_LENGTH, metadata
 
 inbox = Table(
     "inbox",
@@ -102,9 +102,9 @@ process_stages = Table(
     metadata,
     Column("process", String(16), primary_key=True),
     Column("state", String(3), primary_key=True),
-    Column("stage", String(24), nullable=False),
+    Column("stage", String(32), nullable=False),  # the longest of STAGES, with room
     Column("updated_at", DateTime(timezone=True), nullable=False),
-    Column("source", String(120), nullable=False),
+    Column("source", String(ACTOR_LENGTH + 120), nullable=False),
 )
 """The declared stage of a process per state (listed ... in operation, suspended)."""
 

@@ -18,6 +18,7 @@ from silkway.guarantees.api.schemas import (
     IssuedCertificateOut,
 )
 from silkway.guarantees.ports import Certificate
+from silkway.identity.access import Actor
 from silkway.web.responses import problems
 
 
@@ -32,7 +33,9 @@ def certificate_routes(router: APIRouter, node: Node) -> None:
         tags=tags,
         responses=problems(404, 409, 503),
     )
-    def issue(grn: Grn, body: Annotated[CertificateIn, Body()]) -> IssuedCertificateOut:
+    def issue(
+        grn: Grn, body: Annotated[CertificateIn, Body()], actor: Actor
+    ) -> IssuedCertificateOut:
         """Issue a security certificate for use in another state; its amount is locked here.
         The answer carries, this once, the certificate's own access code for its holder."""
         done = call(
@@ -43,6 +46,7 @@ def certificate_routes(router: APIRouter, node: Node) -> None:
                 amount=body.amount,
                 used_in=body.used_in,
                 valid_to=body.valid_to,
+                actor=actor,
             ),
             "/amount",
         )
@@ -92,7 +96,7 @@ def certificate_routes(router: APIRouter, node: Node) -> None:
         tags=tags,
         responses=problems(409, 503),
     )
-    def register(body: Annotated[CertificateDocumentIn, Body()]) -> CertificateOut:
+    def register(body: Annotated[CertificateDocumentIn, Body()], actor: Actor) -> CertificateOut:
         """Register a certificate issued by another node for use at this one."""
         received = Certificate(
             number=body.number,
@@ -114,7 +118,9 @@ def certificate_routes(router: APIRouter, node: Node) -> None:
         doc = certificates.CertificateDocument(
             received, body.method, body.guarantor_id, body.access_code_hash
         )
-        return CertificateOut.of(call(lambda: certificates.register_certificate(ctx, doc)))
+        return CertificateOut.of(
+            call(lambda: certificates.register_certificate(ctx, doc, actor=actor))
+        )
 
     @router.post(
         "/certificates/{number}/return",
@@ -122,6 +128,8 @@ def certificate_routes(router: APIRouter, node: Node) -> None:
         tags=tags,
         responses=problems(404, 409, 503),
     )
-    def give_back(number: Grn) -> CertificateOut:
+    def give_back(number: Grn, actor: Actor) -> CertificateOut:
         """At the issuing node: the certificate is no longer used; its amount goes back."""
-        return CertificateOut.of(call(lambda: certificates.return_certificate(ctx, number)))
+        return CertificateOut.of(
+            call(lambda: certificates.return_certificate(ctx, number, actor=actor))
+        )

@@ -21,6 +21,7 @@ from silkway.guarantees.api.schemas import (
     ReportLineOut,
     ReportOut,
 )
+from silkway.identity.access import Actor
 from silkway.kernel.wire import Date, QueryFlag
 from silkway.web.responses import problems
 
@@ -49,11 +50,18 @@ def claim_routes(router: APIRouter, node: Node) -> None:
         tags=tags,
         responses=problems(404, 409, 503),
     )
-    def recover(claim_id: ClaimId, body: Annotated[RecoveryIn, Body()]) -> RecoveryOut:
+    def recover(
+        claim_id: ClaimId, body: Annotated[RecoveryIn, Body()], actor: Actor
+    ) -> RecoveryOut:
         """The guarantor paid: record it and distribute it among the states."""
         done = call(
             lambda: claims.recover(
-                ctx, claim_id, key=body.key, amount=body.amount, on=body.recovered_on
+                ctx,
+                claim_id,
+                key=body.key,
+                amount=body.amount,
+                on=body.recovered_on,
+                actor=actor,
             ),
             "/amount",
         )

@@ -31,6 +31,7 @@ from silkway.guarantees.api.schemas import (
     UsageOut,
     balance_of,
 )
+from silkway.identity.access import Actor
 from silkway.web.responses import problems
 
 
@@ -85,7 +86,7 @@ def ledger_routes(router: APIRouter, node: Node) -> None:
         tags=tags,
         responses=problems(404, 409, 503),
     )
-    def lock(grn: Grn, body: Annotated[LockIn, Body()]) -> OutcomeOut:
+    def lock(grn: Grn, body: Annotated[LockIn, Body()], actor: Actor) -> OutcomeOut:
         """Hold an amount on the guarantee; idempotent on ``key``. A shortfall is a 409."""
         command = guarantees.LockCommand(
             key=body.key,
@@ -96,7 +97,7 @@ def ledger_routes(router: APIRouter, node: Node) -> None:
             movement_reference=body.movement_reference,
             hold_until=body.hold_until,
         )
-        return OutcomeOut.of(call(lambda: guarantees.lock(ctx, command), "/amount"))
+        return OutcomeOut.of(call(lambda: guarantees.lock(ctx, command, actor=actor), "/amount"))
 
     @router.get(
         "/guarantee-locks/{lock_id}", response_model=LockOut, tags=tags, responses=problems(404)
@@ -110,10 +111,13 @@ def ledger_routes(router: APIRouter, node: Node) -> None:
         tags=tags,
         responses=problems(404, 409, 503),
     )
-    def credit(lock_id: LockId, body: Annotated[CreditIn, Body()]) -> OutcomeOut:
+    def credit(lock_id: LockId, body: Annotated[CreditIn, Body()], actor: Actor) -> OutcomeOut:
         """Credit back what arrived (a part, or all that is held)."""
         return OutcomeOut.of(
-            call(lambda: guarantees.credit(ctx, body.key, lock_id, body.amount), "/amount")
+            call(
+                lambda: guarantees.credit(ctx, body.key, lock_id, body.amount, actor=actor),
+                "/amount",
+            )
         )
 
     @router.post(
@@ -122,8 +126,8 @@ def ledger_routes(router: APIRouter, node: Node) -> None:
         tags=tags,
         responses=problems(404, 409, 503),
     )
-    def void(lock_id: LockId, body: Annotated[KeyIn, Body()]) -> OutcomeOut:
-        return OutcomeOut.of(call(lambda: guarantees.void(ctx, body.key, lock_id)))
+    def void(lock_id: LockId, body: Annotated[KeyIn, Body()], actor: Actor) -> OutcomeOut:
+        return OutcomeOut.of(call(lambda: guarantees.void(ctx, body.key, lock_id, actor=actor)))
 
     @router.post(
         "/guarantee-locks/{lock_id}/post",
@@ -131,15 +135,15 @@ def ledger_routes(router: APIRouter, node: Node) -> None:
         tags=tags,
         responses=problems(404, 409, 503),
     )
-    def post(lock_id: LockId, body: Annotated[KeyIn, Body()]) -> PostedOut:
+    def post(lock_id: LockId, body: Annotated[KeyIn, Body()], actor: Actor) -> PostedOut:
         """Non-delivery: what is held becomes a claim on the guarantee."""
-        done = call(lambda: claims.post(ctx, body.key, lock_id))
+        done = call(lambda: claims.post(ctx, body.key, lock_id, actor=actor))
         return PostedOut(outcome=OutcomeOut.of(done.outcome), claim=ClaimOut.of(done.claim))
 
     @router.post("/guarantee-locks/expiry", tags=tags, responses=problems(503))
-    def expiry() -> dict[str, list[str]]:
+    def expiry(actor: Actor) -> dict[str, list[str]]:
         """Expire every pending lock past its deadline."""
-        return {"expired": guarantees.expire_due_locks(ctx)}
+        return {"expired": guarantees.expire_due_locks(ctx, actor=actor)}
 
     @router.get("/guarantee-exposure", response_model=ExposureOut, tags=tags)
     def exposure() -> ExposureOut:

@@ -29,7 +29,7 @@ from silkway.guarantees.domain.guarantee import (
     GuaranteeStatus,
     Holder,
 )
-from silkway.identity.access import acting_party, principal_of, require_party
+from silkway.identity.access import Actor, acting_party, principal_of, require_party
 from silkway.web.responses import problems
 
 
@@ -44,7 +44,7 @@ def registry_routes(router: APIRouter, node: Node) -> None:
         tags=tags,
         responses=problems(503),
     )
-    def register_guarantor(body: Annotated[GuarantorIn, Body()]) -> GuarantorOut:
+    def register_guarantor(body: Annotated[GuarantorIn, Body()], actor: Actor) -> GuarantorOut:
         """Register a bank, insurer or surety (a national guarantor carries its reduction)."""
         return GuarantorOut.of(
             call(
@@ -55,6 +55,7 @@ def registry_routes(router: APIRouter, node: Node) -> None:
                     country=body.country,
                     national_guarantor=body.national_guarantor,
                     reduction_pct=body.reduction_pct,
+                    actor=actor,
                 )
             )
         )
@@ -80,10 +81,11 @@ def registry_routes(router: APIRouter, node: Node) -> None:
     def put_holder(
         holder_id: Annotated[str, Path(min_length=1, max_length=35)],
         body: Annotated[HolderIn, Body()],
+        actor: Actor,
     ) -> HolderOut:
         """Register a holder (carrier, forwarder) or update it."""
         holder = call(lambda: Holder(holder_id, body.name, body.country, body.qualified), "/name")
-        return HolderOut.of(call(lambda: guarantees.register_holder(ctx, holder)))
+        return HolderOut.of(call(lambda: guarantees.register_holder(ctx, holder, actor=actor)))
 
     @router.post(
         "/guarantees",
@@ -93,7 +95,7 @@ def registry_routes(router: APIRouter, node: Node) -> None:
         responses=problems(404, 409, 503),
     )
     def register_guarantee(
-        body: Annotated[GuaranteeIn, Body()], response: Response, request: Request
+        body: Annotated[GuaranteeIn, Body()], response: Response, request: Request, actor: Actor
     ) -> RegisteredOut:
         """Register a guarantee: answers its GRN and, once, the holder's access code."""
         require_party(principal_of(request), [body.guarantor_id], "the guarantee")
@@ -110,7 +112,7 @@ def registry_routes(router: APIRouter, node: Node) -> None:
             grn=body.grn,
             access_code=body.access_code,
         )
-        done = call(lambda: guarantees.register_guarantee(ctx, application))
+        done = call(lambda: guarantees.register_guarantee(ctx, application, actor=actor))
         response.headers["Location"] = f"/api/v1/guarantees/{done.record.grn}"
         return RegisteredOut(
             grn=done.record.grn,
@@ -151,10 +153,10 @@ def registry_routes(router: APIRouter, node: Node) -> None:
         )
 
     def status_route(path: str, target: GuaranteeStatus, body_model: type[In]) -> None:
-        def change(grn: Grn, body: Any) -> GuaranteeOut:
+        def change(grn: Grn, body: Any, actor: Actor) -> GuaranteeOut:
             reason = getattr(body, "reason", None)
             return GuaranteeOut.of(
-                call(lambda: guarantees.change_status(ctx, grn, target, reason=reason))
+                call(lambda: guarantees.change_status(ctx, grn, target, reason=reason, actor=actor))
             )
 
         change.__annotations__["body"] = Annotated[body_model, Body()]
@@ -179,9 +181,9 @@ def registry_routes(router: APIRouter, node: Node) -> None:
         tags=tags,
         responses=problems(404, 409, 503),
     )
-    def authorise(grn: Grn, body: Annotated[AuthorisationIn, Body()]) -> list[str]:
+    def authorise(grn: Grn, body: Annotated[AuthorisationIn, Body()], actor: Actor) -> list[str]:
         """Let another holder quote this guarantee; answers every authorised holder."""
-        return call(lambda: guarantees.authorise_holder(ctx, grn, body.holder_id))
+        return call(lambda: guarantees.authorise_holder(ctx, grn, body.holder_id, actor=actor))
 
     @router.delete(
         "/guarantees/{grn}/authorisations/{holder_id}",
@@ -189,5 +191,7 @@ def registry_routes(router: APIRouter, node: Node) -> None:
         tags=tags,
         responses=problems(404, 409, 503),
     )
-    def withdraw(grn: Grn, holder_id: Annotated[str, Path(max_length=35)]) -> list[str]:
-        return call(lambda: guarantees.withdraw_authorisation(ctx, grn, holder_id))
+    def withdraw(
+        grn: Grn, holder_id: Annotated[str, Path(max_length=35)], actor: Actor
+    ) -> list[str]:
+        return call(lambda: guarantees.withdraw_authorisation(ctx, grn, holder_id, actor=actor))

@@ -25,7 +25,7 @@ from sqlalchemy import (
     Table,
 )
 
-from silkway.node.db.tables import metadata
+from silkway.node.db.tables import ACTOR_LENGTH, metadata
 
 _MONEY = BigInteger
 
@@ -40,6 +40,7 @@ guarantors = Table(
     # The national guarantor's reduction in hundredths of a percent (0 when none).
     Column("reduction_bp", Integer, nullable=False),
     Column("registered_at", DateTime(timezone=True), nullable=False),
+    Column("registered_by", String(ACTOR_LENGTH), nullable=True),
     CheckConstraint("kind IN ('bank', 'insurer', 'surety')", name="kind_known"),
     CheckConstraint("reduction_bp >= 0 AND reduction_bp <= 10000", name="reduction_in_range"),
 )
@@ -52,6 +53,7 @@ guarantee_holders = Table(
     Column("country", String(2), nullable=False),
     Column("qualified", Boolean, nullable=False),
     Column("registered_at", DateTime(timezone=True), nullable=False),
+    Column("changed_by", String(ACTOR_LENGTH), nullable=True),
 )
 
 guarantees = Table(
@@ -162,7 +164,7 @@ guarantee_ledger = Table(
     Column("lock_released", _MONEY, nullable=True),
     Column("lock_status", String(10), nullable=True),
     Column("at", DateTime(timezone=True), nullable=False),
-    Column("actor", String(40), nullable=False),
+    Column("actor", String(ACTOR_LENGTH), nullable=False),
     Column("note", String(512), nullable=True),
     Index("ix_guarantee_ledger_grn", "grn", "id"),
 )
@@ -257,7 +259,7 @@ guarantee_access_failures = Table(
     Column("grn", String(24), nullable=False),
     Column("at", DateTime(timezone=True), nullable=False),
     # Who quoted the wrong code: the declarant and the declaration's LRN.
-    Column("actor", String(80), nullable=False),
+    Column("actor", String(ACTOR_LENGTH), nullable=False),
     Index("ix_guarantee_access_failures_grn", "grn", "at"),
 )
 """Wrong access codes quoted for a guarantee: too many within the window lock it out."""

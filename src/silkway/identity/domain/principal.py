@@ -70,9 +70,18 @@ class Principal:
     """The machine client's id, for client-credentials tokens."""
     token_id: str = ""
     issuer: str = ""
+    address: str = ""
+    """Where the call came from: the client's network address, or ``cli:<login>``."""
 
     @property
     def actor(self) -> str:
-        """How the caller is written in event logs: ``role:subject`` and the office if any."""
-        base = f"{self.role.value}:{self.subject}"
-        return f"{base}@{self.office}" if self.office else base
+        """How the caller is written in the records its actions change: ``role:subject``, the
+        office if any, and where the call came from, so each event says who did it and whence.
+
+        At most 200 characters, what every record keeps: an external issuer's long subject is
+        shortened (its full form stays in the access log)."""
+        subject = self.subject if len(self.subject) <= 96 else self.subject[:95] + "…"
+        base = f"{self.role.value}:{subject}"
+        if self.office:
+            base = f"{base}@{self.office}"
+        return f"{base} from {self.address}" if self.address else base

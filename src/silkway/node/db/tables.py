@@ -14,3 +14,7 @@ metadata = MetaData(
         "pk": "pk_%(table_name)s",
     }
 )
+
+ACTOR_LENGTH = 200
+"""Room for who acted (``role:subject@office from address``, an IPv6 address included) in
+every column that records it."""

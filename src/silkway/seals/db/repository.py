@@ -115,6 +115,7 @@ _UPDATE_INCIDENT = (
         opened_at=bindparam("opened_at"),
         last_at=bindparam("last_at"),
         closed_at=bindparam("closed_at"),
+        closed_by=bindparam("closed_by"),
         points=bindparam("points"),
         worst=bindparam("worst"),
         detail=bindparam("detail", type_=seal_incidents.c.detail.type),
@@ -208,6 +209,7 @@ def _incident(row: Any) -> Incident:
         worst=row.worst,
         status=IncidentStatus(row.status),
         closed_at=utc_or_none(row.closed_at),
+        closed_by=row.closed_by,
         detail=dict(row.detail),
         id=row.id,
         seq=row.seq,
@@ -220,6 +222,7 @@ def _incident_values(incident: Incident, seq: int) -> dict[str, Any]:
         "opened_at": incident.opened_at,
         "last_at": incident.last_at,
         "closed_at": incident.closed_at,
+        "closed_by": incident.closed_by,
         "points": incident.points,
         "worst": incident.worst,
         "detail": incident.detail,
@@ -283,7 +286,7 @@ class SqlSealRepository:
 
     # --- registry --------------------------------------------------------------------------
 
-    def add_seal(self, seal: Seal) -> Seal:
+    def add_seal(self, seal: Seal, actor: str) -> Seal:
         try:
             with self._conn.begin_nested():
                 result = self._conn.execute(
@@ -300,6 +303,7 @@ class SqlSealRepository:
                         "status": seal.status.value,
                         "movement_reference": seal.movement_reference,
                         "registered_at": seal.registered_at,
+                        "registered_by": actor,
                     },
                 )
                 key = int(result.scalar_one())
@@ -352,6 +356,7 @@ class SqlSealRepository:
                 "track": track_to_json(TrackState()),
                 "last_ms": None,
                 "silent_after_ms": activation.silent_after_ms,
+                "activated_by": activation.actor,
             },
         )
         return int(result.scalar_one())

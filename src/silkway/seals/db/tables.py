@@ -22,7 +22,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from silkway.node.db.tables import metadata
+from silkway.node.db.tables import ACTOR_LENGTH, metadata
 
 __all__ = [
     "metadata",
@@ -48,6 +48,7 @@ seals = Table(
     Column("status", String(12), nullable=False),
     Column("movement_reference", String(24), nullable=True),
     Column("registered_at", DateTime(timezone=True), nullable=False),
+    Column("registered_by", String(ACTOR_LENGTH), nullable=True),
     Index("ix_seals_operator_status", "operator", "status"),
 )
 """The registry: ``device_id`` is what the device presents on the wire (IMEI, or the seal id);
@@ -61,6 +62,7 @@ seal_activations = Table(
     Column("movement_reference", String(24), nullable=False),
     Column("status", String(12), nullable=False),
     Column("activated_at", DateTime(timezone=True), nullable=False),
+    Column("activated_by", String(ACTOR_LENGTH), nullable=True),
     Column("ended_at", DateTime(timezone=True), nullable=True),
     Column("time_limit", Date, nullable=False),
     Column("reporting_period_s", Integer, nullable=False),
@@ -108,6 +110,7 @@ seal_incidents = Table(
     Column("opened_at", DateTime(timezone=True), nullable=False),
     Column("last_at", DateTime(timezone=True), nullable=False),
     Column("closed_at", DateTime(timezone=True), nullable=True),
+    Column("closed_by", String(ACTOR_LENGTH), nullable=True),
     Column("points", Integer, nullable=False),
     Column("lat", Float, nullable=True),
     Column("lon", Float, nullable=True),

@@ -287,6 +287,8 @@ class Incident:
     """The extreme value seen: km off the corridor, lowest battery %, minutes stopped, hours late."""
     status: IncidentStatus = IncidentStatus.OPEN
     closed_at: datetime | None = None
+    closed_by: str | None = None
+    """Who closed it (an officer, as :attr:`Principal.actor` writes them)."""
     detail: dict[str, str | float | int | None] = field(default_factory=dict)
     id: int | None = None
     seq: int = 0

@@ -16,7 +16,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from silkway.node.db.tables import metadata
+from silkway.node.db.tables import ACTOR_LENGTH, metadata
 
 movements = Table(
     "movements",
@@ -66,7 +66,7 @@ movement_events = Table(
     Column("kind", String(32), nullable=False),
     Column("payload", JSON, nullable=False),
     Column("at", DateTime(timezone=True), nullable=False),
-    Column("actor", String(40), nullable=False),
+    Column("actor", String(ACTOR_LENGTH), nullable=False),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
     UniqueConstraint("movement_reference", "seq", name="uq_movement_events_reference_seq"),

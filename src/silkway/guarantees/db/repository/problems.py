@@ -9,6 +9,7 @@ from sqlalchemy import func, insert, select
 from silkway.guarantees.db.repository.rows import Connected
 from silkway.guarantees.db.tables import guarantee_access_failures, guarantee_problems
 from silkway.guarantees.ports import LedgerProblem
+from silkway.node.db.tables import ACTOR_LENGTH
 from silkway.node.db.values import utc
 
 _pr = guarantee_problems.c
@@ -53,7 +54,7 @@ class SqlProblemStore(Connected):
 
     def add_access_failure(self, grn: str, at: datetime, actor: str) -> None:
         self._conn.execute(
-            insert(guarantee_access_failures), {"grn": grn, "at": at, "actor": actor[:80]}
+            insert(guarantee_access_failures), {"grn": grn, "at": at, "actor": actor[:ACTOR_LENGTH]}
         )
 
     def access_failures(self, grn: str, *, since: datetime) -> list[datetime]:

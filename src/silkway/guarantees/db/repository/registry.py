@@ -45,7 +45,7 @@ from silkway.node.ports import DuplicateKey
 
 
 class SqlGuaranteeRegistry(Connected):
-    def add_guarantor(self, guarantor: Guarantor, at: datetime) -> None:
+    def add_guarantor(self, guarantor: Guarantor, at: datetime, actor: str) -> None:
         try:
             self._conn.execute(
                 insert(guarantors),
@@ -57,6 +57,7 @@ class SqlGuaranteeRegistry(Connected):
                     "national_guarantor": guarantor.national_guarantor,
                     "reduction_bp": _bp(guarantor.reduction_pct),
                     "registered_at": at,
+                    "registered_by": actor,
                 },
             )
         except IntegrityError as exc:
@@ -83,8 +84,13 @@ class SqlGuaranteeRegistry(Connected):
         rows = self._conn.execute(select(guarantors).order_by(guarantors.c.guarantor_id))
         return [self._guarantor_of(r) for r in rows]
 
-    def put_holder(self, holder: Holder, at: datetime) -> None:
-        values = {"name": holder.name, "country": holder.country, "qualified": holder.qualified}
+    def put_holder(self, holder: Holder, at: datetime, actor: str) -> None:
+        values = {
+            "name": holder.name,
+            "country": holder.country,
+            "qualified": holder.qualified,
+            "changed_by": actor,
+        }
         changed = self._conn.execute(
             update(guarantee_holders)
             .where(guarantee_holders.c.holder_id == holder.holder_id)
@@ -229,6 +235,15 @@ class SqlGuaranteeRegistry(Connected):
             guarantee_authorisations.delete().where(a.grn == grn, a.holder_id == holder_id)
         )
         return bool(done.rowcount)
+
+    def record_change(self, grn: str, kind: str, *, at: datetime, actor: str, note: str) -> None:
+        row = self._conn.execute(
+            select(_g.reference_amount, _g.locked, _g.posted).where(_g.grn == grn)
+        ).one()
+        self._conn.execute(
+            INSERT_ENTRIES,
+            _entry(key=None, grn=grn, kind=kind, balance=tuple(row), at=at, actor=actor, note=note),
+        )
 
     def authorised_holders(self, grn: str) -> list[str]:
         a = guarantee_authorisations.c

@@ -54,6 +54,7 @@ from silkway.guarantees.ports import (
     LockRecord,
     LockRequest,
 )
+from silkway.node.db.tables import ACTOR_LENGTH
 from silkway.node.db.values import utc
 
 ATTEMPTS = 3
@@ -402,7 +403,7 @@ def _entry(
         "lock_released": lock.get("released"),
         "lock_status": lock.get("status"),
         "at": at,
-        "actor": actor[:40],
+        "actor": actor[:ACTOR_LENGTH],
         "note": note,
     }
 
