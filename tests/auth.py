@@ -14,7 +14,8 @@ only where nobody else may: then as the declarant the body names). The authorisa
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
@@ -29,6 +30,11 @@ from silkway.identity.domain.policy import POLICY, Rule
 from silkway.identity.domain.principal import Principal, Role, home_state
 from silkway.identity.passwords import hash_secret
 from silkway.node.ports import DuplicateKey
+from silkway.reference.model import MEMBER_STATES
+from silkway.sim.accounts import DEMO_PASSWORD, ensure_demo_accounts
+from silkway.sim.client import UnionClient
+from silkway.sim.demo import DEMO_GUARANTOR, Demo
+from silkway.web.app import create_union_app
 
 PASSWORD = "test-password-of-twelve"
 _PREFERENCE = (
@@ -165,3 +171,14 @@ def cli_user(monkeypatch: Any, state: str, role: Role, *, party: str | None = No
     monkeypatch.setenv("SILKWAY_USER", principal.subject)
     monkeypatch.setenv("SILKWAY_PASSWORD", PASSWORD)
     return principal.subject
+
+
+@contextmanager
+def demo_over_http(nodes: Mapping[str, Node]) -> Iterator[Demo]:
+    """The demo traffic of ``silkway run`` over these nodes, calling their API as ``silkway run``
+    mounts it (``/nodes/{state}``), signed in as the demo's accounts."""
+    ensure_demo_accounts(nodes, DEMO_GUARANTOR)
+    first = next(iter(nodes.values()))
+    members = [s for s in nodes if s in MEMBER_STATES]
+    with TestClient(create_union_app(nodes)) as http:
+        yield Demo(UnionClient(http, DEMO_PASSWORD), first.reference, first.transit.clock, members)

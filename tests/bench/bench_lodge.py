@@ -33,7 +33,7 @@ from silkway.transit.db import tables
 from silkway.transit.domain.declaration import TransitDeclaration
 from silkway.transit.service import lodge_declaration
 from silkway.web.app import create_node_app
-from tests.auth import bearer
+from tests.auth import bearer, demo_over_http
 from tests.bench.harness import Result
 
 # The access-code hash bounds a lodging near ten a second per core: a few hundred measure it.
@@ -59,7 +59,8 @@ def _node(folder: Path, name: str) -> Any:
         database_url=f"sqlite:///{folder / name}",
         clock=ManualClock(NOW),
     )
-    register_example_guarantees({"KZ": node})  # the GRNs the examples quote, with their codes
+    with demo_over_http({"KZ": node}) as demo:
+        register_example_guarantees(demo)  # the GRNs the examples quote, with their codes
     return node
 
 

@@ -28,7 +28,7 @@ import schemathesis
 from fastapi import FastAPI
 from schemathesis.config import CacheConfig, SchemathesisConfig
 from schemathesis.engine import events, from_schema
-from tests.auth import permitted_bearer
+from tests.auth import demo_over_http, permitted_bearer
 
 from silkway.bootstrap import Node, build_node
 from silkway.node.clock import ManualClock
@@ -64,11 +64,11 @@ def _node(state: str, template: Path, tmp_path: Path, clock: ManualClock) -> Nod
 def kz_with_traffic(sqlite_template: Path, tmp_path: Path, clock: ManualClock) -> Iterator[Node]:
     """The Kazakh node as the demo leaves it: guarantees, and movements in several states."""
     node = _node("KZ", sqlite_template, tmp_path, clock)
-    nodes = {"KZ": node}
-    demo.register_example_guarantees(nodes)
-    rng = random.Random(SEED)
-    for serial in range(12):
-        demo.tick(nodes, serial, rng)
+    with demo_over_http({"KZ": node}) as traffic:
+        demo.register_example_guarantees(traffic)
+        rng = random.Random(SEED)
+        for serial in range(12):
+            demo.tick(traffic, serial, rng)
     yield node
     node.dispose()
 

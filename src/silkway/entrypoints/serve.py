@@ -7,6 +7,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
+import httpx2
 import uvicorn
 
 from silkway.bootstrap import Node, build_node, build_union
@@ -20,7 +21,8 @@ from silkway.reference.model import COMMISSION, MEMBER_STATES
 from silkway.seals.listeners import DeviceBoard, start_device_listeners
 from silkway.settings import Settings
 from silkway.sim.accounts import DEMO_PASSWORD, DemoAccount, ensure_demo_accounts
-from silkway.sim.demo import DEMO_GUARANTOR, DemoTraffic, register_example_guarantees
+from silkway.sim.client import UnionClient
+from silkway.sim.demo import DEMO_GUARANTOR, Demo, DemoTraffic, register_example_guarantees
 from silkway.web.app import create_node_app, create_union_app
 from silkway.web.headers import MAX_HEADER_BYTES
 
@@ -38,13 +40,11 @@ def serve_union(settings: Settings, *, host: str, port: int, demo: bool) -> None
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     nodes = build_union(settings)
     devices = DeviceBoard()
-    app = create_union_app(nodes, devices=devices)
-    traffic = DemoTraffic(nodes) if demo and settings.demo_traffic else None
-    accounts: list[DemoAccount] = []
+    # /health answers 503 until the demo's set-up is done: then a caller finds its guarantees.
+    ready = threading.Event()
+    app = create_union_app(nodes, devices=devices, ready=ready)
     if demo:
-        # Before the API answers: a lodging checks the quoted access code against them at once.
-        register_example_guarantees(nodes)
-        accounts = ensure_demo_accounts(nodes, DEMO_GUARANTOR)
+        ensure_demo_accounts(nodes, DEMO_GUARANTOR)
     base = f"http://{host}:{port}"
     print(f"Silkway is up: landing page {base}/", flush=True)
     for state in nodes:
@@ -53,29 +53,107 @@ def serve_union(settings: Settings, *, host: str, port: int, demo: bool) -> None
             f"(docs {base}/nodes/{state.lower()}/docs)",
             flush=True,
         )
-    if accounts:
-        _print_accounts(base, accounts)
     # A device port already taken does not stop the demo; it is reported beside the others.
     listeners = start_device_listeners(settings, nodes, strict=False)
     devices.listeners = listeners
     runtime = start_exchange(settings, nodes)
     scheduler = start_scheduler(nodes)
-    # Interstate tests first (measured, not assumed), then the demo traffic that relies on them.
-    warm_up = threading.Thread(
-        target=_measure_then_drive, args=(runtime, traffic), name="silkway-warm-up", daemon=True
+    warm_up = _WarmUp(
+        nodes, runtime, ready, base=_reachable(host, port), demo=demo, traffic=settings.demo_traffic
     )
-    warm_up.start()
+    threading.Thread(target=warm_up.run, name="silkway-warm-up", daemon=True).start()
     try:
         uvicorn.run(app, host=host, port=port, log_level="warning", **SERVER_LIMITS)
     finally:
+        warm_up.stop()
         scheduler.stop()
         runtime.stop()
         if listeners:
             listeners.stop()
-        if traffic:
-            traffic.stop()
         for n in nodes.values():
             n.dispose()
+
+
+def _reachable(host: str, port: int) -> str:
+    """Where this process reaches its own server (a wildcard address is not one to call)."""
+    local = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+    return f"http://[{local}]:{port}" if ":" in local else f"http://{local}:{port}"
+
+
+class _WarmUp:
+    """Once the server listens: the demo's guarantees through the API, then the interstate
+    tests (measured, not assumed), then the demo traffic that relies on both."""
+
+    def __init__(
+        self,
+        nodes: Mapping[str, Node],
+        runtime: ExchangeRuntime,
+        ready: threading.Event,
+        *,
+        base: str,
+        demo: bool,
+        traffic: bool,
+    ) -> None:
+        self._nodes = nodes
+        self._runtime = runtime
+        self._ready = ready
+        self._base = base
+        self._demo = demo
+        self._traffic_wanted = traffic
+        self._traffic: DemoTraffic | None = None
+        self._http: httpx2.Client | None = None
+
+    def run(self) -> None:
+        try:
+            if self._demo:
+                self._set_up_demo()
+        except Exception:  # the demo's set-up must not take the server down
+            log.exception("the demo's set-up failed")
+        finally:
+            self._ready.set()
+        _run_interstate_tests(self._runtime)
+        if self._traffic is not None:
+            self._traffic.start()
+
+    def _set_up_demo(self) -> None:
+        self._http = httpx2.Client(base_url=self._base, timeout=30)
+        _wait_listening(self._http)
+        clock = next(iter(self._nodes.values())).transit.clock
+        reference = next(iter(self._nodes.values())).reference
+        members = [s for s in self._nodes if s in MEMBER_STATES]
+        demo = Demo(UnionClient(self._http, DEMO_PASSWORD), reference, clock, members)
+        register_example_guarantees(demo)
+        # The guarantors' accounts name the demo guarantor, registered just now.
+        _print_accounts(self._base, ensure_demo_accounts(self._nodes, DEMO_GUARANTOR))
+        if self._traffic_wanted:
+            self._traffic = DemoTraffic(demo)
+
+    def stop(self) -> None:
+        if self._traffic is not None:
+            self._traffic.stop()
+        if self._http is not None:
+            self._http.close()
+
+
+def _wait_listening(http: httpx2.Client, attempts: int = 300) -> None:
+    for _ in range(attempts):
+        try:
+            http.get("/health", timeout=1)
+            return
+        except httpx2.TransportError:
+            threading.Event().wait(0.1)
+    raise RuntimeError("the server did not start listening")
+
+
+def _run_interstate_tests(runtime: ExchangeRuntime) -> None:
+    try:
+        results = runtime.conformance_all()
+    except Exception:  # a failed test run must not take the server down; the register shows it
+        log.exception("interstate tests failed to run")
+        return
+    for process, directions in results.items():
+        passed = sum(all(o.passed for o in v) for v in directions.values())
+        log.info("interstate tests: %d of %d directions pass %s", passed, len(directions), process)
 
 
 def _print_accounts(base: str, accounts: list[DemoAccount]) -> None:
@@ -107,21 +185,6 @@ def start_exchange(settings: Settings, nodes: Mapping[str, Node]) -> ExchangeRun
                 uow.commit()
     print(f"  exchange: {'NATS ' + settings.bus_url if settings.bus_url else 'in-process bus'}")
     return runtime
-
-
-def _measure_then_drive(runtime: ExchangeRuntime, traffic: DemoTraffic | None) -> None:
-    try:
-        results = runtime.conformance_all()
-    except Exception:  # a failed test run must not take the server down; the register shows it
-        log.exception("interstate tests failed to run")
-    else:
-        for process, directions in results.items():
-            passed = sum(all(o.passed for o in v) for v in directions.values())
-            log.info(
-                "interstate tests: %d of %d directions pass %s", passed, len(directions), process
-            )
-    if traffic is not None:
-        traffic.start()
 
 
 def serve_node(

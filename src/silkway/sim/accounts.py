@@ -10,15 +10,24 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 
 from silkway.bootstrap import Node
 from silkway.examples import example_declaration, example_names
 from silkway.guarantees import service as guarantees
 from silkway.identity import service as identity
 from silkway.identity.domain.principal import Role
-from silkway.reference.model import COMMISSION
+from silkway.reference.model import COMMISSION, ReferenceData
 
-__all__ = ["DEMO_PASSWORD", "DemoAccount", "ensure_demo_accounts"]
+__all__ = [
+    "DEMO_PASSWORD",
+    "DemoAccount",
+    "administrator",
+    "declarants",
+    "demo_accounts",
+    "ensure_demo_accounts",
+    "officer",
+]
 
 DEMO_PASSWORD = "silkway-demo-password"
 """Published in the README and printed at start: the demo's accounts protect nothing real."""
@@ -32,36 +41,60 @@ class DemoAccount:
     party: str | None
 
 
-def _wanted(node: Node, guarantor: str | None) -> list[DemoAccount]:
-    s = node.state.lower()
+def administrator(state: str) -> str:
+    return f"admin.{state.lower()}"
+
+
+def officer(state: str) -> str:
+    """The demo officer of ``state``: bound to no one office, so acting at all of them."""
+    return f"officer.{state.lower()}"
+
+
+def demo_accounts(
+    state: str, reference: ReferenceData, today: date, guarantor: str | None
+) -> list[DemoAccount]:
+    """The demo accounts of ``state``'s node (its guarantor's once ``guarantor`` is known)."""
+    s = state.lower()
     wanted = [
-        DemoAccount(node.state, f"admin.{s}", Role.ADMINISTRATOR, None),
-        DemoAccount(node.state, f"analyst.{s}", Role.ANALYST, None),
+        DemoAccount(state, administrator(state), Role.ADMINISTRATOR, None),
+        DemoAccount(state, f"analyst.{s}", Role.ANALYST, None),
     ]
-    if node.state == COMMISSION:
+    if state == COMMISSION:
         return wanted
     wanted += [
-        DemoAccount(node.state, f"officer.{s}", Role.OFFICER, None),
-        DemoAccount(node.state, f"operator.{s}", Role.SEAL_OPERATOR, f"OP{node.state}"),
+        DemoAccount(state, officer(state), Role.OFFICER, None),
+        DemoAccount(state, f"operator.{s}", Role.SEAL_OPERATOR, f"OP{state}"),
     ]
     if guarantor:
-        wanted.append(DemoAccount(node.state, f"guarantor.{s}", Role.GUARANTOR, guarantor))
-    today = node.transit.clock.now().date()
-    declarants: list[str] = []
+        wanted.append(DemoAccount(state, f"guarantor.{s}", Role.GUARANTOR, guarantor))
+    idents: list[str] = []
     for name in example_names():
         decl = example_declaration(name, today)
-        office = node.reference.offices.get(decl.departure_office)
+        office = reference.offices.get(decl.departure_office)
         ident = decl.declarant.identification
-        if office is not None and office.state == node.state and ident not in declarants:
-            declarants.append(ident)
-    for n, ident in enumerate(declarants):
+        if office is not None and office.state == state and ident not in idents:
+            idents.append(ident)
+    for n, ident in enumerate(idents):
         suffix = "" if n == 0 else f".{n + 1}"
-        wanted.append(DemoAccount(node.state, f"declarant.{s}{suffix}", Role.DECLARANT, ident))
+        wanted.append(DemoAccount(state, f"declarant.{s}{suffix}", Role.DECLARANT, ident))
     return wanted
 
 
+def declarants(states: list[str], reference: ReferenceData, today: date) -> dict[str, str]:
+    """The demo declarant account of each example declarant, by identification number."""
+    return {
+        a.party: a.username
+        for state in states
+        for a in demo_accounts(state, reference, today, None)
+        if a.role is Role.DECLARANT and a.party
+    }
+
+
 def ensure_demo_accounts(nodes: Mapping[str, Node], guarantor_name: str) -> list[DemoAccount]:
-    """Make each demo account that is missing; returns them all."""
+    """Make each demo account that is missing; returns them all.
+
+    Accounts are what an administrator sets up before anyone calls (``silkway users add``):
+    they are made here as the command line makes them, not through the API they open."""
     accounts: list[DemoAccount] = []
     for node in nodes.values():
         guarantor = next(
@@ -74,7 +107,8 @@ def ensure_demo_accounts(nodes: Mapping[str, Node], guarantor_name: str) -> list
         )
         with node.identity.uow() as uow:
             present = {u.username for u in uow.identity.users()}
-        for account in _wanted(node, guarantor):
+        today = node.transit.clock.now().date()
+        for account in demo_accounts(node.state, node.reference, today, guarantor):
             if account.username not in present:
                 identity.add_user(
                     node.identity,

@@ -1,4 +1,5 @@
-"""Demo traffic: lodges the example declarations and drives them along their lifecycle.
+"""Demo traffic: lodges the example declarations and drives them along their lifecycle, through
+each node's HTTP API as the demo's declarants, officers and administrators.
 
 Each step is recorded where it would be in life: acceptance and release at the node of
 departure, passage and arrival by the node of the office concerned, on the copy the release
@@ -8,6 +9,8 @@ a movement whose route crosses a state the exchange does not reach waits there (
 conformance run puts every pair of states in operation).
 Before the first step, the guarantees the examples quote are registered at their departure
 nodes (a demo guarantor, the declarant as holder), so that releases lock real amounts.
+The traffic is a caller like any other (:class:`silkway.sim.client.UnionClient`): it signs in,
+holds tokens, and is refused, limited and logged like anyone.
 """
 
 from __future__ import annotations
@@ -15,42 +18,36 @@ from __future__ import annotations
 import logging
 import random
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
-from silkway.bootstrap import Node
 from silkway.examples import example_declaration, example_names
-from silkway.guarantees import service as guarantees
-from silkway.guarantees.domain.guarantee import (
-    GuaranteeMethod,
-    GuaranteeScope,
-    GuarantorKind,
-    Holder,
-)
-from silkway.kernel.errors import DomainError
-from silkway.transit import service as transit
+from silkway.node.ports import Clock
+from silkway.reference.model import ReferenceData
+from silkway.sim.accounts import administrator, declarants, officer
+from silkway.sim.client import CallRefused, UnionClient
+from silkway.transit.api.schemas import MovementDetail
 from silkway.transit.domain.declaration import SecurityKind
-from silkway.transit.domain.movement import (
-    Accept,
-    Complete,
-    Movement,
-    MovementEvent,
-    MovementStatus,
-    RecordArrival,
-    RecordPassage,
-    Release,
-    office_states,
-)
-from silkway.transit.ports import MovementFilter
+from silkway.transit.domain.movement import MovementStatus, office_states
 
 log = logging.getLogger("silkway.demo")
 
 
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One officer's action as the API takes it: ``POST /movements/{ref}/{action}``."""
+
+    action: str
+    body: dict[str, Any] = field(default_factory=dict)
+
+
 def next_step(
-    m: Movement, here: str, office_state: Callable[[str], str | None]
-) -> MovementEvent | None:
-    """The next event of an uneventful journey that the node of ``here`` records, if any."""
+    m: MovementDetail, here: str, office_state: Callable[[str], str | None]
+) -> Step | None:
+    """The next step of an uneventful journey that the node of ``here`` records, if any."""
     d = m.declaration
     master = m.state == here
 
@@ -59,19 +56,19 @@ def next_step(
 
     match m.status:
         case MovementStatus.LODGED if master:
-            return Accept()
+            return Step("accept")
         case MovementStatus.ACCEPTED if master:
             security = d.security[0].reference if d.security else "EXEMPT"
-            return Release(security, d.departure_office)
+            return Step("release", {"office": d.departure_office, "security_reference": security})
         case MovementStatus.RELEASED | MovementStatus.IN_PASSAGE:
             pending = [o for o in d.intermediate_offices if o not in m.passed_offices and ours(o)]
             if pending:
-                return RecordPassage(pending[0])
+                return Step("passages", {"office": pending[0]})
             if ours(m.destination_office):
-                return RecordArrival(m.destination_office)
+                return Step("arrival", {"office": m.destination_office})
             return None
         case MovementStatus.ARRIVED if master:
-            return Complete()  # an arrival at an office of this state (others' come by message)
+            return Step("completion")  # an arrival at an office of this state
         case _:
             return None
 
@@ -84,87 +81,124 @@ DEMO_REFERENCE_AMOUNT = Decimal("50000000.00")
 """EUR per example guarantee: enough for every demo movement open at once."""
 
 
-def _today(nodes: Mapping[str, Node]) -> date:
-    # The embedded nodes share one clock; the demo dates its declarations by it.
-    return nodes[next(iter(nodes))].transit.clock.now().date()
+@dataclass(frozen=True, slots=True)
+class Demo:
+    """What the demo traffic needs: the Union's API, its reference data, its clock, its nodes."""
+
+    union: UnionClient
+    reference: ReferenceData
+    clock: Clock
+    states: Sequence[str]
+    """The member states whose nodes it drives."""
+
+    def today(self) -> date:
+        return self.clock.now().date()
+
+    def departure_state(self, office: str) -> str | None:
+        found = self.reference.offices.get(office)
+        return found.state if found is not None and found.state in self.states else None
 
 
-def register_example_guarantees(nodes: Mapping[str, Node]) -> list[str]:
+def register_example_guarantees(demo: Demo) -> list[str]:
     """Register, at its departure node, each guarantee an example quotes (once; a restart finds
-    them registered). Returns the GRNs registered now."""
+    them registered): the demo guarantor and the holder by the node's administrator, the
+    guarantee by its officer. Returns the GRNs registered now."""
     registered = []
     for name in example_names():
-        decl = example_declaration(name, _today(nodes))
-        office = nodes[next(iter(nodes))].reference.offices.get(decl.departure_office)
-        if office is None or office.state not in nodes:
+        decl = example_declaration(name, demo.today())
+        state = demo.departure_state(decl.departure_office)
+        if state is None:
             continue
-        ctx = nodes[office.state].guarantees
         declarant = decl.declarant
         for security in decl.security:
             if security.kind is not SecurityKind.GRN:
                 continue
-            guarantor = next(
-                (g for g in guarantees.list_guarantors(ctx) if g.name == DEMO_GUARANTOR), None
-            ) or guarantees.register_guarantor(
-                ctx, name=DEMO_GUARANTOR, kind=GuarantorKind.SURETY, country=office.state
+            guarantor_id = _demo_guarantor(demo.union, state)
+            demo.union.call(
+                state,
+                administrator(state),
+                "PUT",
+                f"/holders/{declarant.identification}",
+                json={"name": declarant.name, "country": declarant.country},
             )
-            guarantees.register_holder(
-                ctx, Holder(declarant.identification, declarant.name, declarant.country)
-            )
-            application = guarantees.GuaranteeApplication(
-                method=GuaranteeMethod.SURETY,
-                scope=GuaranteeScope.GENERAL,
-                reference_amount=DEMO_REFERENCE_AMOUNT,
-                currency="EUR",
-                guarantor_id=guarantor.guarantor_id,
-                holder_id=declarant.identification,
-                grn=security.reference,
-                access_code=security.access_code,
-            )
+            application = {
+                "method": "surety",
+                "scope": "general",
+                "reference_amount": str(DEMO_REFERENCE_AMOUNT),
+                "currency": "EUR",
+                "guarantor_id": guarantor_id,
+                "holder_id": declarant.identification,
+                "grn": security.reference,
+                "access_code": security.access_code,
+            }
             try:
-                guarantees.register_guarantee(ctx, application, actor="demo")
-            except guarantees.GuaranteeExists:
-                continue
+                demo.union.call(state, officer(state), "POST", "/guarantees", json=application)
+            except CallRefused as exc:
+                if exc.status == 409:  # registered by an earlier run
+                    continue
+                raise
             registered.append(security.reference)
     return registered
 
 
-def lodge_one(nodes: Mapping[str, Node], name: str, serial: int) -> Movement | None:
-    decl = example_declaration(name, _today(nodes))
+def _demo_guarantor(union: UnionClient, state: str) -> str:
+    admin = administrator(state)
+    for g in union.call(state, admin, "GET", "/guarantors"):
+        if g["name"] == DEMO_GUARANTOR:
+            return str(g["guarantor_id"])
+    made = union.call(
+        state,
+        admin,
+        "POST",
+        "/guarantors",
+        json={"name": DEMO_GUARANTOR, "kind": "surety", "country": state},
+    )
+    return str(made["guarantor_id"])
+
+
+def lodge_one(demo: Demo, name: str, serial: int) -> str | None:
+    """Lodge example ``name`` as its declarant; returns the movement's reference."""
+    decl = example_declaration(name, demo.today())
     decl = decl.model_copy(update={"lrn": f"{DEMO_LRN_PREFIX}{serial:06d}-{name[:6]}"})
-    office = nodes[next(iter(nodes))].reference.offices.get(decl.departure_office)
-    if office is None or office.state not in nodes:
+    state = demo.departure_state(decl.departure_office)
+    if state is None:
         return None
-    return transit.lodge_declaration(nodes[office.state].transit, decl).movement
+    who = declarants(list(demo.states), demo.reference, demo.today())[decl.declarant.identification]
+    lodged = demo.union.call(state, who, "POST", "/declarations", content=decl.model_dump_json())
+    return str(lodged["reference"])
 
 
-def tick(nodes: Mapping[str, Node], serial: int, rng: random.Random) -> None:
+def tick(demo: Demo, serial: int, rng: random.Random) -> None:
     """One round: lodge a declaration and move a few open movements one step on."""
     names = example_names()
     try:
-        lodge_one(nodes, names[serial % len(names)], serial)
-    except DomainError as exc:
-        log.warning("demo lodging refused: %s", exc.message)
-    for state, node in nodes.items():
-        office_state = office_states(node.reference)
-        open_ = transit.list_movements(node.transit, MovementFilter(), offset=0, limit=50).items
+        lodge_one(demo, names[serial % len(names)], serial)
+    except CallRefused as exc:
+        log.warning("demo lodging refused: %s", exc)
+    office_state = office_states(demo.reference)
+    for state in demo.states:
+        who = officer(state)
+        page = demo.union.call(state, who, "GET", "/movements", params={"limit": 50})
         # Only its own movements: one lodged by a person trying the API is left to that person.
-        ours = [m for m in open_ if m.declaration.lrn.startswith(DEMO_LRN_PREFIX)]
-        for m in rng.sample(ours, k=min(3, len(ours))):
-            event = next_step(m, state, office_state)
-            if event is None:
-                continue
+        ours = [m["reference"] for m in page["items"] if m["lrn"].startswith(DEMO_LRN_PREFIX)]
+        for reference in rng.sample(ours, k=min(3, len(ours))):
             try:
-                transit.act(node.transit, m.reference, event)
-            except DomainError as exc:
-                log.info("demo step refused for %s: %s", m.reference, exc.message)
+                found = demo.union.call(state, who, "GET", f"/movements/{reference}")
+                step = next_step(MovementDetail.model_validate(found), state, office_state)
+                if step is None:
+                    continue
+                demo.union.call(
+                    state, who, "POST", f"/movements/{reference}/{step.action}", json=step.body
+                )
+            except CallRefused as exc:
+                log.info("demo step refused for %s: %s", reference, exc)
 
 
 class DemoTraffic:
     """Runs :func:`tick` every ``period`` seconds on a daemon thread until stopped."""
 
-    def __init__(self, nodes: Mapping[str, Node], period: float = 2.0, seed: int = 7) -> None:
-        self._nodes = nodes
+    def __init__(self, demo: Demo, period: float = 2.0, seed: int = 7) -> None:
+        self._demo = demo
         self._period = period
         self._rng = random.Random(seed)
         self._stop = threading.Event()
@@ -175,16 +209,27 @@ class DemoTraffic:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=10)
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
 
     def _loop(self) -> None:
         serial = 0
         while not self._stop.wait(self._period):
             serial += 1
             try:
-                tick(self._nodes, serial, self._rng)
+                tick(self._demo, serial, self._rng)
             except Exception:  # the demo must never take the server down
                 log.exception("demo tick failed")
 
 
-__all__ = ["DemoTraffic", "lodge_one", "next_step", "register_example_guarantees", "tick"]
+__all__ = [
+    "DEMO_GUARANTOR",
+    "DEMO_LRN_PREFIX",
+    "Demo",
+    "DemoTraffic",
+    "Step",
+    "lodge_one",
+    "next_step",
+    "register_example_guarantees",
+    "tick",
+]

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from typing import Any
 
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Response
 from fastapi.responses import HTMLResponse
 
 from silkway import __version__
@@ -74,8 +75,14 @@ def create_node_app(
     return app
 
 
-def create_union_app(nodes: Mapping[str, Node], *, devices: DeviceBoard | None = None) -> FastAPI:
-    """The embedded set-up: a landing page at ``/`` and each node under ``/nodes/{state}``."""
+def create_union_app(
+    nodes: Mapping[str, Node],
+    *,
+    devices: DeviceBoard | None = None,
+    ready: threading.Event | None = None,
+) -> FastAPI:
+    """The embedded set-up: a landing page at ``/`` and each node under ``/nodes/{state}``;
+    ``/health`` answers 503 until ``ready`` is set (the demo's set-up is done)."""
     app = FastAPI(title="Silkway", version=__version__, docs_url=None, redoc_url=None)
     install_problem_handlers(app)
 
@@ -84,7 +91,10 @@ def create_union_app(nodes: Mapping[str, Node], *, devices: DeviceBoard | None =
         return landing_page(nodes)
 
     @app.get("/health")
-    def health() -> dict[str, object]:
+    def health(response: Response) -> dict[str, object]:
+        if ready is not None and not ready.is_set():
+            response.status_code = 503
+            return {"status": "starting", "nodes": sorted(nodes)}
         return {"status": "ok", "nodes": sorted(nodes)}
 
     for state, node in nodes.items():
