@@ -210,7 +210,22 @@ def test_db_upgrade_all_nodes(data_dir: Path) -> None:
     ]
 
 
+def _enrol(*states: str) -> None:
+    """What production does before nodes exchange: each node's administrator creates its key,
+    the Commission's administrator publishes a trust list naming them."""
+    for state in states:
+        cli_user(_ENV[0], state, Role.ADMINISTRATOR)
+        code, out = invoke("keys", "create", "--node", state)
+        assert code == 0, out
+    cli_user(_ENV[0], "EEC", Role.ADMINISTRATOR)
+    assert invoke("trust", "init")[0] == 0
+    code, out = invoke("trust", "publish", "--pending")
+    assert code == 0, out
+    assert out["keys"] == len(states)
+
+
 def test_conformance_run_between_two_nodes_puts_the_process_in_operation() -> None:
+    _enrol("KZ", "BY", "EEC")
     code, out = invoke(
         "conformance", "run", "--between", "KZ", "--between", "BY", "--process", "P.SO.01"
     )

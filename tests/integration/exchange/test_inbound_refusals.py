@@ -113,8 +113,10 @@ def test_unknown_key_is_refused(fed: Federation) -> None:
 
 def test_revoked_key_is_refused(fed: Federation) -> None:
     data, _ = release_bytes(fed)
-    kz_key = next(k.key_id for k in fed.keys.trust_list().keys_of("KZ"))
-    fed.keys.revoke(kz_key, START - timedelta(seconds=1))
+    published = fed.publisher.published()
+    assert published is not None
+    kz_key = next(k.key_id for k in published.keys.keys_of("KZ"))
+    fed.publisher.publish(START - timedelta(seconds=1), validity=timedelta(days=7), revoke=[kz_key])
     assert_refused(fed, data, "key-revoked")
 
 
