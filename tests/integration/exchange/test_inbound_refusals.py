@@ -152,3 +152,15 @@ def release_bytes_second(fed: Federation) -> tuple[bytes, str]:
     to_by = [d for s, d, _ in fed.wire if s.startswith("silkway.BY.")]
     fed.wire.clear()
     return next(d for d in to_by if b"TransitReleaseNotification" in d), m.reference
+
+
+def test_a_tampered_copy_received_first_does_not_suppress_the_genuine(fed: Federation) -> None:
+    data, ref = release_bytes(fed)
+    tampered = data.replace(b"Portable computers", b"Portable componets", 1)
+    assert exchange.receive(fed.contexts["BY"], tampered).code == "signature-invalid"
+    with fed.nodes["BY"].transit.uow() as uow:
+        assert not uow.exchange.inbox_seen(
+            exchange.urn_uuid(fed.contexts["BY"].sealer.peek(data).header.message_id)
+        )  # type: ignore[union-attr]
+    assert exchange.receive(fed.contexts["BY"], data).outcome == "accepted"
+    assert transit.get_movement(fed.nodes["BY"].transit, ref).state == "KZ"
