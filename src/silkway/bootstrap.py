@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 
+from silkway.exchange.bus.nats import NatsAuth, NatsBus
 from silkway.exchange.domain.processes import PROCESS, SEAL_PROCESS
 from silkway.exchange.ports import EnvelopeSealer
 from silkway.exchange.service import ExchangeContext
@@ -131,6 +132,23 @@ def compose_sealer(state: str, settings: Settings) -> SignedXmlSealer:
         keeper,
         max_age=timedelta(seconds=settings.signature_max_age_s),
     )
+
+
+def compose_nats_bus(settings: Settings, url: str | None = None) -> NatsBus:
+    """The NATS bus at ``url`` (default ``SILKWAY_BUS_URL``), with the node's credentials."""
+    servers = url or settings.bus_url
+    if not servers:
+        raise ValueError("no NATS URL: set SILKWAY_BUS_URL")
+    auth = NatsAuth(
+        user=settings.nats_user,
+        password=settings.nats_password.get_secret_value() if settings.nats_password else None,
+        creds_file=settings.nats_creds,
+        nkey_seed_file=settings.nats_nkey_seed,
+        tls_ca=settings.nats_tls_ca,
+        tls_cert=settings.nats_tls_cert,
+        tls_key=settings.nats_tls_key,
+    )
+    return NatsBus(servers.split(","), auth=auth)
 
 
 def trust_publisher(settings: Settings) -> TrustPublisher:

@@ -78,6 +78,19 @@ class Settings(BaseSettings):
     before it refuses to verify anything until a new one arrives."""
     bus_url: str | None = None
     """``nats://host:port`` (comma-separated for a cluster) for production; unset: in-process."""
+    nats_user: str | None = None
+    """The node's NATS user (one per node, with permissions on its own subjects)."""
+    nats_password: SecretStr | None = None
+    """Its password (never printed)."""
+    nats_creds: Path | None = None
+    """Instead of a user: a ``.creds`` file (operator-mode JWT and NKey seed)."""
+    nats_nkey_seed: Path | None = None
+    """Instead of a user: a file with the node's NKey seed."""
+    nats_tls_ca: Path | None = None
+    """The CA that signed the NATS server's certificate: set, the connection is TLS."""
+    nats_tls_cert: Path | None = None
+    nats_tls_key: Path | None = None
+    """A client certificate and its key, for a server that asks for one."""
     signature_max_age_s: int = Field(default=6 * 3600, ge=60)
     """How old a signed envelope may be when it arrives."""
 

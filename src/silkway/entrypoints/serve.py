@@ -10,10 +10,15 @@ from typing import Any
 import httpx2
 import uvicorn
 
-from silkway.bootstrap import Node, build_node, build_union, publish_embedded_trust
+from silkway.bootstrap import (
+    Node,
+    build_node,
+    build_union,
+    compose_nats_bus,
+    publish_embedded_trust,
+)
 from silkway.entrypoints.scheduler import start_scheduler
 from silkway.exchange.bus.inproc import InProcessBus
-from silkway.exchange.bus.nats import NatsBus
 from silkway.exchange.bus.ports import Bus
 from silkway.exchange.register import import_register, shipped_register
 from silkway.exchange.runtime import ExchangeRuntime
@@ -177,7 +182,7 @@ def _print_accounts(base: str, accounts: list[DemoAccount]) -> None:
 
 def start_exchange(settings: Settings, nodes: Mapping[str, Node]) -> ExchangeRuntime:
     """The exchange of the nodes in this process, on NATS when configured, else in-process."""
-    bus: Bus = NatsBus(settings.bus_url.split(",")) if settings.bus_url else InProcessBus()
+    bus: Bus = compose_nats_bus(settings) if settings.bus_url else InProcessBus()
     members = {s: n.exchange for s, n in nodes.items() if s in MEMBER_STATES}
     eec = nodes.get(COMMISSION)
     runtime = ExchangeRuntime(members, bus, journal=eec.exchange if eec else None)

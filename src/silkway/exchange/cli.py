@@ -164,10 +164,10 @@ def conformance_run(
     states = [_state(s) for s in between]
     if len(states) != 2 or states[0] == states[1] or not set(states) <= set(MEMBER_STATES):
         _fail("between-invalid", "--between takes two different member states")
-    from silkway.bootstrap import build_node
+    from silkway.bootstrap import build_node, compose_nats_bus
     from silkway.exchange.bus.inproc import InProcessBus
-    from silkway.exchange.bus.nats import NatsBus
     from silkway.exchange.runtime import ExchangeRuntime
+    from silkway.settings import Settings
 
     nodes = {s: build_node(s) for s in (*states, "EEC")}
     try:
@@ -178,7 +178,7 @@ def conformance_run(
             _fail(
                 "process-without-kit", f"no conformance kit for {process}; kits: {', '.join(kits)}"
             )
-        chosen = NatsBus(bus.split(",")) if bus else InProcessBus()
+        chosen = compose_nats_bus(Settings(), bus) if bus else InProcessBus()
         runtime = ExchangeRuntime(
             {s: nodes[s].exchange for s in states}, chosen, journal=nodes["EEC"].exchange
         )
