@@ -79,8 +79,10 @@ class NatsServer:
         cluster_name: str | None = None,
         cluster_port: int | None = None,
         routes: Sequence[int] = (),
+        config: Path | None = None,
     ) -> None:
         self.store_dir = store_dir
+        self.config = config
         self.name = name or f"silkway-test-{os.getpid()}"
         self.port = port or free_port()
         self.monitor_port = free_port()
@@ -109,6 +111,8 @@ class NatsServer:
             "-sd",
             str(self.store_dir),
         ]
+        if self.config is not None:
+            command += ["-c", str(self.config)]
         if self.cluster_port is not None:
             command += [
                 "--cluster_name",

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 
+from silkway.exchange.bus.nats import NatsAuth, NatsBus
 from silkway.exchange.domain.processes import PROCESS, SEAL_PROCESS
 from silkway.exchange.ports import EnvelopeSealer
 from silkway.exchange.service import ExchangeContext
+from silkway.exchange.signing.commission import TrustPublisher
+from silkway.exchange.signing.keeper import TrustKeeper
 from silkway.exchange.signing.keystore import KeyStore
+from silkway.exchange.signing.published import PublishedTrustList
 from silkway.exchange.signing.sealer import SignedXmlSealer
 from silkway.guarantees import inbound as guarantee_inbound
 from silkway.guarantees.gate import GuaranteeGate
@@ -102,11 +107,7 @@ def build_node(
     )
     # Seals follow movements through an observer; transit does not import them.
     transit.observers.append(SealsFollowMovements(seals))
-    sealer = SignedXmlSealer(
-        state,
-        KeyStore(settings.key_folder()),
-        max_age=timedelta(seconds=settings.signature_max_age_s),
-    )
+    sealer = compose_sealer(state, settings)
     return Node(
         state=state,
         engine=engine,
@@ -116,6 +117,69 @@ def build_node(
         guarantees=guarantees,
         exchange=compose_exchange(transit, guarantees, seals, sealer),
         identity=compose_identity(state, settings, transit),
+    )
+
+
+def compose_sealer(state: str, settings: Settings) -> SignedXmlSealer:
+    """The node's envelope sealer: its own keys, and the trust list it holds."""
+    folder = settings.key_folder()
+    keeper = TrustKeeper(
+        state, folder, settings.trust_anchor(), grace=timedelta(hours=settings.trust_grace_hours)
+    )
+    return SignedXmlSealer(
+        state,
+        KeyStore(folder),
+        keeper,
+        max_age=timedelta(seconds=settings.signature_max_age_s),
+    )
+
+
+def compose_nats_bus(settings: Settings, url: str | None = None) -> NatsBus:
+    """The NATS bus at ``url`` (default ``SILKWAY_BUS_URL``), with the node's credentials."""
+    servers = url or settings.bus_url
+    if not servers:
+        raise ValueError("no NATS URL: set SILKWAY_BUS_URL")
+    auth = NatsAuth(
+        user=settings.nats_user,
+        password=settings.nats_password.get_secret_value() if settings.nats_password else None,
+        creds_file=settings.nats_creds,
+        nkey_seed_file=settings.nats_nkey_seed,
+        tls_ca=settings.nats_tls_ca,
+        tls_cert=settings.nats_tls_cert,
+        tls_key=settings.nats_tls_key,
+    )
+    return NatsBus(servers.split(","), auth=auth)
+
+
+def trust_publisher(settings: Settings) -> TrustPublisher:
+    """The Commission's publisher of the trust list (its administrator's host)."""
+    return TrustPublisher(
+        settings.key_folder(), settings.trust_signing_key(), settings.trust_anchor()
+    )
+
+
+def publish_embedded_trust(
+    settings: Settings, states: Iterable[str], now: datetime
+) -> PublishedTrustList:
+    """The embedded Union plays the Commission too: a key for every node that has none, and a
+    new signed list naming every key in the shared folder.
+
+    Production never does this: there each node creates its key (``silkway keys create``)
+    and the Commission's administrator publishes (``silkway trust publish``)."""
+    keys = KeyStore(settings.key_folder())
+    publisher = trust_publisher(settings)
+    if not publisher.initialised():
+        publisher.init(now)
+    for state in states:
+        if not keys.has_keys(state):
+            keys.create(state, now)
+    return publisher.publish(
+        now,
+        validity=timedelta(hours=settings.trust_list_validity_hours),
+        add=keys.requests(),
+        # A folder from before signed lists holds a bare list: the embedded Commission
+        # starts it afresh from the keys' own public halves.
+        replace_unverified=True,
     )
 
 

@@ -65,8 +65,32 @@ class Settings(BaseSettings):
 
     keys_dir: Path | None = None
     """Node signing keys and the trust list; default ``{data_dir}/keys``."""
+    trust_anchor_file: Path | None = None
+    """The Commission's trust-list key, handed to the node once; default
+    ``{keys_dir}/trust-anchor.json``. Only lists it signed are believed."""
+    trust_signing_key_file: Path | None = None
+    """The Commission's private trust-list key (its administrator's host only); default
+    ``{keys_dir}/trust-signing.pem``."""
+    trust_list_validity_hours: int = Field(default=7 * 24, ge=1)
+    """How long a trust list the Commission publishes is valid."""
+    trust_grace_hours: int = Field(default=72, ge=0)
+    """How long past its expiry a node goes on with the last valid list (a Commission outage)
+    before it refuses to verify anything until a new one arrives."""
     bus_url: str | None = None
     """``nats://host:port`` (comma-separated for a cluster) for production; unset: in-process."""
+    nats_user: str | None = None
+    """The node's NATS user (one per node, with permissions on its own subjects)."""
+    nats_password: SecretStr | None = None
+    """Its password (never printed)."""
+    nats_creds: Path | None = None
+    """Instead of a user: a ``.creds`` file (operator-mode JWT and NKey seed)."""
+    nats_nkey_seed: Path | None = None
+    """Instead of a user: a file with the node's NKey seed."""
+    nats_tls_ca: Path | None = None
+    """The CA that signed the NATS server's certificate: set, the connection is TLS."""
+    nats_tls_cert: Path | None = None
+    nats_tls_key: Path | None = None
+    """A client certificate and its key, for a server that asks for one."""
     signature_max_age_s: int = Field(default=6 * 3600, ge=60)
     """How old a signed envelope may be when it arrives."""
 
@@ -95,6 +119,12 @@ class Settings(BaseSettings):
 
     def key_folder(self) -> Path:
         return self.keys_dir or self.data_dir / "keys"
+
+    def trust_anchor(self) -> Path:
+        return self.trust_anchor_file or self.key_folder() / "trust-anchor.json"
+
+    def trust_signing_key(self) -> Path:
+        return self.trust_signing_key_file or self.key_folder() / "trust-signing.pem"
 
     def node_database_url(self, state: str) -> str:
         if self.database_url:

@@ -210,7 +210,26 @@ def test_db_upgrade_all_nodes(data_dir: Path) -> None:
     ]
 
 
+def _enrol(*states: str) -> None:
+    """What production does before nodes exchange: each node's administrator creates its key,
+    the Commission's administrator publishes a trust list naming them."""
+    for state in states:
+        cli_user(_ENV[0], state, Role.ADMINISTRATOR)
+        code, out = invoke("keys", "create", "--node", state)
+        assert code == 0, out
+    cli_user(_ENV[0], "EEC", Role.ADMINISTRATOR)
+    assert invoke("trust", "init")[0] == 0
+    code, out = invoke("trust", "publish", "--pending")
+    assert code == 0, out
+    assert out["keys"] == len(states)
+    code, shown = invoke("trust", "show")
+    assert code == 0, shown
+    assert shown["version"] == 1
+    assert sorted(k["owner"] for k in shown["keys"]) == sorted(states)
+
+
 def test_conformance_run_between_two_nodes_puts_the_process_in_operation() -> None:
+    _enrol("KZ", "BY", "EEC")
     code, out = invoke(
         "conformance", "run", "--between", "KZ", "--between", "BY", "--process", "P.SO.01"
     )
@@ -218,6 +237,14 @@ def test_conformance_run_between_two_nodes_puts_the_process_in_operation() -> No
     assert out["in_operation"] is True
     assert set(out["results"]) == {"KZ->BY", "BY->KZ"}
     assert all(o["passed"] for v in out["results"].values() for o in v)
+
+
+def test_trust_show_refuses_a_bare_list_of_keys(data_dir: Path) -> None:
+    _enrol("KZ")
+    (data_dir / "keys" / "trust.json").write_text("[]")
+    code, out = invoke("trust", "show")
+    assert code == 1
+    assert out["error"] == "trust-list-unsigned"
 
 
 def test_conformance_run_of_a_process_without_a_kit_says_which_have_one() -> None:

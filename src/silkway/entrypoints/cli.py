@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from silkway.entrypoints.cli_output import emit as _emit
 from silkway.entrypoints.cli_output import fail as _fail
 from silkway.entrypoints.cli_output import refused as _refused
-from silkway.exchange.cli import conformance_app, exchange_app, keys_app
+from silkway.exchange.cli import conformance_app, exchange_app, keys_app, trust_app
 from silkway.guarantees.cli import claims_app, guarantee_app
 from silkway.identity.access import require_party
 from silkway.identity.cli import clients_app, operator, users_app
@@ -47,6 +47,7 @@ app.add_typer(seal_app, name="seals")
 app.add_typer(exchange_app, name="messages")
 app.add_typer(conformance_app, name="conformance")
 app.add_typer(keys_app, name="keys")
+app.add_typer(trust_app, name="trust")
 app.add_typer(users_app, name="users")
 app.add_typer(clients_app, name="clients")
 app.command("token")(identity_token)

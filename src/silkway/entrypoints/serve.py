@@ -10,10 +10,15 @@ from typing import Any
 import httpx2
 import uvicorn
 
-from silkway.bootstrap import Node, build_node, build_union
+from silkway.bootstrap import (
+    Node,
+    build_node,
+    build_union,
+    compose_nats_bus,
+    publish_embedded_trust,
+)
 from silkway.entrypoints.scheduler import start_scheduler
 from silkway.exchange.bus.inproc import InProcessBus
-from silkway.exchange.bus.nats import NatsBus
 from silkway.exchange.bus.ports import Bus
 from silkway.exchange.register import import_register, shipped_register
 from silkway.exchange.runtime import ExchangeRuntime
@@ -39,6 +44,9 @@ SERVER_LIMITS: dict[str, Any] = {
 def serve_union(settings: Settings, *, host: str, port: int, demo: bool) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     nodes = build_union(settings)
+    # The embedded Union is its own Commission: it publishes a signed list of every node's key.
+    clock = next(iter(nodes.values())).transit.clock
+    trust = publish_embedded_trust(settings, nodes, clock.now())
     devices = DeviceBoard()
     # /health answers 503 until the demo's set-up is done: then a caller finds its guarantees.
     ready = threading.Event()
@@ -47,6 +55,7 @@ def serve_union(settings: Settings, *, host: str, port: int, demo: bool) -> None
         ensure_demo_accounts(nodes, DEMO_GUARANTOR)
     base = f"http://{host}:{port}"
     print(f"Silkway is up: landing page {base}/", flush=True)
+    print(f"  trust list: version {trust.version}, {len(trust.keys)} keys", flush=True)
     for state in nodes:
         print(
             f"  node {state}: API {base}/nodes/{state.lower()}/api/v1 "
@@ -173,7 +182,7 @@ def _print_accounts(base: str, accounts: list[DemoAccount]) -> None:
 
 def start_exchange(settings: Settings, nodes: Mapping[str, Node]) -> ExchangeRuntime:
     """The exchange of the nodes in this process, on NATS when configured, else in-process."""
-    bus: Bus = NatsBus(settings.bus_url.split(",")) if settings.bus_url else InProcessBus()
+    bus: Bus = compose_nats_bus(settings) if settings.bus_url else InProcessBus()
     members = {s: n.exchange for s, n in nodes.items() if s in MEMBER_STATES}
     eec = nodes.get(COMMISSION)
     runtime = ExchangeRuntime(members, bus, journal=eec.exchange if eec else None)

@@ -1,4 +1,5 @@
-"""``silkway`` commands for the interstate exchange: messages, conformance, register, keys."""
+"""``silkway`` commands for the interstate exchange: messages, conformance, register, keys,
+the trust list."""
 
 from __future__ import annotations
 
@@ -23,7 +24,10 @@ conformance_app = typer.Typer(
     help="Interstate conformance tests of common processes, and the register.",
     no_args_is_help=True,
 )
-keys_app = typer.Typer(help="Node signing keys and the trust list.", no_args_is_help=True)
+keys_app = typer.Typer(help="Node signing keys.", no_args_is_help=True)
+trust_app = typer.Typer(
+    help="The trust list the Commission signs and publishes.", no_args_is_help=True
+)
 
 NodeOption = Annotated[str, typer.Option("--node", "--state", help="Node: AM BY KZ KG RU EEC.")]
 
@@ -160,10 +164,10 @@ def conformance_run(
     states = [_state(s) for s in between]
     if len(states) != 2 or states[0] == states[1] or not set(states) <= set(MEMBER_STATES):
         _fail("between-invalid", "--between takes two different member states")
-    from silkway.bootstrap import build_node
+    from silkway.bootstrap import build_node, compose_nats_bus
     from silkway.exchange.bus.inproc import InProcessBus
-    from silkway.exchange.bus.nats import NatsBus
     from silkway.exchange.runtime import ExchangeRuntime
+    from silkway.settings import Settings
 
     nodes = {s: build_node(s) for s in (*states, "EEC")}
     try:
@@ -174,7 +178,7 @@ def conformance_run(
             _fail(
                 "process-without-kit", f"no conformance kit for {process}; kits: {', '.join(kits)}"
             )
-        chosen = NatsBus(bus.split(",")) if bus else InProcessBus()
+        chosen = compose_nats_bus(Settings(), bus) if bus else InProcessBus()
         runtime = ExchangeRuntime(
             {s: nodes[s].exchange for s in states}, chosen, journal=nodes["EEC"].exchange
         )
@@ -246,23 +250,51 @@ def conformance_import(
 
 @keys_app.command("list")
 def keys_list() -> None:
-    """The trust list: every node key, its validity and revocation."""
-    from silkway.exchange.signing.keystore import KeyStore
+    """The keys of the trust list published in the key folder: validity and revocation."""
+    published = _published()
+    _emit([_key_fields(k) for k in published.keys])
+
+
+def _key_fields(k: Any) -> dict[str, Any]:
+    return {
+        "key_id": k.key_id,
+        "owner": k.owner,
+        "valid_from": k.valid_from,
+        "valid_to": k.valid_to,
+        "revoked_at": k.revoked_at,
+    }
+
+
+def _published() -> Any:
+    """The trust list in the key folder, verified against the Commission's anchor."""
+    from silkway.exchange.signing.keeper import TRUST_FILE
+    from silkway.exchange.signing.published import TrustAnchor, TrustListRefused, open_trust_list
     from silkway.settings import Settings
 
-    trust = KeyStore(Settings().key_folder()).trust_list()
-    _emit(
-        [
-            {
-                "key_id": k.key_id,
-                "owner": k.owner,
-                "valid_from": k.valid_from,
-                "valid_to": k.valid_to,
-                "revoked_at": k.revoked_at,
-            }
-            for k in trust
-        ]
-    )
+    settings = Settings()
+    path = settings.key_folder() / TRUST_FILE
+    try:
+        anchor = TrustAnchor.from_json(settings.trust_anchor().read_bytes())
+        return open_trust_list(path.read_bytes(), anchor)
+    except OSError as exc:
+        _fail("trust-list-unreadable", str(exc))
+    except TrustListRefused as exc:
+        _fail(exc.code, f"{path}: {exc.reason}")
+
+
+@keys_app.command("create")
+def keys_create(node: NodeOption) -> None:
+    """A new signing key for the node. It signs once the Commission publishes a trust list that
+    names it: hand the printed request file to the Commission (``silkway trust publish``)."""
+    from silkway.exchange.signing.keystore import KeyStore
+    from silkway.node.clock import SystemClock
+    from silkway.settings import Settings
+
+    _sign_in(node, "keys create")
+    keys = KeyStore(Settings().key_folder())
+    state = _state(node)
+    signer = keys.create(state, SystemClock().now())
+    _emit({"key_id": signer.key_id, "request": str(keys.request_path(state, signer.key_id))})
 
 
 @keys_app.command("rotate")
@@ -270,30 +302,103 @@ def keys_rotate(
     node: NodeOption,
     overlap_hours: Annotated[float, typer.Option(min=0.1, max=24 * 90)] = 24.0,
 ) -> None:
-    """A new signing key; the old one stays valid for the overlap, so nothing stops."""
+    """A new signing key; once the Commission publishes it, the old one stays valid for the
+    overlap, so nothing stops."""
     from silkway.exchange.signing.keystore import KeyStore
     from silkway.node.clock import SystemClock
     from silkway.settings import Settings
 
     _sign_in(node, "keys rotate")
-    signer = KeyStore(Settings().key_folder()).rotate(
-        _state(node), SystemClock().now(), timedelta(hours=overlap_hours)
+    keys = KeyStore(Settings().key_folder())
+    state = _state(node)
+    signer = keys.rotate(state, SystemClock().now(), timedelta(hours=overlap_hours))
+    _emit(
+        {
+            "key_id": signer.key_id,
+            "overlap_hours": overlap_hours,
+            "request": str(keys.request_path(state, signer.key_id)),
+        }
     )
-    _emit({"key_id": signer.key_id, "overlap_hours": overlap_hours})
 
 
-@keys_app.command("revoke")
-def keys_revoke(key_id: Annotated[str, typer.Argument()], node: NodeOption) -> None:
-    """Revoke a key at once: envelopes it signs are refused from now on (``--node``: where the
-    administrator revoking it signs in)."""
+@trust_app.command("init")
+def trust_init() -> None:
+    """Create the Commission's trust-list key and its anchor (once): hand the anchor file to
+    every node (``SILKWAY_TRUST_ANCHOR_FILE``); the private key stays here."""
+    from silkway.bootstrap import trust_publisher
     from silkway.exchange.signing.keys import TrustListInvalid
-    from silkway.exchange.signing.keystore import KeyStore
     from silkway.node.clock import SystemClock
     from silkway.settings import Settings
 
-    _sign_in(node, "keys revoke")
+    _sign_in("EEC", "trust init")
+    settings = Settings()
     try:
-        KeyStore(Settings().key_folder()).revoke(key_id, SystemClock().now())
+        anchor = trust_publisher(settings).init(SystemClock().now())
     except TrustListInvalid as exc:
-        _fail("key-unknown", str(exc))
-    _emit({"revoked": key_id})
+        _fail("trust-key-exists", str(exc))
+    _emit({"key_id": anchor.key_id, "anchor": str(settings.trust_anchor())})
+
+
+@trust_app.command("publish")
+def trust_publish(
+    requests: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Key requests (.pub.json) the nodes handed in, to add."),
+    ] = None,
+    pending: Annotated[
+        bool, typer.Option(help="Also add every key request in the key folder.")
+    ] = False,
+    revoke: Annotated[
+        list[str] | None, typer.Option(help="A key id to revoke from now on (repeatable).")
+    ] = None,
+    validity_hours: Annotated[
+        int | None, typer.Option(min=1, help="Default: SILKWAY_TRUST_LIST_VALIDITY_HOURS.")
+    ] = None,
+) -> None:
+    """Publish the next version of the trust list, signed with the Commission's key: the last
+    version's keys, the requests given, the revocations; valid from now."""
+    from silkway.bootstrap import trust_publisher
+    from silkway.exchange.signing.keys import TrustListInvalid
+    from silkway.exchange.signing.keystore import KeyRequest, KeyStore
+    from silkway.exchange.signing.published import TrustListRefused
+    from silkway.node.clock import SystemClock
+    from silkway.settings import Settings
+
+    _sign_in("EEC", "trust publish")
+    settings = Settings()
+    hours = validity_hours or settings.trust_list_validity_hours
+    try:
+        add = [KeyRequest.read(p) for p in requests or ()]
+        if pending:
+            add += KeyStore(settings.key_folder()).requests()
+        published = trust_publisher(settings).publish(
+            SystemClock().now(), validity=timedelta(hours=hours), add=add, revoke=revoke or ()
+        )
+    except TrustListRefused as exc:
+        _fail(exc.code, exc.reason)
+    except TrustListInvalid as exc:
+        _fail("trust-publish-refused", str(exc))
+    _emit(
+        {
+            "version": published.version,
+            "issued_at": published.issued_at,
+            "expires_at": published.expires_at,
+            "keys": len(published.keys),
+        }
+    )
+
+
+@trust_app.command("show")
+def trust_show() -> None:
+    """The trust list in the key folder: version, expiry, who signed it and its keys (it is
+    verified against the Commission's anchor first)."""
+    published = _published()
+    _emit(
+        {
+            "version": published.version,
+            "issued_at": published.issued_at,
+            "expires_at": published.expires_at,
+            "signed_by": published.signed_by,
+            "keys": [_key_fields(k) for k in published.keys],
+        }
+    )

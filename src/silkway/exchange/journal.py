@@ -4,24 +4,43 @@ The Commission's node sees every envelope on the Union's bus (its own durable co
 subjects), stamps it with a TrackID and AcceptTime, and keeps it queryable by conversation,
 process, state pair, outcome and latency. An R.006 answer closes its original's entry with the
 outcome and the round-trip time from the original's AcceptTime.
+
+Only what verifies is journalled: the envelope must pass the same schema and signature checks
+(against the trust list the Commission's node holds) as at its receiver. A forgery is logged
+and left out, so it cannot stand in the journal for the genuine envelope of the same
+MessageID, whose entry is then the first; and an R.006 closes an entry only when it comes from
+the state the original was sent to.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
 
-from silkway.exchange.domain.envelope import urn_uuid
+from silkway.exchange.domain.envelope import EnvelopeRejected, SignatureRejected, urn_uuid
 from silkway.exchange.domain.processes import is_processing_result
 from silkway.exchange.ports import JournalEntry
 from silkway.exchange.service import ExchangeContext
 
+log = logging.getLogger("silkway.exchange.journal")
+
 
 def journal_envelope(ctx: ExchangeContext, data: bytes) -> JournalEntry | None:
-    """Journal one envelope seen on the bus; None when it cannot even be read."""
-    envelope = ctx.sealer.peek(data)
-    if envelope is None:
-        return None
+    """Journal one envelope seen on the bus; None when it does not verify or was seen before.
+
+    A trust list the node cannot use now raises (the bus retries): nothing is judged with it."""
     now = ctx.node.clock.now()
+    try:
+        envelope = ctx.sealer.open(data, now)
+    except (EnvelopeRejected, SignatureRejected) as exc:
+        peeked = ctx.sealer.peek(data)
+        claimed = (
+            f"{urn_uuid(peeked.header.message_id)} claiming {peeked.header.reply_to.node}"
+            if peeked is not None
+            else "unreadable"
+        )
+        log.warning("not journalled: envelope %s refused: %s", claimed, exc)
+        return None
     header = envelope.header
     entry = JournalEntry(
         track_id=str(uuid.uuid4()),
@@ -40,6 +59,6 @@ def journal_envelope(ctx: ExchangeContext, data: bytes) -> JournalEntry | None:
             return None  # delivered again: journaled the first time
         if is_processing_result(header.action.message) and entry.relates_to is not None:
             outcome = envelope.body.fields.get("ProcessingResultCode")
-            uow.exchange.journal_answer(entry.relates_to, str(outcome), now)
+            uow.exchange.journal_answer(entry.relates_to, entry.from_state, str(outcome), now)
         uow.commit()
     return entry

@@ -158,7 +158,11 @@ class ExchangeRepository(Protocol):
         """False when the message was journaled before (redelivery)."""
         ...
 
-    def journal_answer(self, relates_to: str, outcome: str, answered_at: datetime) -> None: ...
+    def journal_answer(
+        self, relates_to: str, answered_by: str, outcome: str, answered_at: datetime
+    ) -> None:
+        """Close the entry of ``relates_to`` if ``answered_by`` is the state it was sent to."""
+        ...
 
     def journal(
         self,

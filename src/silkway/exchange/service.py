@@ -311,21 +311,9 @@ def _refuse_unopened(
         return Receipt(RESULT_REJECTED, None, code, errors)
     message_id = urn_uuid(peeked.header.message_id)
     sender = peeked.header.reply_to.node
+    # Its MessageID is not recorded as seen: nothing vouches for it, and a tampered copy
+    # processed first must not make the genuine envelope a "replay".
     with ctx.node.uow() as uow:
-        if uow.exchange.inbox_seen(message_id):
-            return Receipt("duplicate", message_id, code, errors)
-        uow.exchange.inbox_add(
-            InboxEntry(
-                message_id,
-                now,
-                peeked.header.action.message,
-                sender,
-                None,
-                None,
-                RESULT_REJECTED,
-                errors,
-            )
-        )
         # The claimed sender gets the refusal; if the claim was forged it learns nothing new.
         if sender in MEMBER_STATES and peeked.header.to.node == ctx.state:
             uow.outbox.put([_answer(ctx, peeked, errors, now)])

@@ -1,4 +1,5 @@
-"""A small federation of real nodes for exchange tests: SQLite each, a shared key folder."""
+"""A small federation of real nodes for exchange tests: SQLite each, a shared key folder, and a
+trust list the Commission signed (as the embedded Union publishes it)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from silkway.bootstrap import Node, build_node, compose_exchange
+from silkway.bootstrap import (
+    Node,
+    build_node,
+    compose_exchange,
+    compose_sealer,
+    publish_embedded_trust,
+    trust_publisher,
+)
 from silkway.exchange import service as exchange
 from silkway.exchange.journal import journal_envelope
+from silkway.exchange.signing.commission import TrustPublisher
 from silkway.exchange.signing.keystore import KeyStore
-from silkway.exchange.signing.sealer import SignedXmlSealer
 from silkway.node.clock import ManualClock
 from silkway.settings import Settings
 from silkway.transit.security import QuotedSecurityGate
@@ -24,6 +32,8 @@ class Federation:
     contexts: dict[str, exchange.ExchangeContext]
     clock: ManualClock
     keys: KeyStore
+    publisher: TrustPublisher
+    settings: Settings
     wire: list[tuple[str, bytes, str]] = field(default_factory=list)
     receipts: list[tuple[str, exchange.Receipt]] = field(default_factory=list)
 
@@ -70,21 +80,23 @@ def federation(
 ) -> Iterator[Federation]:
     """Nodes for ``states``; releases check only the security's format unless ``guaranteed``."""
     clock = ManualClock(start)
-    keys = KeyStore(folder / "keys")
+    settings = Settings(data_dir=folder)
+    keys = KeyStore(settings.key_folder())
+    publish_embedded_trust(settings, states, start)
     nodes = {
         s: build_node(
             s,
-            Settings(data_dir=folder),
+            settings,
             clock=clock,
             security=None if guaranteed else QuotedSecurityGate(),
         )
         for s in states
     }
     contexts = {
-        s: compose_exchange(n.transit, n.guarantees, n.seals, SignedXmlSealer(s, keys))
+        s: compose_exchange(n.transit, n.guarantees, n.seals, compose_sealer(s, settings))
         for s, n in nodes.items()
     }
-    fed = Federation(nodes, contexts, clock, keys)
+    fed = Federation(nodes, contexts, clock, keys, trust_publisher(settings), settings)
     try:
         yield fed
     finally:

@@ -113,8 +113,10 @@ def test_unknown_key_is_refused(fed: Federation) -> None:
 
 def test_revoked_key_is_refused(fed: Federation) -> None:
     data, _ = release_bytes(fed)
-    kz_key = next(k.key_id for k in fed.keys.trust_list().keys_of("KZ"))
-    fed.keys.revoke(kz_key, START - timedelta(seconds=1))
+    published = fed.publisher.published()
+    assert published is not None
+    kz_key = next(k.key_id for k in published.keys.keys_of("KZ"))
+    fed.publisher.publish(START - timedelta(seconds=1), validity=timedelta(days=7), revoke=[kz_key])
     assert_refused(fed, data, "key-revoked")
 
 
@@ -150,3 +152,15 @@ def release_bytes_second(fed: Federation) -> tuple[bytes, str]:
     to_by = [d for s, d, _ in fed.wire if s.startswith("silkway.BY.")]
     fed.wire.clear()
     return next(d for d in to_by if b"TransitReleaseNotification" in d), m.reference
+
+
+def test_a_tampered_copy_received_first_does_not_suppress_the_genuine(fed: Federation) -> None:
+    data, ref = release_bytes(fed)
+    tampered = data.replace(b"Portable computers", b"Portable componets", 1)
+    assert exchange.receive(fed.contexts["BY"], tampered).code == "signature-invalid"
+    with fed.nodes["BY"].transit.uow() as uow:
+        assert not uow.exchange.inbox_seen(
+            exchange.urn_uuid(fed.contexts["BY"].sealer.peek(data).header.message_id)
+        )  # type: ignore[union-attr]
+    assert exchange.receive(fed.contexts["BY"], data).outcome == "accepted"
+    assert transit.get_movement(fed.nodes["BY"].transit, ref).state == "KZ"

@@ -23,9 +23,12 @@ import asyncio
 import contextlib
 import logging
 import math
+import ssl
 import time
 from collections.abc import Awaitable, Mapping, Sequence
-from typing import cast
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
 
 import nats.errors
 import nats.js.errors
@@ -70,6 +73,46 @@ _REPAIR_INTERVAL = 1.0
 """Seconds between two attempts to recreate a missing stream or consumer."""
 
 
+@dataclass(frozen=True)
+class NatsAuth:
+    """Who the node is to the NATS server, and how it checks the server (TLS).
+
+    One of: a user and password, a ``.creds`` file (JWT and NKey seed of an operator-mode
+    account), or an NKey seed file. ``tls_ca`` makes the connection TLS, verifying the server
+    against that CA; ``tls_cert`` and ``tls_key`` add a client certificate."""
+
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)
+    creds_file: Path | None = None
+    nkey_seed_file: Path | None = None
+    tls_ca: Path | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+
+    def __post_init__(self) -> None:
+        ways = [self.user is not None, self.creds_file is not None, self.nkey_seed_file is not None]
+        if sum(ways) > 1:
+            raise ValueError("NATS credentials: a user, a creds file or an NKey seed, not several")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("a NATS client certificate needs both its certificate and its key")
+
+    def connect_options(self) -> dict[str, Any]:
+        options: dict[str, Any] = {}
+        if self.user is not None:
+            options["user"] = self.user
+            options["password"] = self.password or ""
+        if self.creds_file is not None:
+            options["user_credentials"] = str(self.creds_file)
+        if self.nkey_seed_file is not None:
+            options["nkeys_seed"] = str(self.nkey_seed_file)
+        if self.tls_ca is not None:
+            context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(self.tls_ca))
+            if self.tls_cert is not None and self.tls_key is not None:
+                context.load_cert_chain(str(self.tls_cert), str(self.tls_key))
+            options["tls"] = context
+        return options
+
+
 class NatsBus:
     """The bus over NATS JetStream. ``servers``: one URL or the URLs of a cluster."""
 
@@ -91,6 +134,7 @@ class NatsBus:
         reconnect_wait: float = 0.5,
         start_timeout: float = 30.0,
         stop_grace: float = 5.0,
+        auth: NatsAuth | None = None,
     ) -> None:
         if not 1 <= replicas <= 5:
             raise ValueError(f"replicas must be 1 to 5, got {replicas}")
@@ -114,6 +158,7 @@ class NatsBus:
         if not self.servers:
             raise ValueError("at least one server URL is needed")
         self.name = name
+        self.auth = auth or NatsAuth()
         self.replicas = replicas
         self.duplicate_window = duplicate_window
         self.max_age = max_age
@@ -153,6 +198,7 @@ class NatsBus:
                     error_cb=self._on_error,
                     disconnected_cb=self._on_disconnected,
                     reconnected_cb=self._on_reconnected,
+                    **self.auth.connect_options(),
                 ),
                 self.start_timeout,
             )

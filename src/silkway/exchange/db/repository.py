@@ -290,10 +290,15 @@ class SqlExchangeRepository:
             return False
         return True
 
-    def journal_answer(self, relates_to: str, outcome: str, answered_at: datetime) -> None:
+    def journal_answer(
+        self, relates_to: str, answered_by: str, outcome: str, answered_at: datetime
+    ) -> None:
+        # Only the state the original was sent to answers it: another's R.006 closes nothing.
         row = self._conn.execute(
             select(journal.c.accept_time).where(
-                journal.c.message_id == relates_to, journal.c.outcome.is_(None)
+                journal.c.message_id == relates_to,
+                journal.c.to_state == answered_by,
+                journal.c.outcome.is_(None),
             )
         ).first()
         if row is None:

@@ -1,23 +1,31 @@
-"""Node signing keys on disk, and the trust list the Commission publishes.
+"""A node's signing keys on disk, and the public halves it hands the Commission.
 
 Layout of a key folder (``{data_dir}/keys`` by default)::
 
-    {STATE}.{key_id}.pem   one private key per node key, PKCS#8 PEM, readable by the owner only
-    trust.json             the trust list: every node key's public half and validity
+    {STATE}.{key_id}.pem        one private key per node key, PKCS#8 PEM, owner-only
+    {STATE}.{key_id}.pub.json   its public half, the request the Commission publishes from
+    trust.json                  the trust list as the Commission published it (see .published)
+
+Creating a key never touches the trust list: a key signs only once the Commission has published
+a list that names it (``silkway trust publish``), so whoever can write the folder cannot enrol a
+key, and a node whose key file is lost stops with a precise error instead of making a new one.
+Every file is written under a name of its own (the key id is random, temporary files are
+``mkstemp``'s), so concurrent creations cannot lose one another's work.
 
 In the embedded set-up every node's key lives in one folder. In production each node keeps its
-own private key and receives ``trust.json`` from the Commission's trusted third party.
+own private key, sends its ``.pub.json`` to the Commission and receives ``trust.json`` back.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 import os
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -25,105 +33,130 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
-from silkway.exchange.signing.keys import TrustedKey, TrustList, TrustListInvalid
+from silkway.exchange.signing.keys import TrustedKey, TrustList, TrustListInvalid, check_key_id
+from silkway.exchange.signing.published import aware_instant
 from silkway.exchange.signing.signature import Signer
+from silkway.kernel.chain import iso_utc
+from silkway.reference.model import NODE_CODES
 
-TRUST_FILE = "trust.json"
+REQUEST_SUFFIX = ".pub.json"
+
+
+class SigningKeyMissing(TrustListInvalid):
+    """The node has no private key that the trust list lets it sign with now."""
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRequest:
+    """A node key's public half, for the Commission to publish."""
+
+    key_id: str
+    owner: str
+    public_key: Ed25519PublicKey
+    valid_from: datetime
+    supersedes_after: datetime | None = None
+    """For a rotation: when the owner's older keys stop signing (the overlap's end)."""
+
+    def __post_init__(self) -> None:
+        check_key_id(self.key_id)
+        if self.owner not in NODE_CODES:
+            raise TrustListInvalid(f"owner {self.owner!r} is not one of {NODE_CODES}")
+
+    def trusted_key(self) -> TrustedKey:
+        return TrustedKey(self.key_id, self.public_key, self.owner, valid_from=self.valid_from)
+
+    def to_json(self) -> str:
+        raw = self.public_key.public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+        document = {
+            "key_id": self.key_id,
+            "owner": self.owner,
+            "public_key": base64.b64encode(raw).decode("ascii"),
+            "valid_from": iso_utc(self.valid_from),
+            "supersedes_after": (
+                None if self.supersedes_after is None else iso_utc(self.supersedes_after)
+            ),
+        }
+        return json.dumps(document, indent=2) + "\n"
+
+    @classmethod
+    def read(cls, path: Path) -> KeyRequest:
+        """The request in ``path``; ``TrustListInvalid`` naming the file otherwise."""
+        try:
+            d = json.loads(path.read_text(encoding="utf-8"))
+            raw = base64.b64decode(d["public_key"], validate=True)
+            until = d.get("supersedes_after")
+            return cls(
+                key_id=d["key_id"],
+                owner=d["owner"],
+                public_key=Ed25519PublicKey.from_public_bytes(raw),
+                valid_from=aware_instant(d["valid_from"]),
+                supersedes_after=None if until is None else aware_instant(until),
+            )
+        except (OSError, ValueError, KeyError, TypeError, binascii.Error) as exc:
+            raise TrustListInvalid(f"{path}: not a key request: {exc}") from None
 
 
 class KeyStore:
-    """Creates, rotates and revokes node keys in one folder, and reads the trust list."""
+    """Creates a node's keys in one folder and finds the one it signs with."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
-    def _trust_path(self) -> Path:
-        return self.folder / TRUST_FILE
-
-    def _read_entries(self) -> list[dict[str, Any]]:
-        path = self._trust_path()
-        if not path.exists():
-            return []
-        try:
-            entries = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise TrustListInvalid(f"{path}: {exc}") from None
-        if not isinstance(entries, list):
-            raise TrustListInvalid(f"{path}: expected a list of keys")
-        return entries
-
-    def _write_entries(self, entries: list[dict[str, Any]]) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = self._trust_path().with_suffix(".tmp")
-        tmp.write_text(json.dumps(entries, indent=2) + "\n", encoding="utf-8")
-        tmp.replace(self._trust_path())  # atomic: readers never see half a list
-
-    def trust_list(self) -> TrustList:
-        keys = []
-        for e in self._read_entries():
-            try:
-                raw = base64.b64decode(e["public_key"], validate=True)
-                keys.append(
-                    TrustedKey(
-                        key_id=e["key_id"],
-                        public_key=Ed25519PublicKey.from_public_bytes(raw),
-                        owner=e["owner"],
-                        valid_from=datetime.fromisoformat(e["valid_from"]),
-                        valid_to=_instant(e.get("valid_to")),
-                        revoked_at=_instant(e.get("revoked_at")),
-                    )
-                )
-            except (KeyError, ValueError, TypeError) as exc:
-                raise TrustListInvalid(
-                    f"{self._trust_path()}: bad entry {e!r:.80}: {exc}"
-                ) from None
-        return TrustList(keys)
-
     def _private_path(self, state: str, key_id: str) -> Path:
         return self.folder / f"{state}.{key_id}.pem"
 
-    def create(self, state: str, now: datetime) -> Signer:
-        """A new key for ``state``, valid from ``now``, added to the trust list."""
+    def request_path(self, state: str, key_id: str) -> Path:
+        return self.folder / f"{state}.{key_id}{REQUEST_SUFFIX}"
+
+    def create(
+        self, state: str, now: datetime, *, supersedes_after: datetime | None = None
+    ) -> Signer:
+        """A new key for ``state``, valid from ``now`` once the Commission publishes it."""
         key = Ed25519PrivateKey.generate()
         key_id = f"{state}-{now:%Y%m%d}-{secrets.token_hex(4)}"
+        request = KeyRequest(key_id, state, key.public_key(), now, supersedes_after)
         self.folder.mkdir(parents=True, exist_ok=True)
-        path = self._private_path(state, key_id)
         pem = key.private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(pem)
-        public = key.public_key().public_bytes(
-            serialization.Encoding.Raw, serialization.PublicFormat.Raw
-        )
-        entries = self._read_entries()
-        entries.append(
-            {
-                "key_id": key_id,
-                "owner": state,
-                "public_key": base64.b64encode(public).decode("ascii"),
-                "valid_from": now.isoformat(),
-                "valid_to": None,
-                "revoked_at": None,
-            }
-        )
-        self._write_entries(entries)
+        _write_new(self._private_path(state, key_id), pem, 0o600)
+        _write_new(self.request_path(state, key_id), request.to_json().encode("utf-8"), 0o644)
         return Signer(key_id, key)
 
-    def signer(self, state: str, now: datetime) -> Signer:
-        """The newest usable key of ``state``; creates the first one when there is none."""
+    def rotate(self, state: str, now: datetime, overlap: timedelta) -> Signer:
+        """A new key for ``state``; once published, its older keys sign for ``overlap`` more."""
+        return self.create(state, now, supersedes_after=now + overlap)
+
+    def has_keys(self, state: str) -> bool:
+        """Whether ``state`` has a key here with its public half (one that can be published)."""
+        return any(
+            p.with_name(p.name.removesuffix(".pem") + REQUEST_SUFFIX).exists()
+            for p in self.folder.glob(f"{state}.*.pem")
+        )
+
+    def requests(self) -> list[KeyRequest]:
+        """Every public half in the folder (the embedded Commission publishes them all)."""
+        return [KeyRequest.read(p) for p in sorted(self.folder.glob(f"*{REQUEST_SUFFIX}"))]
+
+    def signer(self, state: str, trust: TrustList, now: datetime) -> Signer:
+        """The newest key of ``state`` that ``trust`` lets sign at ``now``, with its private half
+        here; :class:`SigningKeyMissing` when there is none (a key is never made here)."""
         usable = [
             k
-            for k in self.trust_list().keys_of(state)
+            for k in trust.keys_of(state)
             if k.signs_at(now)
             and not k.revoked_by(now)
             and self._private_path(state, k.key_id).exists()
         ]
         if not usable:
-            return self.create(state, now)
+            raise SigningKeyMissing(
+                f"no key of {state} in {self.folder} that the trust list lets sign now: create"
+                f" one (silkway keys create --node {state}) and have the Commission publish it"
+            )
         newest = max(usable, key=lambda k: k.valid_from)
         pem = self._private_path(state, newest.key_id).read_bytes()
         private = serialization.load_pem_private_key(pem, password=None)
@@ -131,25 +164,8 @@ class KeyStore:
             raise TrustListInvalid(f"{newest.key_id}: not an Ed25519 key")
         return Signer(newest.key_id, private)
 
-    def rotate(self, state: str, now: datetime, overlap: timedelta) -> Signer:
-        """A new key for ``state``; its older keys stay valid for ``overlap`` (no downtime)."""
-        signer = self.create(state, now)
-        entries = self._read_entries()
-        for e in entries:
-            if e["owner"] == state and e["key_id"] != signer.key_id and e.get("valid_to") is None:
-                e["valid_to"] = (now + overlap).isoformat()
-        self._write_entries(entries)
-        return signer
 
-    def revoke(self, key_id: str, now: datetime) -> None:
-        entries = self._read_entries()
-        for e in entries:
-            if e["key_id"] == key_id:
-                e["revoked_at"] = now.isoformat()
-                self._write_entries(entries)
-                return
-        raise TrustListInvalid(f"no key {key_id!r} in {self._trust_path()}")
-
-
-def _instant(text: str | None) -> datetime | None:
-    return None if text is None else datetime.fromisoformat(text)
+def _write_new(path: Path, data: bytes, mode: int) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)

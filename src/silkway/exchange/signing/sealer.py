@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from silkway.exchange.domain.envelope import Envelope, EnvelopeRejected
-from silkway.exchange.signing.keys import TrustList
-from silkway.exchange.signing.keystore import TRUST_FILE, KeyStore
+from silkway.exchange.signing.keeper import TrustKeeper
+from silkway.exchange.signing.keystore import KeyStore, SigningKeyMissing
 from silkway.exchange.signing.signature import Signer, verify
 from silkway.exchange.xml.codec import decode
 
@@ -19,35 +18,40 @@ DEFAULT_MAX_AGE = timedelta(hours=6)
 
 
 class SignedXmlSealer:
-    """Seals with the node's newest key; opens with the Commission's trust list."""
+    """Seals with the node's newest published key; opens with the trust list the node holds."""
 
-    def __init__(self, state: str, keys: KeyStore, *, max_age: timedelta = DEFAULT_MAX_AGE) -> None:
+    def __init__(
+        self,
+        state: str,
+        keys: KeyStore,
+        trust: TrustKeeper,
+        *,
+        max_age: timedelta = DEFAULT_MAX_AGE,
+    ) -> None:
         self.state = state
         self.keys = keys
+        self.trust = trust
         self.max_age = max_age
         self._signer: Signer | None = None
-        self._trust: TrustList | None = None
-        self._trust_stamp: float | None = None
-
-    def _trust_list(self) -> TrustList:
-        # Re-read only when the file changed: rotation and revocation take effect at once,
-        # without a restart and without reading the file for every message.
-        path: Path = self.keys.folder / TRUST_FILE
-        stamp = path.stat().st_mtime_ns if path.exists() else None
-        if self._trust is None or stamp != self._trust_stamp:
-            self._trust = self.keys.trust_list()
-            self._trust_stamp = stamp
-            self._signer = None
-        return self._trust
+        self._signer_version: int | None = None
 
     def _current_signer(self, now: datetime) -> Signer:
-        trust = self._trust_list()
+        # Sealing needs only the node's own key: a list past its expiry still says which one
+        # the receivers know, and it is each receiver that decides whether to believe it.
+        held = self.trust.held(now)
+        if held is None:
+            raise SigningKeyMissing(
+                f"{self.state} holds no trust list yet: nothing says which key to sign with"
+            )
         signer = self._signer
-        if signer is not None:
-            key = trust.get(signer.key_id)
+        if signer is not None and self._signer_version == held.version:
+            key = held.keys.get(signer.key_id)
             if key is not None and key.signs_at(now) and not key.revoked_by(now):
                 return signer
-        self._signer = self.keys.signer(self.state, now)
+        # A new publication, or the key's window closed: pick again (a rotation's new key
+        # takes over once the Commission lists it).
+        self._signer = self.keys.signer(self.state, held.keys, now)
+        self._signer_version = held.version
         return self._signer
 
     def seal(self, envelope: Envelope, now: datetime) -> bytes:
@@ -60,7 +64,7 @@ class SignedXmlSealer:
         return forger.sign_envelope(envelope, now)
 
     def open(self, data: bytes, now: datetime) -> Envelope:
-        return verify(data, self._trust_list(), now, self.max_age).envelope
+        return verify(data, self.trust.current(now), now, self.max_age).envelope
 
     def peek(self, data: bytes) -> Envelope | None:
         try:
