@@ -16,12 +16,13 @@ from typing import Any
 
 from silkway.examples import example_declaration, example_names
 from silkway.exchange import inbound
+from silkway.exchange.bus.ports import RetryLater
 from silkway.exchange.conformance import conformance_reference, scenario_envelope
 from silkway.exchange.domain import fields as message_fields
 from silkway.exchange.domain.envelope import Envelope, urn_uuid
 from silkway.exchange.hooks import ContextHandler, InboundHandler, Kit, KitBuilder, bind_handlers
 from silkway.exchange.ports import OutboxMessage
-from silkway.kernel.codes import make_registration_number
+from silkway.kernel.codes import make_registration_number, movement_state
 from silkway.kernel.errors import ActionInvalid, Violation
 from silkway.reference.model import OfficeRole
 from silkway.transit.domain import audit
@@ -73,6 +74,18 @@ def _office(envelope: Envelope, name: str) -> str:
 def _entitled(ctx: TransitContext, envelope: Envelope) -> None:
     """Refuse the message unless its sender is the state whose word it is (one table says)."""
     inbound.require_sender(envelope, ctx.reference)
+
+
+def _movement(ctx: TransitContext, uow: UnitOfWork, envelope: Envelope) -> Movement:
+    """The movement the message is about. A message from the departure about a copy this node
+    has not received yet overtook the release notification (a redelivery, a backlog): the bus
+    brings it back later, by which time the copy is here, and keeps it as a dead letter with
+    this reason if it never comes. Nothing is recorded as seen meanwhile."""
+    reference = _reference(envelope)
+    found = uow.movements.get(reference)
+    if found is None and movement_state(reference) != ctx.state:
+        raise RetryLater(f"the release notification of {reference} has not arrived yet")
+    return found or known_movement(uow, ctx.state, reference)
 
 
 def _release_notification(
@@ -171,7 +184,7 @@ def _mirror(
 ) -> None:
     """Bring this state's copy in line with what the node of departure decided."""
     _entitled(ctx, envelope)
-    movement = movement or known_movement(uow, ctx.state, _reference(envelope))
+    movement = movement or _movement(ctx, uow, envelope)
     if movement.state == ctx.state:
         raise ActionInvalid(
             f"{envelope.header.action.message} concerns a movement registered here",
@@ -207,7 +220,7 @@ def _completion(ctx: TransitContext, uow: UnitOfWork, envelope: Envelope, now: d
 
 def _incident(ctx: TransitContext, uow: UnitOfWork, envelope: Envelope, now: datetime) -> None:
     _entitled(ctx, envelope)
-    movement = known_movement(uow, ctx.state, _reference(envelope))
+    movement = _movement(ctx, uow, envelope)
     incidents = movement.incidents + 1
     if movement.state == ctx.state:
         # Reported by a state on the route about our own movement: keep it in our log.
