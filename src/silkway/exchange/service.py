@@ -53,6 +53,8 @@ CONFORMANCE_PROCEDURE = uuid.uuid5(uuid.NAMESPACE_URL, "silkway:conformance")
 
 PAPER = "paper"
 BUS = "bus"
+DEAD = "dead"
+"""The channel of an outbox row that could not be sealed: the outbox's own dead letters."""
 
 Send = Callable[[str, bytes, str], None]
 """Hands signed bytes to the bus: (subject, data, message_id). Raises ``BusUnavailable``."""
@@ -78,6 +80,7 @@ class RelayReport:
     paper: int = 0
     failed: int = 0
     error: str | None = None
+    dead: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +133,10 @@ def envelope_for(ctx: ExchangeContext, msg: OutboxMessage) -> Envelope:
 
 
 def relay(ctx: ExchangeContext, send: Send, *, limit: int = 200) -> RelayReport:
-    """Send what the outbox holds; stops at the first bus failure (the rest waits)."""
+    """Send what the outbox holds; stops at the first bus failure (the rest waits).
+
+    A row that cannot be sealed is dead-lettered in the outbox (channel ``dead``, its reason as
+    the note) and the rest goes on; what was sent is marked in the same commit, never re-sent."""
     now = ctx.node.clock.now()
     with ctx.node.read() as uow:
         pending = uow.outbox.pending(limit=limit)
@@ -139,6 +145,7 @@ def relay(ctx: ExchangeContext, send: Send, *, limit: int = 200) -> RelayReport:
         return RelayReport()
     sent: list[str] = []
     paper: list[OutboxMessage] = []
+    dead: list[tuple[str, str]] = []
     failure: tuple[str, str] | None = None
     for msg in pending:
         # Answers always travel: they are how interstate tests establish operation.
@@ -148,6 +155,13 @@ def relay(ctx: ExchangeContext, send: Send, *, limit: int = 200) -> RelayReport:
             continue
         try:
             data = ctx.sealer.seal(envelope_for(ctx, msg), now)
+        except Exception as exc:
+            # A row that cannot become a valid envelope never will: it goes to the outbox's
+            # own dead letters with the reason, and the rows behind it flow on.
+            log.exception("outbox message %s cannot be sealed", msg.message_id)
+            dead.append((msg.message_id, f"cannot be sealed: {type(exc).__name__}: {exc}"))
+            continue
+        try:
             send(subject_for(msg.to_state, msg.process), data, msg.message_id)
         except BusUnavailable as exc:
             failure = (msg.message_id, str(exc) or "bus unavailable")
@@ -161,6 +175,8 @@ def relay(ctx: ExchangeContext, send: Send, *, limit: int = 200) -> RelayReport:
                 " (no passing interstate test): deliver on paper"
             )
             uow.exchange.mark_sent([msg.message_id], now, PAPER, note)
+        for message_id, reason in dead:
+            uow.exchange.mark_sent([message_id], now, DEAD, reason[:2000])
         if failure is not None:
             uow.exchange.mark_attempt_failed(*failure)
         uow.commit()
@@ -169,6 +185,7 @@ def relay(ctx: ExchangeContext, send: Send, *, limit: int = 200) -> RelayReport:
         paper=len(paper),
         failed=1 if failure else 0,
         error=failure[1] if failure else None,
+        dead=len(dead),
     )
 
 
@@ -420,6 +437,7 @@ def retry_dead_letter(ctx: ExchangeContext, dead_letter_id: int) -> Receipt:
 __all__ = [
     "BUS",
     "CONFORMANCE_PROCEDURE",
+    "DEAD",
     "PAPER",
     "ExchangeContext",
     "InboundHandler",
