@@ -54,7 +54,9 @@ def _node(state: str) -> Any:
 def messages_list(
     node: NodeOption,
     movement: Annotated[str | None, typer.Option(help="Only messages about this movement.")] = None,
-    channel: Annotated[str | None, typer.Option(help="bus, paper, dead (could not be sealed) or pending.")] = None,
+    channel: Annotated[
+        str | None, typer.Option(help="bus, paper, dead (could not be sealed) or pending.")
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, max=500)] = 50,
 ) -> None:
     """Outbound messages and what became of them (bus or paper, R.006 outcome)."""
