@@ -313,6 +313,13 @@ FAILING: list[tuple[str, str, Mutation]] = [
     ("time-limit-too-short", "/time_limit", _set(time_limit=TODAY)),
     ("seal-count-mismatch", "/seals/count", _seals(count=3)),
     ("seal-count-mismatch", "/seals/count", _seals(count=0)),
+    (
+        "seals-too-many",
+        "/seals",
+        _seals(
+            count=999, customs_seal_ids=[f"KZ{i}" for i in range(999)], navigation_seal_ids=["N1"]
+        ),
+    ),
     ("seal-id-duplicate", "/seals/customs_seal_ids/1", _seals(customs_seal_ids=["KZ1", "KZ1"])),
     (
         "navigation-seal-duplicate",
@@ -444,6 +451,7 @@ PASSING: list[tuple[str, Mutation]] = [
     ("time-limit-too-long", _set(time_limit=date(2026, 6, 2))),
     ("time-limit-too-short", _then(domestic, _set(time_limit=TODAY))),
     ("seal-count-mismatch", _seals(count=5, customs_seal_ids=[])),
+    ("seals-too-many", _seals(count=998, customs_seal_ids=[f"KZ{i}" for i in range(998)])),
     ("seal-id-duplicate", _seals(count=3, customs_seal_ids=["KZ1", "KZ2", "KZ3"])),
     ("navigation-seal-duplicate", _seals(navigation_seal_ids=["N1", "N2"])),
     ("navigation-seal-duplicate", _seals(navigation_seal_ids=[])),

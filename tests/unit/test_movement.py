@@ -468,6 +468,13 @@ GUARDS: list[tuple[str, MovementStatus, MovementEvent, str, str]] = [
         "/description",
     ),
     (
+        "incident-control-character",
+        MovementStatus.RELEASED,
+        RecordIncident(IncidentKind.ACCIDENT, None, "bell \x07 rang", ()),
+        "control-character",
+        "/description",
+    ),
+    (
         "incident-duplicate-seal",
         MovementStatus.RELEASED,
         RecordIncident(IncidentKind.TRANSSHIPMENT, RU_ENTRY, "new truck", ("NS-1", "NS-1")),

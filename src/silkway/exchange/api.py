@@ -49,7 +49,7 @@ def build_exchange_router(node: Node) -> APIRouter:
     @router.get("/messages", response_model=list[OutboxView], summary="Outbound messages")
     def messages(
         movement: Annotated[str | None, Query(max_length=24)] = None,
-        channel: Annotated[str | None, Query(pattern="^(bus|paper|pending)$")] = None,
+        channel: Annotated[str | None, Query(pattern="^(bus|paper|dead|pending)$")] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
         offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     ) -> list[OutboxView]:

@@ -58,12 +58,14 @@ def _node(state: str) -> Any:
 def messages_list(
     node: NodeOption,
     movement: Annotated[str | None, typer.Option(help="Only messages about this movement.")] = None,
-    channel: Annotated[str | None, typer.Option(help="bus, paper or pending.")] = None,
+    channel: Annotated[
+        str | None, typer.Option(help="bus, paper, dead (could not be sealed) or pending.")
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, max=500)] = 50,
 ) -> None:
     """Outbound messages and what became of them (bus or paper, R.006 outcome)."""
-    if channel not in (None, "bus", "paper", "pending"):
-        _fail("channel-invalid", "channel is bus, paper or pending")
+    if channel not in (None, "bus", "paper", "dead", "pending"):
+        _fail("channel-invalid", "channel is bus, paper, dead or pending")
     n = _node(node)
     try:
         with n.transit.uow() as uow:

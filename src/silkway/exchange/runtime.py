@@ -117,7 +117,7 @@ class ExchangeRuntime:
                 except Exception:  # the relay must outlive any one failure; the outbox keeps all
                     log.exception("relay of %s failed", ctx.state)
                     continue
-                busy = busy or bool(report.sent or report.paper)
+                busy = busy or bool(report.sent or report.paper or report.dead)
             if not busy:
                 self._wake.wait(self.relay_interval)
                 self._wake.clear()

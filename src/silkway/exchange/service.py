@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from silkway.exchange import inbound
-from silkway.exchange.bus.ports import BusUnavailable, subject_for
+from silkway.exchange.bus.ports import BusUnavailable, RetryLater, subject_for
 from silkway.exchange.domain import fields as message_fields
 from silkway.exchange.domain.envelope import (
     Action,
@@ -28,6 +28,7 @@ from silkway.exchange.domain.envelope import (
     EnvelopeHeader,
     EnvelopeRejected,
     MessageBody,
+    SignatureCode,
     SignatureRejected,
     parse_urn_uuid,
     urn_uuid,
@@ -52,6 +53,8 @@ CONFORMANCE_PROCEDURE = uuid.uuid5(uuid.NAMESPACE_URL, "silkway:conformance")
 
 PAPER = "paper"
 BUS = "bus"
+DEAD = "dead"
+"""The channel of an outbox row that could not be sealed: the outbox's own dead letters."""
 
 Send = Callable[[str, bytes, str], None]
 """Hands signed bytes to the bus: (subject, data, message_id). Raises ``BusUnavailable``."""
@@ -77,6 +80,7 @@ class RelayReport:
     paper: int = 0
     failed: int = 0
     error: str | None = None
+    dead: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +133,10 @@ def envelope_for(ctx: ExchangeContext, msg: OutboxMessage) -> Envelope:
 
 
 def relay(ctx: ExchangeContext, send: Send, *, limit: int = 200) -> RelayReport:
-    """Send what the outbox holds; stops at the first bus failure (the rest waits)."""
+    """Send what the outbox holds; stops at the first bus failure (the rest waits).
+
+    A row that cannot be sealed is dead-lettered in the outbox (channel ``dead``, its reason as
+    the note) and the rest goes on; what was sent is marked in the same commit, never re-sent."""
     now = ctx.node.clock.now()
     with ctx.node.read() as uow:
         pending = uow.outbox.pending(limit=limit)
@@ -138,6 +145,7 @@ def relay(ctx: ExchangeContext, send: Send, *, limit: int = 200) -> RelayReport:
         return RelayReport()
     sent: list[str] = []
     paper: list[OutboxMessage] = []
+    dead: list[tuple[str, str]] = []
     failure: tuple[str, str] | None = None
     for msg in pending:
         # Answers always travel: they are how interstate tests establish operation.
@@ -147,6 +155,13 @@ def relay(ctx: ExchangeContext, send: Send, *, limit: int = 200) -> RelayReport:
             continue
         try:
             data = ctx.sealer.seal(envelope_for(ctx, msg), now)
+        except Exception as exc:
+            # A row that cannot become a valid envelope never will: it goes to the outbox's
+            # own dead letters with the reason, and the rows behind it flow on.
+            log.exception("outbox message %s cannot be sealed", msg.message_id)
+            dead.append((msg.message_id, f"cannot be sealed: {type(exc).__name__}: {exc}"))
+            continue
+        try:
             send(subject_for(msg.to_state, msg.process), data, msg.message_id)
         except BusUnavailable as exc:
             failure = (msg.message_id, str(exc) or "bus unavailable")
@@ -160,6 +175,8 @@ def relay(ctx: ExchangeContext, send: Send, *, limit: int = 200) -> RelayReport:
                 " (no passing interstate test): deliver on paper"
             )
             uow.exchange.mark_sent([msg.message_id], now, PAPER, note)
+        for message_id, reason in dead:
+            uow.exchange.mark_sent([message_id], now, DEAD, reason[:2000])
         if failure is not None:
             uow.exchange.mark_attempt_failed(*failure)
         uow.commit()
@@ -168,6 +185,7 @@ def relay(ctx: ExchangeContext, send: Send, *, limit: int = 200) -> RelayReport:
         paper=len(paper),
         failed=1 if failure else 0,
         error=failure[1] if failure else None,
+        dead=len(dead),
     )
 
 
@@ -180,6 +198,12 @@ def receive(ctx: ExchangeContext, data: bytes) -> Receipt:
     try:
         envelope = ctx.sealer.open(data, now)
     except (EnvelopeRejected, SignatureRejected) as exc:
+        if exc.code == SignatureCode.KEY_UNKNOWN and not _is_conformance(ctx, data):
+            # A key rotated in before the trust list reached this node: it heals once the list
+            # arrives, so the bus brings the message back (nothing is recorded as seen) and, if
+            # it never does, keeps it as a dead letter with this reason. An interstate test
+            # expects its answer at once.
+            raise RetryLater(f"{exc.code}: {exc.message}") from exc
         return _refuse_unopened(ctx, data, now, str(exc.code), exc.message)
     header = envelope.header
     message_id = urn_uuid(header.message_id)
@@ -206,6 +230,11 @@ def receive(ctx: ExchangeContext, data: bytes) -> Receipt:
     if errors:
         log.info("refused %s %s from %s: %s", code, message_id, sender, errors)
     return Receipt(outcome, message_id, code, errors)
+
+
+def _is_conformance(ctx: ExchangeContext, data: bytes) -> bool:
+    peeked = ctx.sealer.peek(data)
+    return peeked is not None and peeked.header.procedure_id == CONFORMANCE_PROCEDURE
 
 
 def _refuse_replay(
@@ -311,8 +340,8 @@ def _refuse_unopened(
         return Receipt(RESULT_REJECTED, None, code, errors)
     message_id = urn_uuid(peeked.header.message_id)
     sender = peeked.header.reply_to.node
-    # Its MessageID is not recorded as seen: nothing vouches for it, and a tampered copy
-    # processed first must not make the genuine envelope a "replay".
+    # Its MessageID is not recorded as seen: nothing vouches for it, and a forgery carrying a
+    # genuine message's id must not make the genuine one a "replay". Each copy is answered.
     with ctx.node.uow() as uow:
         # The claimed sender gets the refusal; if the claim was forged it learns nothing new.
         if sender in MEMBER_STATES and peeked.header.to.node == ctx.state:
@@ -374,7 +403,10 @@ def dead_letter(ctx: ExchangeContext, subject: str, data: bytes, reason: str, at
 
 
 def retry_dead_letter(ctx: ExchangeContext, dead_letter_id: int) -> Receipt:
-    """Process a dead letter again, here and now; it is resolved when that succeeds."""
+    """Process a dead letter again, here and now; it is resolved when that succeeds.
+
+    A letter refused again, or still waiting for something it needs, stays a dead letter with
+    the new reason; the receipt says which."""
     with ctx.node.uow() as uow:
         letter = uow.exchange.dead_letter(dead_letter_id)
     if letter is None:
@@ -382,9 +414,22 @@ def retry_dead_letter(ctx: ExchangeContext, dead_letter_id: int) -> Receipt:
             f"no dead letter {dead_letter_id}",
             [Violation("dead-letter-unknown", "/id", str(dead_letter_id))],
         )
-    receipt = receive(ctx, letter.data)
+    try:
+        receipt = receive(ctx, letter.data)
+    except RetryLater as exc:
+        # Still cannot be processed (a key or a movement not known yet): still a dead letter.
+        receipt = Receipt("retry-later", letter.message_id, None, [_error("retry-later", str(exc))])
+    # Resolved only when processed now or before (a duplicate); a refusal stays a dead letter,
+    # with the refusal as its reason.
+    resolved = receipt.outcome in (RESULT_ACCEPTED, "answer", "duplicate")
+    reason = (
+        None
+        if resolved
+        else "; ".join(f"{e.get('ErrorCode')}: {e.get('ErrorDescription')}" for e in receipt.errors)
+        or receipt.outcome
+    )
     with ctx.node.uow() as uow:
-        uow.exchange.dead_letter_retried(dead_letter_id, ctx.node.clock.now(), True)
+        uow.exchange.dead_letter_retried(dead_letter_id, ctx.node.clock.now(), resolved, reason)
         uow.commit()
     return receipt
 
@@ -392,6 +437,7 @@ def retry_dead_letter(ctx: ExchangeContext, dead_letter_id: int) -> Receipt:
 __all__ = [
     "BUS",
     "CONFORMANCE_PROCEDURE",
+    "DEAD",
     "PAPER",
     "ExchangeContext",
     "InboundHandler",

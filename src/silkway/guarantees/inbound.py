@@ -15,23 +15,14 @@ from silkway.exchange.domain.envelope import Envelope
 from silkway.exchange.hooks import ContextHandler, InboundHandler, bind_handlers
 from silkway.guarantees import certificates
 from silkway.guarantees.service import GuaranteeContext
-from silkway.kernel.errors import ActionInvalid, Violation
 from silkway.unit_of_work import UnitOfWork
 
 
 def _certificate_issued(
     ctx: GuaranteeContext, uow: UnitOfWork, envelope: Envelope, now: datetime
 ) -> None:
+    inbound.require_sender(envelope, ctx.reference)
     document = certificates.document_from_message(envelope.body.fields)
-    if document.certificate.issued_by != inbound.sender(envelope):
-        raise ActionInvalid(
-            "a certificate comes from the state that issued it",
-            [
-                Violation(
-                    "certificate-issuer-mismatch", "/IssuingCountryCode", inbound.sender(envelope)
-                )
-            ],
-        )
     certificates.register_received(uow, ctx.state, document, now, actor=inbound.actor(envelope))
 
 
@@ -39,15 +30,21 @@ def _certificate_used(
     ctx: GuaranteeContext, uow: UnitOfWork, envelope: Envelope, now: datetime
 ) -> None:
     """The certificate secures a transit there: its lock here already covers it; log the use."""
-    certificates.check_issued_here(uow, str(envelope.body.fields["CertificateNumber"]))
+    certificate = certificates.check_issued_here(
+        uow, str(envelope.body.fields["CertificateNumber"])
+    )
+    inbound.require_sender(envelope, ctx.reference, certificate.used_in)
 
 
 def _certificate_written_off(
     ctx: GuaranteeContext, uow: UnitOfWork, envelope: Envelope, now: datetime
 ) -> None:
-    certificates.returned_by_message(
-        uow, ctx.state, str(envelope.body.fields["CertificateNumber"]), now, inbound.actor(envelope)
+    number = str(envelope.body.fields["CertificateNumber"])
+    # Only the state it was issued for may give it back: a write-off credits the guarantee.
+    inbound.require_sender(
+        envelope, ctx.reference, certificates.check_issued_here(uow, number).used_in
     )
+    certificates.returned_by_message(uow, ctx.state, number, now, inbound.actor(envelope))
 
 
 _HANDLERS: Mapping[str, ContextHandler[GuaranteeContext]] = {

@@ -33,14 +33,13 @@ from silkway.exchange.bus.ports import RetryLater
 from silkway.exchange.conformance import conformance_reference, scenario_envelope
 from silkway.exchange.domain.envelope import Envelope, urn_uuid
 from silkway.exchange.hooks import ContextHandler, InboundHandler, Kit, KitBuilder, bind_handlers
-from silkway.kernel.codes import movement_state
 from silkway.kernel.errors import ActionInvalid, Violation
 from silkway.node.ports import DuplicateKey
 from silkway.seals import ingest as telemetry
 from silkway.seals import messages as seal_messages
 from silkway.seals.activation import HANDOVER, SealActivations, activate_seals, operator_payload
 from silkway.seals.domain.rules import Handover
-from silkway.seals.domain.seals import Seal, SealStatus
+from silkway.seals.domain.seals import Seal, SealStatus, registration_state
 from silkway.seals.domain.telemetry import IoValue, PositionBatch
 from silkway.seals.ports import HandoverRecord
 from silkway.seals.service import SealContext
@@ -77,15 +76,10 @@ def _activate(
     )
 
 
-def _from_tracking_operator(envelope: Envelope, reference: str) -> str:
+def _from_tracking_operator(ctx: SealContext, envelope: Envelope) -> str:
     """The sender, which must be the carriage's tracking operator: its state of departure."""
-    sender = inbound.sender(envelope)
-    if movement_state(reference) != sender:
-        raise ActionInvalid(
-            f"only the operator tracking {reference} ({movement_state(reference)}) sends this",
-            [Violation("not-tracking-operator", "/MovementReference", sender)],
-        )
-    return sender
+    inbound.require_sender(envelope, ctx.reference)
+    return inbound.sender(envelope)
 
 
 def _lend(uow: UnitOfWork, state: str, seal: Seal | None, reference: str) -> tuple[str, str | None]:
@@ -104,7 +98,7 @@ def seal_enquiry(ctx: SealContext, uow: UnitOfWork, envelope: Envelope, now: dat
     """The registration operator answers about one of its seals."""
     fields = envelope.body.fields
     seal_id, reference = _text(fields, "SealId"), _text(fields, "MovementReference")
-    tracking = _from_tracking_operator(envelope, reference)
+    tracking = _from_tracking_operator(ctx, envelope)
     if _text(fields, "TrackingCountryCode") != tracking:
         raise ActionInvalid(
             "a seal enquiry comes from the tracking operator it names",
@@ -162,6 +156,7 @@ def seal_answer(ctx: SealContext, uow: UnitOfWork, envelope: Envelope, now: date
     """The tracking operator learns about a third-party seal and activates it if it can."""
     fields = envelope.body.fields
     seal_id, answer = _text(fields, "SealId"), _text(fields, "AnswerCode")
+    inbound.require_sender(envelope, ctx.reference, registration_state(seal_id) or "")
     movement = known_movement(uow, ctx.state, _text(fields, "MovementReference"))
     registration = inbound.sender(envelope)
     if _text(fields, "RegistrationCountryCode") != registration:
@@ -188,13 +183,13 @@ def handover(ctx: SealContext, uow: UnitOfWork, envelope: Envelope, now: datetim
     """The operator of the state entered takes the carriage over on its copy of the movement."""
     fields = envelope.body.fields
     seal_id = _text(fields, "SealId")
+    tracking = _from_tracking_operator(ctx, envelope)
     movement = known_movement(uow, ctx.state, _text(fields, "MovementReference"))
     if _text(fields, "ToCountryCode") != ctx.state:
         raise ActionInvalid(
             f"the hand-over is to {fields['ToCountryCode']}, not {ctx.state}",
             [Violation("handover-misaddressed", "/ToCountryCode", str(fields["ToCountryCode"]))],
         )
-    tracking = _from_tracking_operator(envelope, movement.reference)
     if movement.state == ctx.state:
         raise ActionInvalid(
             "a carriage released here is tracked here, not handed over to this operator",
@@ -254,7 +249,7 @@ def tracking_ended(ctx: SealContext, uow: UnitOfWork, envelope: Envelope, now: d
     """Tracking of the carriage ended: stop following it here; a lent seal comes back."""
     fields = envelope.body.fields
     seal_id, reference = _text(fields, "SealId"), _text(fields, "MovementReference")
-    _from_tracking_operator(envelope, reference)
+    _from_tracking_operator(ctx, envelope)
     for activation in uow.seals.activations_for_movement(reference):
         if activation.active and activation.seal_id == seal_id:
             uow.seals.end_activation(activation.id, now)
@@ -284,8 +279,8 @@ def positions_forwarded(
     """Points of a carriage handed over here: monitored like the operator's own."""
     fields = envelope.body.fields
     seal_id = _text(fields, "SealId")
+    _from_tracking_operator(ctx, envelope)
     movement = known_movement(uow, ctx.state, _text(fields, "MovementReference"))
-    _from_tracking_operator(envelope, movement.reference)
     if seal_id not in movement.declaration.seals.navigation_seal_ids:
         raise ActionInvalid(
             f"seal {seal_id} is not declared on {movement.reference}",

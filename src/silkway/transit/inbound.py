@@ -16,12 +16,13 @@ from typing import Any
 
 from silkway.examples import example_declaration, example_names
 from silkway.exchange import inbound
+from silkway.exchange.bus.ports import RetryLater
 from silkway.exchange.conformance import conformance_reference, scenario_envelope
 from silkway.exchange.domain import fields as message_fields
 from silkway.exchange.domain.envelope import Envelope, urn_uuid
 from silkway.exchange.hooks import ContextHandler, InboundHandler, Kit, KitBuilder, bind_handlers
 from silkway.exchange.ports import OutboxMessage
-from silkway.kernel.codes import make_registration_number
+from silkway.kernel.codes import make_registration_number, movement_state
 from silkway.kernel.errors import ActionInvalid, Violation
 from silkway.reference.model import OfficeRole
 from silkway.transit.domain import audit
@@ -70,9 +71,27 @@ def _office(envelope: Envelope, name: str) -> str:
     return str(group["OfficeCode"])
 
 
+def _entitled(ctx: TransitContext, envelope: Envelope) -> None:
+    """Refuse the message unless its sender is the state whose word it is (one table says)."""
+    inbound.require_sender(envelope, ctx.reference)
+
+
+def _movement(ctx: TransitContext, uow: UnitOfWork, envelope: Envelope) -> Movement:
+    """The movement the message is about. A message from the departure about a copy this node
+    has not received yet overtook the release notification (a redelivery, a backlog): the bus
+    brings it back later, by which time the copy is here, and keeps it as a dead letter with
+    this reason if it never comes. Nothing is recorded as seen meanwhile."""
+    reference = _reference(envelope)
+    found = uow.movements.get(reference)
+    if found is None and movement_state(reference) != ctx.state:
+        raise RetryLater(f"the release notification of {reference} has not arrived yet")
+    return found or known_movement(uow, ctx.state, reference)
+
+
 def _release_notification(
     ctx: TransitContext, uow: UnitOfWork, envelope: Envelope, now: datetime
 ) -> None:
+    _entitled(ctx, envelope)
     replica = transit_messages.replica_of(envelope.body.fields, inbound.sender(envelope))
     if replica.state == ctx.state:
         raise ActionInvalid(
@@ -103,11 +122,13 @@ def _release_notification(
 
 def _informational(ctx: TransitContext, uow: UnitOfWork, envelope: Envelope, now: datetime) -> None:
     """Anticipated arrival and passage: worklists come from the copy the release brought."""
+    _entitled(ctx, envelope)
 
 
 def _passage_confirmation(
     ctx: TransitContext, uow: UnitOfWork, envelope: Envelope, now: datetime
 ) -> None:
+    _entitled(ctx, envelope)
     movement = known_movement(uow, ctx.state, _reference(envelope))
     office = _office(envelope, "IntermediateOffice")
     if office in movement.passed_offices:
@@ -127,11 +148,17 @@ def _passage_confirmation(
 def _arrival_notice(
     ctx: TransitContext, uow: UnitOfWork, envelope: Envelope, now: datetime
 ) -> None:
+    _entitled(ctx, envelope)
     movement = known_movement(uow, ctx.state, _reference(envelope))
     if movement.status in (MovementStatus.COMPLETED, MovementStatus.PARTIALLY_COMPLETED):
         return
+    office = _office(envelope, "DestinationOffice")
+    if movement.status is MovementStatus.ARRIVED and office != movement.arrival_office:
+        raise ActionInvalid(
+            f"{movement.reference} arrived at {movement.arrival_office}, not at {office}",
+            [Violation("not-destination", "/DestinationOffice/OfficeCode", office)],
+        )
     if movement.status is not MovementStatus.ARRIVED:
-        office = _office(envelope, "DestinationOffice")
         apply_event(
             ctx,
             uow,
@@ -156,7 +183,8 @@ def _mirror(
     **changes: Any,
 ) -> None:
     """Bring this state's copy in line with what the node of departure decided."""
-    movement = movement or known_movement(uow, ctx.state, _reference(envelope))
+    _entitled(ctx, envelope)
+    movement = movement or _movement(ctx, uow, envelope)
     if movement.state == ctx.state:
         raise ActionInvalid(
             f"{envelope.header.action.message} concerns a movement registered here",
@@ -191,7 +219,8 @@ def _completion(ctx: TransitContext, uow: UnitOfWork, envelope: Envelope, now: d
 
 
 def _incident(ctx: TransitContext, uow: UnitOfWork, envelope: Envelope, now: datetime) -> None:
-    movement = known_movement(uow, ctx.state, _reference(envelope))
+    _entitled(ctx, envelope)
+    movement = _movement(ctx, uow, envelope)
     incidents = movement.incidents + 1
     if movement.state == ctx.state:
         # Reported by a state on the route about our own movement: keep it in our log.
@@ -206,6 +235,7 @@ def _time_limit(ctx: TransitContext, uow: UnitOfWork, envelope: Envelope, now: d
 
 
 def _destination(ctx: TransitContext, uow: UnitOfWork, envelope: Envelope, now: datetime) -> None:
+    _entitled(ctx, envelope)
     office = _office(envelope, "NewDestinationOffice")
     if uow.movements.get(_reference(envelope)) is None:
         return  # a new destination state without a copy learns of it from this notice alone
@@ -217,6 +247,7 @@ def _non_delivery(ctx: TransitContext, uow: UnitOfWork, envelope: Envelope, now:
 
 
 def _enquiry(ctx: TransitContext, uow: UnitOfWork, envelope: Envelope, now: datetime) -> None:
+    _entitled(ctx, envelope)
     reference = _reference(envelope)
     copy = uow.movements.get(reference)
     office_state = office_states(ctx.reference)
@@ -258,6 +289,7 @@ def _enquiry_answer_message(
 def _enquiry_answer(
     ctx: TransitContext, uow: UnitOfWork, envelope: Envelope, now: datetime
 ) -> None:
+    _entitled(ctx, envelope)
     movement = known_movement(uow, ctx.state, _reference(envelope))
     if movement.status is not MovementStatus.UNDER_ENQUIRY:
         return  # answered after the movement moved on (arrived, closed): nothing to apply
@@ -339,7 +371,9 @@ def _synthetic_release(
 
 
 def conformance_kit(ctx: TransitContext, b_state: str, now: datetime) -> Kit:
-    """P.CP.01: a release notification B accepts, an arrival notice of a movement it lacks."""
+    """P.CP.01: a release notification B accepts, an arrival notice of a movement it lacks.
+
+    Each is the sender's to send: B checks the sender before it looks for the movement."""
     movement, release_fields = _synthetic_release(ctx, b_state, now)
     office_state = office_states(ctx.reference)
 
@@ -348,9 +382,12 @@ def conformance_kit(ctx: TransitContext, b_state: str, now: datetime) -> Kit:
 
     release = MessageKind.RELEASE_NOTIFICATION
     arrival = MessageKind.ARRIVAL_NOTICE
+    # An arrival here, at one of this state's offices (so this node may report it), of a
+    # movement B would have registered and does not have.
+    here = next(o for o in ctx.reference.offices_of(ctx.state) if OfficeRole.DESTINATION in o.roles)
     arrival_fields = {
-        "MovementReference": movement.reference,
-        "DestinationOffice": release_fields["DestinationOffice"],
+        "MovementReference": conformance_reference(b_state, now),
+        "DestinationOffice": {"OfficeCode": here.code, "CountryCode": ctx.state},
         "ArrivalDateTime": now,
         "SealsIntactIndicator": True,
     }

@@ -317,6 +317,11 @@ def _replica_checks(ctx: TransitContext, movement: Movement, event: MovementEven
         raise ForbiddenTransition(
             message, [Violation("movement-registered-elsewhere", "/", message)]
         )
+    if isinstance(event, RecordIncident) and event.office is None:
+        # The incident message names the office that reports it, and the receivers take it as
+        # the word of that office's state: a copy's incident is one of this state's offices.
+        message = f"an incident on a copy names the {ctx.state} office that records it"
+        raise ActionInvalid(message, [Violation("office-required", "/office", message)])
 
 
 def _own_office(ctx: TransitContext, event: MovementEvent) -> None:

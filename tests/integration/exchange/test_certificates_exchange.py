@@ -147,7 +147,7 @@ def test_a_certificate_from_a_state_that_did_not_issue_it_is_refused(fed: Federa
     fed.pump()
     [receipt] = [r for state, r in fed.receipts if state == "RU"]
     assert receipt.outcome == "rejected"
-    assert receipt.errors[0]["ErrorCode"] == "certificate-issuer-mismatch"
+    assert receipt.errors[0]["ErrorCode"] == "sender-not-entitled"
     with pytest.raises(certificates.CertificateNotFound):
         certificates.get_certificate(fed.nodes["RU"].guarantees, "26BYC000000000017")
     assert "P.CP.01.MSG.912" in fed.contexts["RU"].handlers

@@ -13,10 +13,11 @@ from tests.integration.exchange.federation import Federation, federation
 
 from silkway.examples import example_declaration
 from silkway.exchange import service as exchange
+from silkway.exchange.bus.ports import RetryLater
 from silkway.exchange.signing.signature import Signer
 from silkway.exchange.xml.codec import encode
 from silkway.transit import service as transit
-from silkway.transit.domain.movement import Accept, Release
+from silkway.transit.domain.movement import Accept, ExtendTimeLimit, Release
 
 
 @pytest.fixture
@@ -103,12 +104,60 @@ def test_tampered_header_is_refused(fed: Federation) -> None:
     assert copies_at_by(fed) == 0
 
 
-def test_unknown_key_is_refused(fed: Federation) -> None:
-    data, _ = release_bytes(fed)
+def test_an_unknown_key_is_retried_and_never_recorded_as_seen(fed: Federation) -> None:
+    """A key the trust list does not know yet can heal: the bus brings the message back."""
+    data, ref = release_bytes(fed)
     envelope = fed.contexts["BY"].sealer.peek(data)
     assert envelope is not None
     rogue = Signer("KZ-rogue", Ed25519PrivateKey.generate()).sign_envelope(envelope, START)
-    assert_refused(fed, rogue, "key-unknown")
+    with pytest.raises(RetryLater, match="key-unknown"):
+        exchange.receive(fed.contexts["BY"], rogue)
+    assert copies_at_by(fed) == 0
+    assert answers_to_kz(fed) == []
+    # Same MessageID, a key BY knows: taken, since the first one was not recorded as seen.
+    assert exchange.receive(fed.contexts["BY"], data).outcome == "accepted"
+    assert transit.get_movement(fed.nodes["BY"].transit, ref).state == "KZ"
+
+
+def test_a_message_that_overtakes_the_release_waits_for_it(fed: Federation) -> None:
+    """Finding 13: the time limit reaches BY before the copy; it is retried, then applied."""
+    release, ref = release_bytes(fed)
+    kz = fed.nodes["KZ"].transit
+    new_limit = transit.get_movement(kz, ref).time_limit + timedelta(days=3)
+    transit.act(kz, ref, ExtendTimeLimit(new_limit, "road closed"))
+    exchange.relay(fed.contexts["KZ"], fed.send)
+    [extension] = [d for s, d, _ in fed.wire if s.startswith("silkway.BY.")]
+    fed.wire.clear()
+    with pytest.raises(RetryLater, match="has not arrived yet"):
+        exchange.receive(fed.contexts["BY"], extension)
+    # Given up on by the bus: a dead letter, and retrying it now reports it is still waiting.
+    dead = exchange.dead_letter(fed.contexts["BY"], "silkway.BY.P_CP_01", extension, "gave up", 5)
+    again = exchange.retry_dead_letter(fed.contexts["BY"], dead)
+    assert again.outcome == "retry-later"
+    with fed.nodes["BY"].transit.read() as uow:
+        letter = uow.exchange.dead_letter(dead)
+    assert letter is not None
+    assert not letter.resolved
+    assert "has not arrived yet" in letter.reason
+    assert exchange.receive(fed.contexts["BY"], release).outcome == "accepted"
+    assert exchange.retry_dead_letter(fed.contexts["BY"], dead).outcome == "accepted"
+    with fed.nodes["BY"].transit.read() as uow:
+        letter = uow.exchange.dead_letter(dead)
+    assert letter is not None
+    assert letter.resolved
+    assert transit.get_movement(fed.nodes["BY"].transit, ref).time_limit == new_limit
+
+
+def test_a_dead_letter_refused_again_stays_dead_with_the_reason(fed: Federation) -> None:
+    data, _ = release_bytes(fed)
+    tampered = data.replace(b"Portable computers", b"Portable componets", 1)
+    dead = exchange.dead_letter(fed.contexts["BY"], "silkway.BY.P_CP_01", tampered, "gave up", 5)
+    assert exchange.retry_dead_letter(fed.contexts["BY"], dead).outcome == "rejected"
+    with fed.nodes["BY"].transit.read() as uow:
+        letter = uow.exchange.dead_letter(dead)
+    assert letter is not None
+    assert not letter.resolved
+    assert letter.reason.startswith("signature-invalid")
 
 
 def test_revoked_key_is_refused(fed: Federation) -> None:

@@ -265,8 +265,8 @@ def fed_now() -> Any:
     ("sender", "receiver", "to_state", "code"),
     [
         ("KZ", "BY", "RU", "handover-misaddressed"),  # BY is not the state entered
-        ("RU", "KZ", "KZ", "not-tracking-operator"),  # only KZ, which released it, hands over
-        ("BY", "RU", "RU", "not-tracking-operator"),
+        ("RU", "KZ", "KZ", "sender-not-entitled"),  # only KZ, which released it, hands over
+        ("BY", "RU", "RU", "sender-not-entitled"),
     ],
 )
 def test_a_wrong_handover_is_refused_and_changes_nothing(
@@ -293,7 +293,7 @@ def test_a_seal_answer_from_a_state_that_did_not_register_it_is_refused(fed: Fed
         "Device": {"ProtocolCode": "egts", "DeviceId": RU_IMEI, "ReportingPeriodSeconds": 60},
     }
     receipt = _send(fed, "BY", "KZ", "P.SO.01.MSG.902", fields)
-    assert [e["ErrorCode"] for e in receipt.errors] == ["registration-operator-mismatch"]
+    assert [e["ErrorCode"] for e in receipt.errors] == ["sender-not-entitled"]
     assert activations(fed, "KZ", ref) == []
     with pytest.raises(seals.SealNotFound):
         seals.get_seal(fed.nodes["KZ"].seals, RU_SEAL)
@@ -380,7 +380,7 @@ def _handed_to_ru(fed: Federation) -> str:
 @pytest.mark.parametrize(
     ("sender", "seal_id", "point", "code"),
     [
-        ("BY", RU_SEAL, {}, "not-tracking-operator"),
+        ("BY", RU_SEAL, {}, "sender-not-entitled"),
         ("KZ", "KZNS2600045180", {}, "seal-not-on-movement"),
         ("KZ", RU_SEAL, {"EventCode": ("99",)}, "event-code-unknown"),
         ("KZ", RU_SEAL, {"PositionDateTime": START + timedelta(days=30)}, "position-invalid"),
@@ -412,7 +412,7 @@ def test_only_the_tracking_operator_ends_tracking(fed: Federation) -> None:
     ref = _handed_to_ru(fed)
     fields = _ended(ref)
     refused = _send(fed, "BY", "RU", "P.SO.01.MSG.904", fields)
-    assert [e["ErrorCode"] for e in refused.errors] == ["not-tracking-operator"]
+    assert [e["ErrorCode"] for e in refused.errors] == ["sender-not-entitled"]
     assert [a.active for a in activations(fed, "RU", ref)] == [True]
     accepted = _send(fed, "KZ", "RU", "P.SO.01.MSG.904", fields)
     assert accepted.outcome == "accepted"

@@ -236,11 +236,14 @@ class SqlExchangeRepository:
         ).first()
         return None if row is None else self._dead(row)
 
-    def dead_letter_retried(self, dead_letter_id: int, at: datetime, resolved: bool) -> None:
+    def dead_letter_retried(
+        self, dead_letter_id: int, at: datetime, resolved: bool, reason: str | None = None
+    ) -> None:
+        values: dict[str, Any] = {"retried_at": at, "resolved": resolved}
+        if reason is not None:
+            values["reason"] = reason[:4000]
         self._conn.execute(
-            update(dead_letters)
-            .where(dead_letters.c.id == dead_letter_id)
-            .values(retried_at=at, resolved=resolved)
+            update(dead_letters).where(dead_letters.c.id == dead_letter_id).values(**values)
         )
 
     # partners ----------------------------------------------------------------------------------

@@ -660,6 +660,20 @@ def _seal_count_mismatch(ctx: RuleContext) -> Iterator[Finding]:
         )
 
 
+MAX_SEALS = 999
+"""The release notification's ``Seal`` elements (R.CA.CP.01.001.xsd: maxOccurs 999), customs and
+navigation seals together: a declaration with more could never be sent along its route."""
+
+
+@_rule("seals-too-many", "More seals than the release notification can carry")
+def _seals_too_many(ctx: RuleContext) -> Iterator[Finding]:
+    """Customs and navigation seals together number at most 999."""
+    seals = ctx.decl.seals
+    total = len(seals.customs_seal_ids) + len(seals.navigation_seal_ids)
+    if total > MAX_SEALS:
+        yield "/seals", f"{total} seals declared; the release notification carries {MAX_SEALS}"
+
+
 @_rule("seal-id-duplicate", "Customs seal number repeated")
 def _seal_id_duplicate(ctx: RuleContext) -> Iterator[Finding]:
     """Each customs seal number appears once."""

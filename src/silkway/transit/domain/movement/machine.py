@@ -356,8 +356,14 @@ def _guard_change_destination(
     return found
 
 
+_XML_FORBIDDEN = frozenset(chr(c) for c in range(32) if chr(c) not in "\t\n\r")
+"""Characters XML 1.0 cannot carry: text holding one could never be sent to another state."""
+
+
 def _guard_incident(e: RecordIncident) -> list[Violation]:
     found = _required_text(e.description, "/description")
+    if isinstance(e.description, str) and not _XML_FORBIDDEN.isdisjoint(e.description):
+        found.append(_v("control-character", "/description", "the text holds a control character"))
     if not isinstance(e.incident, IncidentKind):
         found.append(_v("unknown-incident", "/incident", f"unknown incident kind {e.incident!r}"))
     if e.office is not None and not _is_text(e.office):
