@@ -7,6 +7,8 @@ from datetime import timedelta
 
 from sqlalchemy import Engine
 
+from silkway.anchoring import inbound as anchoring_inbound
+from silkway.anchoring.service import AnchorContext
 from silkway.exchange.domain.processes import PROCESS, SEAL_PROCESS
 from silkway.exchange.ports import EnvelopeSealer
 from silkway.exchange.service import ExchangeContext
@@ -45,6 +47,7 @@ class Node:
     guarantees: GuaranteeContext = field(repr=False)
     exchange: ExchangeContext = field(repr=False)
     identity: IdentityContext = field(repr=False)
+    anchoring: AnchorContext = field(repr=False)
 
     @property
     def reference(self) -> ReferenceData:
@@ -116,6 +119,7 @@ def build_node(
         guarantees=guarantees,
         exchange=compose_exchange(transit, guarantees, seals, sealer),
         identity=compose_identity(state, settings, transit),
+        anchoring=AnchorContext(transit, sealer),
     )
 
 
@@ -163,6 +167,7 @@ def compose_exchange(
         **transit_inbound.handlers(transit),
         **guarantee_inbound.handlers(guarantees),
         **seal_inbound.handlers(seals),
+        **anchoring_inbound.handlers(transit.state),
     }
     kits = {PROCESS: transit_inbound.kit(transit), SEAL_PROCESS: seal_inbound.kit(seals)}
     return ExchangeContext(transit, sealer, handlers, kits)

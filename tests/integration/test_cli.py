@@ -108,7 +108,10 @@ def test_lodge_show_and_verify(tmp_path: Path) -> None:
 
     code, verdict = invoke("audit", "verify", "--node", "KZ")
     # The access log holds the two runs that changed state: the guarantee and the lodging.
-    assert (code, verdict) == (0, {"checked": 1, "failed": 0, "ok": True, "access_log_records": 2})
+    assert (code, verdict) == (
+        0,
+        {"checked": 1, "failed": 0, "ok": True, "access_log_records": 2, "anchors": {"KZ": None}},
+    )
     assert [s["access_code"] for s in shown["declaration"]["security"]] == [None]
 
 

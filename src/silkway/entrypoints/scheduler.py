@@ -1,4 +1,5 @@
-"""The node's periodic duties: overdue movements, expired guarantee locks, silent seals, retention.
+"""The node's periodic duties: overdue movements, expired guarantee locks, silent seals, retention,
+and the anchor of its logs at the Commission.
 
 Each duty is an ordinary use case run on a timer in one daemon thread; a failing duty is logged
 and tried again at its next turn, and never stops the others.
@@ -12,6 +13,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from silkway.anchoring import service as anchoring
 from silkway.bootstrap import Node
 from silkway.guarantees import service as guarantees
 from silkway.reference.model import MEMBER_STATES
@@ -38,6 +40,8 @@ def node_duties(node: Node, *, minute: float = 60.0) -> list[Duty]:
         Duty(f"{node.state}:seal-silence", minute, lambda: telemetry.check_silence(node.seals)),
         Duty(f"{node.state}:position-retention", 24 * 60 * minute,
              lambda: telemetry.purge_positions(node.seals)),
+        Duty(f"{node.state}:anchor", node.settings.anchor_interval_s * minute / 60.0,
+             lambda: anchoring.take_anchor(node.anchoring)),
     ]  # fmt: skip
 
 

@@ -104,6 +104,15 @@ class ExchangeRepository(Protocol):
         self, *, relates_to: str | None = None, limit: int = 100, offset: int = 0
     ) -> list[InboxEntry]: ...
 
+    def inbox_entry(self, message_id: str) -> InboxEntry | None: ...
+
+    # envelopes as received (evidence, and the Commission's signed anchors)
+    def envelope_keep(self, message_id: str, received_at: datetime, data: bytes) -> None: ...
+
+    def envelope_received(self, message_id: str) -> tuple[bytes, datetime] | None:
+        """The signed bytes of an envelope opened here, and when it was received."""
+        ...
+
     # outbox delivery
     def mark_sent(
         self, message_ids: Sequence[str], at: datetime, channel: str, note: str | None
@@ -209,6 +218,16 @@ class EnvelopeSealer(Protocol):
 
     def peek(self, data: bytes) -> Envelope | None:
         """The envelope without trusting it (to answer a rejected message), or None."""
+        ...
+
+    def open_as_of(self, data: bytes, received_at: datetime) -> Envelope:
+        """Verify an envelope kept since ``received_at`` as it stood then: signature, schema and
+        the key's validity at that instant, whatever its age now (raises as :meth:`open`)."""
+        ...
+
+    def listed_key(self, key_id: str) -> dict[str, Any] | None:
+        """The trust list's entry for a key (``key_id``, ``owner``, ``public_key`` in base64,
+        ``valid_from``, ``valid_to``, ``revoked_at``), or None when it is not listed."""
         ...
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import secrets
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from silkway.exchange.domain.envelope import Envelope, EnvelopeRejected
@@ -61,6 +64,26 @@ class SignedXmlSealer:
 
     def open(self, data: bytes, now: datetime) -> Envelope:
         return verify(data, self._trust_list(), now, self.max_age).envelope
+
+    def open_as_of(self, data: bytes, received_at: datetime) -> Envelope:
+        # Age is judged at reception; a kept envelope does not go stale on the shelf.
+        return verify(data, self._trust_list(), received_at, timedelta.max).envelope
+
+    def listed_key(self, key_id: str) -> dict[str, Any] | None:
+        key = self._trust_list().get(key_id)
+        if key is None:
+            return None
+        raw = key.public_key.public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+        return {
+            "key_id": key.key_id,
+            "owner": key.owner,
+            "public_key": base64.b64encode(raw).decode("ascii"),
+            "valid_from": key.valid_from.isoformat(),
+            "valid_to": None if key.valid_to is None else key.valid_to.isoformat(),
+            "revoked_at": None if key.revoked_at is None else key.revoked_at.isoformat(),
+        }
 
     def peek(self, data: bytes) -> Envelope | None:
         try:

@@ -189,6 +189,7 @@ COMMANDS: Mapping[str, frozenset[Role]] = {
     "keys rotate": frozenset({_X}),
     "keys revoke": frozenset({_X}),
     "conformance run": frozenset({_X}),
+    "audit anchor": frozenset({_X}),
     "conformance import": frozenset({_X}),
     "users add": frozenset({_X}),
     "users disable": frozenset({_X}),
