@@ -297,3 +297,63 @@ def keys_revoke(key_id: Annotated[str, typer.Argument()], node: NodeOption) -> N
     except TrustListInvalid as exc:
         _fail("key-unknown", str(exc))
     _emit({"revoked": key_id})
+
+
+@exchange_app.command("evidence")
+def messages_evidence(
+    message_id: Annotated[str, typer.Argument(help="The message's MessageID (urn:uuid:…).")],
+    node: NodeOption,
+    out: Annotated[
+        Path | None, typer.Option(help="Write the bundle here (default stdout).")
+    ] = None,
+) -> None:
+    """The evidence of a message this node received: the envelope as received, the sender's
+    listed key, this node's R.006 answer and the times, in one JSON bundle."""
+    import json
+
+    from silkway.exchange.evidence import evidence_bundle
+
+    n = _node(node)
+    try:
+        bundle = evidence_bundle(n.exchange, message_id)
+    except DomainError as exc:
+        _refused(exc)
+    finally:
+        n.dispose()
+    if out is None:
+        _emit(bundle)
+        return
+    out.write_text(json.dumps(bundle, indent=2) + "\n", encoding="utf-8")
+    _emit({"written": str(out), "message_id": message_id})
+
+
+@exchange_app.command("verify-evidence")
+def messages_verify_evidence(
+    file: Annotated[Path, typer.Argument(help="A bundle written by 'messages evidence'.")],
+    trust: Annotated[
+        Path | None, typer.Option(help="A trust.json the bundled keys must be listed in.")
+    ] = None,
+) -> None:
+    """Verify an evidence bundle offline and say precisely what fails (exit 2)."""
+    import json
+
+    from silkway.exchange.signing.evidence import verify_bundle
+    from silkway.exchange.signing.keys import TrustListInvalid
+    from silkway.exchange.signing.keystore import KeyStore
+
+    try:
+        bundle = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        _fail("file-unreadable", f"{file}: {exc}")
+    listed = None
+    if trust is not None:
+        try:
+            listed = KeyStore(trust.parent).trust_list() if trust.name == "trust.json" else None
+        except TrustListInvalid as exc:
+            _fail("trust-list-invalid", str(exc))
+        if listed is None:
+            _fail("trust-list-invalid", f"{trust}: expected a file named trust.json")
+    problems = verify_bundle(bundle, listed)
+    _emit({"ok": not problems, "problems": problems})
+    if problems:
+        raise typer.Exit(2)

@@ -225,9 +225,10 @@ class EnvelopeSealer(Protocol):
         the key's validity at that instant, whatever its age now (raises as :meth:`open`)."""
         ...
 
-    def listed_key(self, key_id: str) -> dict[str, Any] | None:
-        """The trust list's entry for a key (``key_id``, ``owner``, ``public_key`` in base64,
-        ``valid_from``, ``valid_to``, ``revoked_at``), or None when it is not listed."""
+    def signing_key(self, data: bytes) -> dict[str, Any] | None:
+        """The trust list's entry for the key that signed ``data`` (``key_id``, ``owner``,
+        ``public_key`` in base64, ``valid_from``, ``valid_to``, ``revoked_at``), or None when
+        the envelope is unsigned or its key is not listed."""
         ...
 
 
@@ -248,3 +249,7 @@ class OutboxRepository(Protocol):
     def pending(self, *, limit: int) -> list[OutboxMessage]: ...
 
     def for_movement(self, reference: str) -> list[OutboxMessage]: ...
+
+    def answer_to(self, message_id: str, to_state: str) -> OutboxMessage | None:
+        """The first R.006 this node wrote to ``to_state`` about message ``message_id``."""
+        ...

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from silkway.exchange.domain.envelope import Envelope, EnvelopeRejected
 from silkway.exchange.signing.keys import TrustList
 from silkway.exchange.signing.keystore import TRUST_FILE, KeyStore
-from silkway.exchange.signing.signature import Signer, verify
+from silkway.exchange.signing.signature import Signer, signature_key_id, verify
 from silkway.exchange.xml.codec import decode
 
 DEFAULT_MAX_AGE = timedelta(hours=6)
@@ -69,8 +69,9 @@ class SignedXmlSealer:
         # Age is judged at reception; a kept envelope does not go stale on the shelf.
         return verify(data, self._trust_list(), received_at, timedelta.max).envelope
 
-    def listed_key(self, key_id: str) -> dict[str, Any] | None:
-        key = self._trust_list().get(key_id)
+    def signing_key(self, data: bytes) -> dict[str, Any] | None:
+        key_id = signature_key_id(data)
+        key = None if key_id is None else self._trust_list().get(key_id)
         if key is None:
             return None
         raw = key.public_key.public_bytes(
