@@ -46,11 +46,15 @@ def node_duties(node: Node, *, minute: float = 60.0) -> list[Duty]:
 
 
 class Scheduler:
-    """Runs duties on their intervals (first run one interval after start) until stopped."""
+    """Runs duties on their intervals (first run one interval after start, or ``first_run_s``
+    after it when given) until stopped."""
 
-    def __init__(self, duties: list[Duty], *, tick_s: float = 1.0) -> None:
+    def __init__(
+        self, duties: list[Duty], *, tick_s: float = 1.0, first_run_s: float | None = None
+    ) -> None:
         self.duties = duties
         self.tick_s = tick_s
+        self.first_run_s = first_run_s
         self.runs: dict[str, int] = {d.name: 0 for d in duties}
         self.failures: dict[str, int] = {d.name: 0 for d in duties}
         self._stop = threading.Event()
@@ -64,7 +68,11 @@ class Scheduler:
         self._thread.join(timeout=10)
 
     def _loop(self) -> None:
-        due = {d.name: time.monotonic() + d.every_s for d in self.duties}
+        start = time.monotonic()
+        due = {
+            d.name: start + (d.every_s if self.first_run_s is None else self.first_run_s)
+            for d in self.duties
+        }
         while not self._stop.wait(self.tick_s):
             now = time.monotonic()
             for duty in self.duties:

@@ -151,18 +151,28 @@ def conformance_run(
         list[str], typer.Option(help="Two member states, e.g. --between KZ --between BY.")
     ],
     process: Annotated[str, typer.Option()] = "P.CP.01",
-    bus: Annotated[
-        str | None, typer.Option(help="nats://... to test over NATS; default: in-process bus.")
-    ] = None,
     timeout: Annotated[float, typer.Option(min=0.5, max=120)] = 10.0,
 ) -> None:
-    """Run a process's scenarios between two live nodes and record them at the register."""
+    """Run a process's scenarios between two nodes of the embedded set-up, in process, and
+    record them at the register.
+
+    Never against a live bus: nodes started with ``silkway node`` test their partners
+    themselves, over the bus, with their own consumers, at start-up and every
+    SILKWAY_INTERSTATE_TESTS_INTERVAL_S. Throwaway nodes on the live bus would share the live
+    nodes' consumers and take their traffic."""
+    from silkway.settings import Settings
+
+    if Settings().database_url or Settings().bus_url:
+        _fail(
+            "conformance-live",
+            "a production node (SILKWAY_DATABASE_URL, SILKWAY_BUS_URL) tests its partners"
+            " itself: see 'silkway node'",
+        )
     states = [_state(s) for s in between]
     if len(states) != 2 or states[0] == states[1] or not set(states) <= set(MEMBER_STATES):
         _fail("between-invalid", "--between takes two different member states")
     from silkway.bootstrap import build_node
     from silkway.exchange.bus.inproc import InProcessBus
-    from silkway.exchange.bus.nats import NatsBus
     from silkway.exchange.runtime import ExchangeRuntime
 
     nodes = {s: build_node(s) for s in (*states, "EEC")}
@@ -174,9 +184,8 @@ def conformance_run(
             _fail(
                 "process-without-kit", f"no conformance kit for {process}; kits: {', '.join(kits)}"
             )
-        chosen = NatsBus(bus.split(",")) if bus else InProcessBus()
         runtime = ExchangeRuntime(
-            {s: nodes[s].exchange for s in states}, chosen, journal=nodes["EEC"].exchange
+            {s: nodes[s].exchange for s in states}, InProcessBus(), journal=nodes["EEC"].exchange
         )
         runtime.start()
         try:
