@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     """Topics are ``{prefix}/{STATE}/seals/{seal_id}/telemetry``."""
     mqtt_client_id: str | None = None
     """MQTT client id (keeps the broker session across restarts); default from the nodes served."""
+    partners: tuple[str, ...] = ()
+    """The member states ``silkway node`` tests over the bus; empty: every other one."""
     interstate_tests_interval_s: float = Field(default=3600.0, gt=0)
     """How often ``silkway node`` runs the interstate tests against its partners again."""
     anchor_interval_s: float = Field(default=600.0, gt=0)

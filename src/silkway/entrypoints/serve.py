@@ -221,7 +221,7 @@ def start_partner_tests(node: Node, runtime: ExchangeRuntime) -> Scheduler | Non
     every ``SILKWAY_INTERSTATE_TESTS_INTERVAL_S``: that is what puts its processes in operation."""
     if node.state not in MEMBER_STATES:
         return None
-    partners = [s for s in MEMBER_STATES if s != node.state]
+    partners = [s for s in node.settings.partners or MEMBER_STATES if s != node.state]
 
     def run() -> None:
         results = runtime.run_partner_tests(node.state, partners)
