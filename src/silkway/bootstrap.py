@@ -8,6 +8,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 
+from silkway.anchoring import inbound as anchoring_inbound
+from silkway.anchoring.service import AnchorContext
 from silkway.exchange.bus.nats import NatsAuth, NatsBus
 from silkway.exchange.domain.processes import PROCESS, SEAL_PROCESS
 from silkway.exchange.ports import EnvelopeSealer
@@ -50,6 +52,7 @@ class Node:
     guarantees: GuaranteeContext = field(repr=False)
     exchange: ExchangeContext = field(repr=False)
     identity: IdentityContext = field(repr=False)
+    anchoring: AnchorContext = field(repr=False)
 
     @property
     def reference(self) -> ReferenceData:
@@ -117,6 +120,7 @@ def build_node(
         guarantees=guarantees,
         exchange=compose_exchange(transit, guarantees, seals, sealer),
         identity=compose_identity(state, settings, transit),
+        anchoring=AnchorContext(transit, sealer),
     )
 
 
@@ -227,6 +231,7 @@ def compose_exchange(
         **transit_inbound.handlers(transit),
         **guarantee_inbound.handlers(guarantees),
         **seal_inbound.handlers(seals),
+        **anchoring_inbound.handlers(transit.state),
     }
     kits = {PROCESS: transit_inbound.kit(transit), SEAL_PROCESS: seal_inbound.kit(seals)}
     return ExchangeContext(transit, sealer, handlers, kits)

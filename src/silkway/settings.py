@@ -53,6 +53,12 @@ class Settings(BaseSettings):
     """Topics are ``{prefix}/{STATE}/seals/{seal_id}/telemetry``."""
     mqtt_client_id: str | None = None
     """MQTT client id (keeps the broker session across restarts); default from the nodes served."""
+    partners: tuple[str, ...] = ()
+    """The member states ``silkway node`` tests over the bus; empty: every other one."""
+    interstate_tests_interval_s: float = Field(default=3600.0, gt=0)
+    """How often ``silkway node`` runs the interstate tests against its partners again."""
+    anchor_interval_s: float = Field(default=600.0, gt=0)
+    """How often a member state's node anchors its logs at the Commission (signed heads)."""
     seal_silent_periods: int = Field(default=2, ge=1)
     """Incident 06 (silence) after this many reporting periods without a message."""
     access_code_max_failures: int = Field(default=5, ge=1)

@@ -6,6 +6,7 @@ from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import Protocol, Self
 
+from silkway.anchoring.ports import AnchorRepository
 from silkway.exchange.ports import ExchangeRepository, OutboxRepository
 from silkway.guarantees.ports import GuaranteeRepository
 from silkway.identity.ports import IdentityRepository
@@ -24,6 +25,7 @@ class UnitOfWork(Protocol):
     seals: SealRepository
     exchange: ExchangeRepository
     identity: IdentityRepository
+    anchors: AnchorRepository
 
     def __enter__(self) -> Self: ...
 

@@ -108,7 +108,10 @@ def test_lodge_show_and_verify(tmp_path: Path) -> None:
 
     code, verdict = invoke("audit", "verify", "--node", "KZ")
     # The access log holds the two runs that changed state: the guarantee and the lodging.
-    assert (code, verdict) == (0, {"checked": 1, "failed": 0, "ok": True, "access_log_records": 2})
+    assert (code, verdict) == (
+        0,
+        {"checked": 1, "failed": 0, "ok": True, "access_log_records": 2, "anchors": {"KZ": None}},
+    )
     assert [s["access_code"] for s in shown["declaration"]["security"]] == [None]
 
 
@@ -297,3 +300,11 @@ def test_the_first_administrator_needs_no_sign_in_and_the_next_accounts_do(
     assert officer.exit_code == 0, officer.stdout
     listed = json.loads(runner.invoke(app, ["users", "list", "--node", "KZ"]).stdout)
     assert [u["username"] for u in listed] == ["officer.kz", "root.kz"]
+
+
+def test_conformance_run_refuses_a_live_bus(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Throwaway nodes on the live bus would share the live nodes' consumers and take their
+    # traffic: live nodes test their partners themselves.
+    monkeypatch.setenv("SILKWAY_BUS_URL", "nats://127.0.0.1:4222")
+    code, out = invoke("conformance", "run", "--between", "KZ", "--between", "BY")
+    assert (code, out["error"]) == (1, "conformance-live")

@@ -35,6 +35,7 @@ def test_a_movement_past_its_time_limit_becomes_overdue_by_itself(
         "KZ:lock-expiry",
         "KZ:seal-silence",
         "KZ:position-retention",
+        "KZ:anchor",
     }
     scheduler = Scheduler(duties, tick_s=0.01)
     scheduler.start()

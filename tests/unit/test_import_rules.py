@@ -36,7 +36,7 @@ FRAMEWORKS = (
     "limits",
 )
 
-CAPABILITIES = ("identity", "exchange", "transit", "guarantees", "seals")
+CAPABILITIES = ("identity", "exchange", "transit", "guarantees", "seals", "anchoring")
 IN_A_CAPABILITY = tuple(f"silkway.{c}." for c in CAPABILITIES)
 
 # Where adapters and entrypoints live inside a capability; everything else there is the domain

@@ -19,7 +19,7 @@ from silkway.identity.cli import clients_app, operator, users_app
 from silkway.identity.cli import token as identity_token
 from silkway.kernel.codes import identify
 from silkway.kernel.errors import DomainError
-from silkway.reference.model import NODE_CODES
+from silkway.reference.model import MEMBER_STATES, NODE_CODES
 from silkway.seals.cli import seal_app
 from silkway.settings import Settings
 from silkway.transit.domain.declaration import TransitDeclaration
@@ -256,9 +256,24 @@ def audit_verify(
     ] = None,
     reference: Annotated[str | None, typer.Option(help="One movement only.")] = None,
     database_url: UrlOption = None,
+    skip_anchors: Annotated[
+        bool,
+        typer.Option(
+            "--skip-anchors", help="Check each chain on its own, not against its anchored head."
+        ),
+    ] = False,
+    commission_url: Annotated[
+        str | None,
+        typer.Option(
+            "--commission-database-url",
+            envvar="SILKWAY_COMMISSION_DATABASE_URL",
+            help="The Commission's database, which keeps the anchors (default: its embedded one).",
+        ),
+    ] = None,
 ) -> None:
     """Prove every movement's event log and each node's access log untouched, or name the first
-    bad record."""
+    bad record; then check every log against the latest anchor the Commission keeps of it, which
+    catches a chain rewritten with its hashes recomputed."""
     from silkway.bootstrap import build_node
     from silkway.identity import service as identity
     from silkway.transit import service as transit
@@ -268,6 +283,7 @@ def audit_verify(
     failures = 0
     checked = 0
     access_checked = 0
+    anchors: dict[str, str | None] = {}
     for s in states:
         n = build_node(s, settings, database_url=database_url)
         try:
@@ -291,6 +307,12 @@ def audit_verify(
                             "reason": access.reason,
                         }
                     )
+            if not skip_anchors and s in MEMBER_STATES:
+                anchor_id, bad = _check_anchor(n, settings, database_url, commission_url)
+                anchors[s] = anchor_id
+                failures += len(bad)
+                for finding in bad:
+                    _emit({"node": s, "anchor": anchor_id, "ok": False, **finding})
         finally:
             n.dispose()
         for ref, v in verdicts.items():
@@ -311,9 +333,67 @@ def audit_verify(
     out: dict[str, object] = {"checked": checked, "failed": failures, "ok": failures == 0}
     if not reference:
         out["access_log_records"] = access_checked
+    if not skip_anchors:
+        out["anchors"] = anchors
     _emit(out)
     if failures:
         raise typer.Exit(2)
+
+
+def _check_anchor(
+    n: object, settings: Settings, database_url: str | None, commission_url: str | None
+) -> tuple[str | None, list[dict[str, str]]]:
+    """The latest anchor the Commission keeps of node ``n`` (its id, None if there is none),
+    and each log of ``n`` that no longer reaches it."""
+    from silkway.anchoring import service as anchoring
+    from silkway.bootstrap import Node, build_node
+
+    assert isinstance(n, Node)
+    if commission_url is None and (database_url or settings.database_url):
+        # One node's database is named, so the embedded Commission's is not this deployment's.
+        return None, [
+            {
+                "chain": "anchors",
+                "reason": "the Commission's database is not known here: pass"
+                " --commission-database-url, or --skip-anchors",
+            }
+        ]
+    commission = build_node("EEC", settings, database_url=commission_url)
+    try:
+        try:
+            kept = anchoring.latest_kept(commission.anchoring, n.state)
+        except DomainError as exc:
+            return None, [{"chain": "anchors", "reason": exc.message}]
+    finally:
+        commission.dispose()
+    result = anchoring.check(n.anchoring, kept)
+    anchor_id = None if result.anchor is None else result.anchor.anchor_id
+    return anchor_id, [{"chain": f.chain, "reason": f.reason} for f in result.findings]
+
+
+@audit_app.command("anchor")
+def audit_anchor(state: StateOption, database_url: UrlOption = None) -> None:
+    """Anchor the node's logs now: sign their heads and send them to the Commission (the node's
+    scheduler does it every SILKWAY_ANCHOR_INTERVAL_S)."""
+    from silkway.anchoring import service as anchoring
+    from silkway.bootstrap import build_node
+
+    n = build_node(_check_state(state), database_url=database_url)
+    try:
+        operator(n.identity, "audit anchor")
+        anchor = anchoring.take_anchor(n.anchoring)
+    except DomainError as exc:
+        _refused(exc)
+    finally:
+        n.dispose()
+    _emit(
+        {
+            "anchor": anchor.anchor_id,
+            "node": anchor.state,
+            "taken_at": anchor.taken_at.isoformat(),
+            "chains": {c.name: {"records": c.records, "head": c.head} for c in anchor.chains},
+        }
+    )
 
 
 @codes_app.command("check")

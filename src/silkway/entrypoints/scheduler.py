@@ -1,4 +1,5 @@
-"""The node's periodic duties: overdue movements, expired guarantee locks, silent seals, retention.
+"""The node's periodic duties: overdue movements, expired guarantee locks, silent seals, retention,
+and the anchor of its logs at the Commission.
 
 Each duty is an ordinary use case run on a timer in one daemon thread; a failing duty is logged
 and tried again at its next turn, and never stops the others.
@@ -12,6 +13,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from silkway.anchoring import service as anchoring
 from silkway.bootstrap import Node
 from silkway.guarantees import service as guarantees
 from silkway.reference.model import MEMBER_STATES
@@ -38,15 +40,21 @@ def node_duties(node: Node, *, minute: float = 60.0) -> list[Duty]:
         Duty(f"{node.state}:seal-silence", minute, lambda: telemetry.check_silence(node.seals)),
         Duty(f"{node.state}:position-retention", 24 * 60 * minute,
              lambda: telemetry.purge_positions(node.seals)),
+        Duty(f"{node.state}:anchor", node.settings.anchor_interval_s * minute / 60.0,
+             lambda: anchoring.take_anchor(node.anchoring)),
     ]  # fmt: skip
 
 
 class Scheduler:
-    """Runs duties on their intervals (first run one interval after start) until stopped."""
+    """Runs duties on their intervals (first run one interval after start, or ``first_run_s``
+    after it when given) until stopped."""
 
-    def __init__(self, duties: list[Duty], *, tick_s: float = 1.0) -> None:
+    def __init__(
+        self, duties: list[Duty], *, tick_s: float = 1.0, first_run_s: float | None = None
+    ) -> None:
         self.duties = duties
         self.tick_s = tick_s
+        self.first_run_s = first_run_s
         self.runs: dict[str, int] = {d.name: 0 for d in duties}
         self.failures: dict[str, int] = {d.name: 0 for d in duties}
         self._stop = threading.Event()
@@ -60,7 +68,11 @@ class Scheduler:
         self._thread.join(timeout=10)
 
     def _loop(self) -> None:
-        due = {d.name: time.monotonic() + d.every_s for d in self.duties}
+        start = time.monotonic()
+        due = {
+            d.name: start + (d.every_s if self.first_run_s is None else self.first_run_s)
+            for d in self.duties
+        }
         while not self._stop.wait(self.tick_s):
             now = time.monotonic()
             for duty in self.duties:

@@ -17,7 +17,7 @@ from silkway.bootstrap import (
     compose_nats_bus,
     publish_embedded_trust,
 )
-from silkway.entrypoints.scheduler import start_scheduler
+from silkway.entrypoints.scheduler import Duty, Scheduler, start_scheduler
 from silkway.exchange.bus.inproc import InProcessBus
 from silkway.exchange.bus.ports import Bus
 from silkway.exchange.register import import_register, shipped_register
@@ -212,11 +212,35 @@ def serve_node(
     devices.listeners = listeners
     runtime = start_exchange(settings, {node.state: node})
     scheduler = start_scheduler({node.state: node})
+    partner_tests = start_partner_tests(node, runtime)
     try:
         uvicorn.run(app, host=host, port=port, log_level="warning", **SERVER_LIMITS)
     finally:
+        if partner_tests is not None:
+            partner_tests.stop()
         scheduler.stop()
         runtime.stop()
         if listeners:
             listeners.stop()
         node.dispose()
+
+
+def start_partner_tests(node: Node, runtime: ExchangeRuntime) -> Scheduler | None:
+    """A member state's node tests every other member state over the bus at start-up, then
+    every ``SILKWAY_INTERSTATE_TESTS_INTERVAL_S``: that is what puts its processes in operation."""
+    if node.state not in MEMBER_STATES:
+        return None
+    partners = [s for s in node.settings.partners or MEMBER_STATES if s != node.state]
+
+    def run() -> None:
+        results = runtime.run_partner_tests(node.state, partners)
+        for process, by_partner in results.items():
+            passing = [p for p, v in by_partner.items() if v and all(o.passed for o in v)]
+            log.info("%s %s in operation with: %s", node.state, process, ", ".join(passing))
+
+    scheduler = Scheduler(
+        [Duty(f"{node.state}:interstate-tests", node.settings.interstate_tests_interval_s, run)],
+        first_run_s=0.0,
+    )
+    scheduler.start()
+    return scheduler

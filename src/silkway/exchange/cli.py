@@ -157,19 +157,29 @@ def conformance_run(
         list[str], typer.Option(help="Two member states, e.g. --between KZ --between BY.")
     ],
     process: Annotated[str, typer.Option()] = "P.CP.01",
-    bus: Annotated[
-        str | None, typer.Option(help="nats://... to test over NATS; default: in-process bus.")
-    ] = None,
     timeout: Annotated[float, typer.Option(min=0.5, max=120)] = 10.0,
 ) -> None:
-    """Run a process's scenarios between two live nodes and record them at the register."""
+    """Run a process's scenarios between two nodes of the embedded set-up, in process, and
+    record them at the register.
+
+    Never against a live bus: nodes started with ``silkway node`` test their partners
+    themselves, over the bus, with their own consumers, at start-up and every
+    SILKWAY_INTERSTATE_TESTS_INTERVAL_S. Throwaway nodes on the live bus would share the live
+    nodes' consumers and take their traffic."""
+    from silkway.settings import Settings
+
+    if Settings().database_url or Settings().bus_url:
+        _fail(
+            "conformance-live",
+            "a production node (SILKWAY_DATABASE_URL, SILKWAY_BUS_URL) tests its partners"
+            " itself: see 'silkway node'",
+        )
     states = [_state(s) for s in between]
     if len(states) != 2 or states[0] == states[1] or not set(states) <= set(MEMBER_STATES):
         _fail("between-invalid", "--between takes two different member states")
-    from silkway.bootstrap import build_node, compose_nats_bus
+    from silkway.bootstrap import build_node
     from silkway.exchange.bus.inproc import InProcessBus
     from silkway.exchange.runtime import ExchangeRuntime
-    from silkway.settings import Settings
 
     nodes = {s: build_node(s) for s in (*states, "EEC")}
     try:
@@ -180,9 +190,8 @@ def conformance_run(
             _fail(
                 "process-without-kit", f"no conformance kit for {process}; kits: {', '.join(kits)}"
             )
-        chosen = compose_nats_bus(Settings(), bus) if bus else InProcessBus()
         runtime = ExchangeRuntime(
-            {s: nodes[s].exchange for s in states}, chosen, journal=nodes["EEC"].exchange
+            {s: nodes[s].exchange for s in states}, InProcessBus(), journal=nodes["EEC"].exchange
         )
         runtime.start()
         try:
@@ -404,3 +413,70 @@ def trust_show() -> None:
             "keys": [_key_fields(k) for k in published.keys],
         }
     )
+
+
+@exchange_app.command("evidence")
+def messages_evidence(
+    message_id: Annotated[str, typer.Argument(help="The message's MessageID (urn:uuid:…).")],
+    node: NodeOption,
+    out: Annotated[
+        Path | None, typer.Option(help="Write the bundle here (default stdout).")
+    ] = None,
+) -> None:
+    """The evidence of a message this node received: the envelope as received, the sender's
+    listed key, this node's R.006 answer and the times, in one JSON bundle."""
+    import json
+
+    from silkway.exchange.evidence import evidence_bundle
+
+    n = _node(node)
+    try:
+        bundle = evidence_bundle(n.exchange, message_id)
+    except DomainError as exc:
+        _refused(exc)
+    finally:
+        n.dispose()
+    if out is None:
+        _emit(bundle)
+        return
+    out.write_text(json.dumps(bundle, indent=2) + "\n", encoding="utf-8")
+    _emit({"written": str(out), "message_id": message_id})
+
+
+@exchange_app.command("verify-evidence")
+def messages_verify_evidence(
+    file: Annotated[Path, typer.Argument(help="A bundle written by 'messages evidence'.")],
+    trust: Annotated[
+        Path | None, typer.Option(help="A trust.json the bundled keys must be listed in.")
+    ] = None,
+    anchor: Annotated[
+        Path | None,
+        typer.Option(help="The Commission's anchor to check --trust with (default: the node's)."),
+    ] = None,
+) -> None:
+    """Verify an evidence bundle offline and say precisely what fails (exit 2)."""
+    import json
+
+    from silkway.exchange.signing.evidence import verify_bundle
+    from silkway.exchange.signing.published import TrustAnchor, TrustListRefused, open_trust_list
+    from silkway.settings import Settings
+
+    try:
+        bundle = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        _fail("file-unreadable", f"{file}: {exc}")
+    listed = None
+    if trust is not None:
+        # A trust list counts only as the Commission signed it: checked against its anchor.
+        anchor_file = anchor or Settings().trust_anchor()
+        try:
+            trusted = TrustAnchor.from_json(anchor_file.read_bytes())
+            listed = open_trust_list(trust.read_bytes(), trusted).keys
+        except OSError as exc:
+            _fail("trust-list-unreadable", str(exc))
+        except TrustListRefused as exc:
+            _fail(exc.code, f"{trust}: {exc.reason}")
+    problems = verify_bundle(bundle, listed)
+    _emit({"ok": not problems, "problems": problems})
+    if problems:
+        raise typer.Exit(2)

@@ -104,6 +104,15 @@ class ExchangeRepository(Protocol):
         self, *, relates_to: str | None = None, limit: int = 100, offset: int = 0
     ) -> list[InboxEntry]: ...
 
+    def inbox_entry(self, message_id: str) -> InboxEntry | None: ...
+
+    # envelopes as received (evidence, and the Commission's signed anchors)
+    def envelope_keep(self, message_id: str, received_at: datetime, data: bytes) -> None: ...
+
+    def envelope_received(self, message_id: str) -> tuple[bytes, datetime] | None:
+        """The signed bytes of an envelope opened here, and when it was received."""
+        ...
+
     # outbox delivery
     def mark_sent(
         self, message_ids: Sequence[str], at: datetime, channel: str, note: str | None
@@ -219,6 +228,17 @@ class EnvelopeSealer(Protocol):
         """The envelope without trusting it (to answer a rejected message), or None."""
         ...
 
+    def open_as_of(self, data: bytes, received_at: datetime) -> Envelope:
+        """Verify an envelope kept since ``received_at`` as it stood then: signature, schema and
+        the key's validity at that instant, whatever its age now (raises as :meth:`open`)."""
+        ...
+
+    def signing_key(self, data: bytes, now: datetime) -> dict[str, Any] | None:
+        """The trust list's entry for the key that signed ``data`` (``key_id``, ``owner``,
+        ``public_key`` in base64, ``valid_from``, ``valid_to``, ``revoked_at``), or None when
+        the envelope is unsigned or its key is not listed."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class OutboxMessage:
@@ -237,3 +257,7 @@ class OutboxRepository(Protocol):
     def pending(self, *, limit: int) -> list[OutboxMessage]: ...
 
     def for_movement(self, reference: str) -> list[OutboxMessage]: ...
+
+    def answer_to(self, message_id: str, to_state: str) -> OutboxMessage | None:
+        """The first R.006 this node wrote to ``to_state`` about message ``message_id``."""
+        ...

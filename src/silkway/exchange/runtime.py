@@ -23,6 +23,7 @@ from silkway.exchange.bus.runner import BusRunner
 from silkway.exchange.conformance import ScenarioOutcome, run_conformance
 from silkway.exchange.domain.processes import PROCESS
 from silkway.exchange.journal import journal_envelope
+from silkway.exchange.partner_tests import run_partner_tests
 from silkway.kernel.errors import MovementBusy
 from silkway.reference.model import MEMBER_STATES
 
@@ -176,6 +177,14 @@ class ExchangeRuntime:
             register=self.journal,
             timeout=timeout,
             process=process,
+        )
+
+    def run_partner_tests(
+        self, state: str, partners: list[str], *, timeout: float = 10.0
+    ) -> dict[str, dict[str, list[ScenarioOutcome]]]:
+        """The node ``state`` of this process tests its partners over this bus on its own."""
+        return run_partner_tests(
+            self.contexts[state], partners, self.send, self.settle, timeout=timeout
         )
 
     def conformance_all(

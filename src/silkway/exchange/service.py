@@ -148,9 +148,11 @@ def relay(ctx: ExchangeContext, send: Send, *, limit: int = 200) -> RelayReport:
     dead: list[tuple[str, str]] = []
     failure: tuple[str, str] | None = None
     for msg in pending:
-        # Answers always travel: they are how interstate tests establish operation.
+        # Answers always travel: they are how interstate tests establish operation. So do
+        # messages to the Commission (log anchors): it is no partner in a common process.
         is_answer = is_processing_result(str(msg.payload.get("code")))
-        if not is_answer and not partners[msg.process].get(msg.to_state, False):
+        to_commission = msg.to_state == "EEC"
+        if not (is_answer or to_commission) and not partners[msg.process].get(msg.to_state, False):
             paper.append(msg)
             continue
         try:
@@ -215,6 +217,8 @@ def receive(ctx: ExchangeContext, data: bytes) -> Receipt:
     with ctx.node.uow() as uow:
         if uow.exchange.inbox_seen(message_id):
             return _refuse_replay(ctx, uow, envelope, message_id, now)
+        # Kept as received: the message's evidence, and the Commission's copy of an anchor.
+        uow.exchange.envelope_keep(message_id, now, data)
         if is_processing_result(code):
             return _record_answer(ctx, uow, envelope, message_id, sender, now)
         errors = _misrouted(ctx, envelope)

@@ -233,6 +233,15 @@ BODIES: dict[str, dict[str, Any]] = {
         "WriteOffDateTime": RELEASED + timedelta(days=30),
         "Remarks": "no longer used",
     },
+    "R.SW.CP.01.915": {
+        "AnchorId": UUID("7a3e9c1d-2b4f-4e6a-8c0d-1f2e3d4c5b6a"),
+        "AnchorDateTime": RELEASED + timedelta(minutes=10),
+        "Chain": (
+            {"ChainName": "movement-events", "RecordCount": 42, "HeadHash": "ab" * 32},
+            {"ChainName": "access-log", "RecordCount": 7, "HeadHash": "cd" * 32},
+            {"ChainName": "guarantee-history", "RecordCount": 0, "HeadHash": "0" * 64},
+        ),
+    },
     "R.SW.SO.01.901": {
         "SealId": "RUNS2600001734",
         "MovementReference": MOVEMENT,

@@ -53,6 +53,21 @@ class SqlOutboxRepository:
         )
         return [self._message(r) for r in rows]
 
+    def answer_to(self, message_id: str, to_state: str) -> OutboxMessage | None:
+        # The R.006 names what it answers only in its payload: look among the answers owed to
+        # the sender, newest first (the first answer is the one that counts; a replay's comes
+        # later).
+        rows = self._conn.execute(
+            select(outbox)
+            .where(outbox.c.message_kind == "processing_result", outbox.c.to_state == to_state)
+            .order_by(outbox.c.id)
+        )
+        for row in rows:
+            message = self._message(row)
+            if message.payload.get("relates_to") == message_id:
+                return message
+        return None
+
     def for_movement(self, reference: str) -> list[OutboxMessage]:
         rows = self._conn.execute(
             select(outbox).where(outbox.c.movement_reference == reference).order_by(outbox.c.id)

@@ -19,6 +19,7 @@ from silkway.exchange.db.tables import (
     partners,
     process_stages,
     processes,
+    received_envelopes,
 )
 from silkway.exchange.ports import (
     ConformanceResult,
@@ -68,6 +69,35 @@ class SqlExchangeRepository:
                 "outcome": entry.outcome,
                 "errors": entry.errors,
             },
+        )
+
+    def envelope_keep(self, message_id: str, received_at: datetime, data: bytes) -> None:
+        self._conn.execute(
+            insert(received_envelopes),
+            {"message_id": message_id, "received_at": received_at, "data": data},
+        )
+
+    def envelope_received(self, message_id: str) -> tuple[bytes, datetime] | None:
+        row = self._conn.execute(
+            select(received_envelopes.c.data, received_envelopes.c.received_at).where(
+                received_envelopes.c.message_id == message_id
+            )
+        ).first()
+        return None if row is None else (bytes(row[0]), _must(row[1]))
+
+    def inbox_entry(self, message_id: str) -> InboxEntry | None:
+        row = self._conn.execute(select(inbox).where(inbox.c.message_id == message_id)).first()
+        if row is None:
+            return None
+        return InboxEntry(
+            row.message_id,
+            _must(row.received_at),
+            row.message_code,
+            row.from_state,
+            row.movement_reference,
+            row.relates_to,
+            row.outcome,
+            list(row.errors),
         )
 
     def inbox(

@@ -37,6 +37,16 @@ inbox = Table(
 )
 """Every envelope a node has processed, by MessageID: a replay is recognised here."""
 
+received_envelopes = Table(
+    "received_envelopes",
+    metadata,
+    Column("message_id", String(45), primary_key=True),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("data", LargeBinary, nullable=False),
+)
+"""The bytes of every envelope opened here, as received and signed: the evidence of a message
+(``silkway messages evidence``) and the Commission's copy of the anchors it keeps."""
+
 dead_letters = Table(
     "dead_letters",
     metadata,

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import base64
 import secrets
 from datetime import datetime, timedelta
+from typing import Any
 
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from silkway.exchange.domain.envelope import Envelope, EnvelopeRejected
-from silkway.exchange.signing.keeper import TrustKeeper
+from silkway.exchange.signing.keeper import TrustKeeper, TrustListUnusable
+from silkway.exchange.signing.keys import TrustList
 from silkway.exchange.signing.keystore import KeyStore, SigningKeyMissing
-from silkway.exchange.signing.signature import Signer, verify
+from silkway.exchange.signing.published import TrustCode
+from silkway.exchange.signing.signature import Signer, signature_key_id, verify
 from silkway.exchange.xml.codec import decode
 
 DEFAULT_MAX_AGE = timedelta(hours=6)
@@ -65,6 +70,35 @@ class SignedXmlSealer:
 
     def open(self, data: bytes, now: datetime) -> Envelope:
         return verify(data, self.trust.current(now), now, self.max_age).envelope
+
+    def open_as_of(self, data: bytes, received_at: datetime) -> Envelope:
+        # Age is judged at reception; a kept envelope does not go stale on the shelf.
+        return verify(data, self._listed(received_at), received_at, timedelta.max).envelope
+
+    def _listed(self, now: datetime) -> TrustList:
+        # Kept envelopes are judged by the keys the list names, expired or not: what counts is
+        # the key's own window at the instant in question, which ``verify`` checks.
+        held = self.trust.held(now)
+        if held is None:
+            raise TrustListUnusable(TrustCode.MISSING, f"{self.state} holds no trust list yet")
+        return held.keys
+
+    def signing_key(self, data: bytes, now: datetime) -> dict[str, Any] | None:
+        key_id = signature_key_id(data)
+        key = None if key_id is None else self._listed(now).get(key_id)
+        if key is None:
+            return None
+        raw = key.public_key.public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+        return {
+            "key_id": key.key_id,
+            "owner": key.owner,
+            "public_key": base64.b64encode(raw).decode("ascii"),
+            "valid_from": key.valid_from.isoformat(),
+            "valid_to": None if key.valid_to is None else key.valid_to.isoformat(),
+            "revoked_at": None if key.revoked_at is None else key.revoked_at.isoformat(),
+        }
 
     def peek(self, data: bytes) -> Envelope | None:
         try:

@@ -43,7 +43,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 from lxml import etree
 
-from silkway.exchange.domain.envelope import Envelope, SignatureCode, SignatureRejected
+from silkway.exchange.domain.envelope import (
+    Envelope,
+    EnvelopeRejected,
+    SignatureCode,
+    SignatureRejected,
+)
 from silkway.exchange.signing.keys import TrustList, check_key_id
 from silkway.exchange.xml.codec import encode, envelope_from_document, read_document, serialise
 from silkway.exchange.xml.namespaces import INTERACTION, SIGNATURE, SOAP, qname
@@ -207,3 +212,15 @@ def verify(
     if now - signed_at > max_age:
         raise SignatureRejected(SignatureCode.STALE, f"signed at {signed_at_text}")
     return VerifiedEnvelope(envelope, key_id, key.owner, signed_at)
+
+
+def signature_key_id(data: bytes, limits: Limits = DEFAULT_LIMITS) -> str | None:
+    """The KeyId an envelope's signature block names (unverified), or None."""
+    try:
+        root = read_document(data, limits)
+    except (EnvelopeRejected, SignatureRejected):
+        return None
+    header = root.find(qname(SOAP, "Header"))
+    block = None if header is None else header.find(qname(SIGNATURE, "Signature"))
+    element = None if block is None else block.find(qname(SIGNATURE, "KeyId"))
+    return None if element is None or not element.text else element.text.strip()

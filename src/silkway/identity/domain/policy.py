@@ -191,6 +191,7 @@ COMMANDS: Mapping[str, frozenset[Role]] = {
     "trust init": frozenset({_X}),
     "trust publish": frozenset({_X}),
     "conformance run": frozenset({_X}),
+    "audit anchor": frozenset({_X}),
     "conformance import": frozenset({_X}),
     "users add": frozenset({_X}),
     "users disable": frozenset({_X}),

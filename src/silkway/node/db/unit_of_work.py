@@ -11,6 +11,8 @@ from typing import Self
 
 from sqlalchemy import Connection, Engine
 
+from silkway.anchoring.db.repository import SqlAnchorRepository
+from silkway.anchoring.ports import AnchorRepository
 from silkway.exchange.db.outbox import SqlOutboxRepository
 from silkway.exchange.db.repository import SqlExchangeRepository
 from silkway.exchange.ports import ExchangeRepository, OutboxRepository
@@ -44,6 +46,7 @@ class SqlUnitOfWork:
     seals: SealRepository
     exchange: ExchangeRepository
     identity: IdentityRepository
+    anchors: AnchorRepository
 
     def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
         self._engine = engine
@@ -63,6 +66,7 @@ class SqlUnitOfWork:
         self.seals = SqlSealRepository(conn)
         self.identity = SqlIdentityRepository(conn)
         self.exchange = SqlExchangeRepository(conn)
+        self.anchors = SqlAnchorRepository(conn)
         return self
 
     def __exit__(

@@ -25,6 +25,8 @@ from typing import Final
 from silkway.exchange.domain.processes import p_cp_01, p_so_01
 from silkway.exchange.domain.processes.p_cp_01 import (
     ANY_ROLE,
+    COMMISSION_ANCHORS,
+    LOG_ANCHOR,
     PROCEDURE_TRANSIT_CONTROL,
     PROCESS,
     PROCESS_VERSION,
@@ -143,8 +145,10 @@ __all__ = [
     "ANY_ROLE",
     "ANY_SEAL_ROLE",
     "CATALOGUE",
+    "COMMISSION_ANCHORS",
     "COMPLETION_OPERATOR",
     "DEVICE_PROTOCOLS",
+    "LOG_ANCHOR",
     "MOVEMENT_ENDINGS",
     "PASSAGE_OPERATOR",
     "PROCEDURE_SEAL_TRACKING",

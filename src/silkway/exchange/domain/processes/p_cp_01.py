@@ -43,6 +43,8 @@ ROLES: Final[MappingProxyType[str, str]] = MappingProxyType(
         "P.CP.01.ACT.006": "customs authority registering the security certificate",
         "P.CP.01.ACT.007": "intermediate customs office of another member state",
         "P.CP.01.ACT.008": "customs authority where duties are payable",
+        # Silkway's own: the Commission, which keeps the nodes' signed log anchors.
+        "P.CP.01.ACT.901": "the Commission, keeper of log anchors",
     }
 )
 """Participant roles of P.CP.01 (official codes)."""
@@ -443,6 +445,25 @@ STRUCTURE_SPECS: tuple[StructureSpec, ...] = (
             REMARKS,
         ),
     ),
+    StructureSpec(
+        "R.SW.CP.01.915",
+        "Anchor of a node's hash-chained logs",
+        "LogAnchor",
+        (
+            FieldSpec("AnchorId", FieldKind.UUID),
+            FieldSpec("AnchorDateTime", FieldKind.DATETIME),
+            FieldSpec(
+                "Chain",
+                FieldKind.GROUP,
+                repeated=True,
+                fields=(
+                    FieldSpec("ChainName", FieldKind.CODE),
+                    FieldSpec("RecordCount", FieldKind.INTEGER),
+                    FieldSpec("HeadHash", FieldKind.CODE),
+                ),
+            ),
+        ),
+    ),
 )
 
 
@@ -470,11 +491,18 @@ _FOREIGN_INTERMEDIATE = "P.CP.01.ACT.007"
 _DUTIES_PAYABLE = "P.CP.01.ACT.008"
 
 
+COMMISSION_ANCHORS: Final = "P.CP.01.ACT.901"
+
+
 PROCESSING_RESULT: Final = "P.CP.01.MSG.900"
 """Silkway's code for the R.006 reply that answers every other P.CP.01 message."""
 
 
 RELEASE_NOTIFICATION: Final = "P.CP.01.MSG.010"
+
+
+LOG_ANCHOR: Final = "P.CP.01.MSG.915"
+"""A node's signed log heads, sent to the Commission (Silkway's code)."""
 
 
 MESSAGE_TYPES: tuple[MessageType, ...] = (
@@ -620,6 +648,16 @@ MESSAGE_TYPES: tuple[MessageType, ...] = (
         (_DEPARTURE,),
         (_CERTIFICATE,),
         "P.CP.01.TRN.914",
+        official=False,
+    ),
+    MessageType(
+        LOG_ANCHOR,
+        "Signed heads of a node's hash-chained logs, kept by the Commission",
+        "R.SW.CP.01.915",
+        # Each node anchors its own logs, as the office of departure of its own movements.
+        (_DEPARTURE,),
+        (COMMISSION_ANCHORS,),
+        "P.CP.01.TRN.915",
         official=False,
     ),
 )

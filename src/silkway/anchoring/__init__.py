@@ -1,0 +1,1 @@
+"""Anchoring: the heads of a node's hash-chained logs, signed and kept by the Commission."""

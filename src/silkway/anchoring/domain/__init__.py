@@ -1,0 +1,1 @@
+"""What an anchor is and how a log is judged against it (pure)."""
