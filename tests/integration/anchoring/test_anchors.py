@@ -17,7 +17,7 @@ from tests.auth import cli_user
 from typer.testing import CliRunner
 
 from silkway.anchoring import service as anchoring
-from silkway.bootstrap import Node, build_node
+from silkway.bootstrap import Node, build_node, publish_embedded_trust
 from silkway.entrypoints.cli import app
 from silkway.examples import example_declaration
 from silkway.exchange import service as exchange
@@ -39,6 +39,8 @@ def setup(tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.delenv("SILKWAY_DATABASE_URL", raising=False)
     commission = f"sqlite:///{tmp_path / 'eec.sqlite'}"
     monkeypatch.setenv("SILKWAY_COMMISSION_DATABASE_URL", commission)
+    # The Commission's signed trust list names KZ's key and its own, as it does in a Union.
+    publish_embedded_trust(Settings(), ("KZ", "EEC"), SystemClock().now())
     return database_url, commission
 
 

@@ -66,7 +66,11 @@ def test_a_genuine_bundle_verifies_offline(fed: Federation, tmp_path: Path) -> N
     assert (answer["outcome"], answer["answerer_key"]["owner"]) == ("accepted", "BY")
     assert answer["relates_to"] == message["message_id"]
     trust = str(fed.keys.folder / "trust.json")
-    assert _verify_file(tmp_path, bundle, "--trust", trust) == (0, {"ok": True, "problems": []})
+    anchor = str(fed.settings.trust_anchor())
+    assert _verify_file(tmp_path, bundle, "--trust", trust, "--anchor", anchor) == (
+        0,
+        {"ok": True, "problems": []},
+    )
 
 
 def test_a_tampered_envelope_fails_on_its_signature(fed: Federation) -> None:

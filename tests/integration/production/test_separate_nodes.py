@@ -1,9 +1,11 @@
 """KZ, RU and BY as three ``silkway node`` processes, each on its own PostgreSQL database, over
-NATS JetStream: they test each other at start-up, and a movement goes from lodging to
-completion through their HTTP APIs, with tokens, like any caller's.
+NATS JetStream with TLS and a user per node (permissions per subject): they test each other at
+start-up, and a movement goes from lodging to completion through their HTTP APIs, with tokens,
+like any caller's.
 
-Only the set-up is done directly, as a deployment's would be: the keys (one folder, shared on
-one machine), each node's accounts, and the guarantee the declaration quotes.
+Only the set-up is done directly, as a deployment's would be: the Commission's trust-list key,
+each node's key and the signed list naming them (one folder, shared on one machine), each
+node's accounts, and the guarantee the declaration quotes.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +24,12 @@ import httpx2 as httpx
 import pytest
 from tests import pg
 from tests.auth import PASSWORD, account
-from tests.integration.exchange.test_live_bus import _nats
+from tests.integration.bus.test_nats_auth import PASSWORD as NATS_PASSWORD
+from tests.integration.bus.test_nats_auth import certificates, node_permissions
 from tests.integration.guarantees.guarantee_support import register
-from tests.natsd import NatsServer, free_port
+from tests.natsd import NatsServer, free_port, require_nats
 
-from silkway.bootstrap import build_node
+from silkway.bootstrap import build_node, trust_publisher
 from silkway.examples import example_declaration
 from silkway.exchange.signing.keystore import KeyStore
 from silkway.identity.domain.principal import Role
@@ -37,8 +41,23 @@ ROUTE_PASSAGES = (("KZ", "39201"), ("RU", "10504070"), ("RU", "10113080"), ("BY"
 
 
 @pytest.fixture
-def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
-    yield from _nats(tmp_path)
+def nats_server(tmp_path: Path) -> Iterator[tuple[NatsServer, Path]]:
+    """The production shape of the bus: TLS, and one user per node (the README's section)."""
+    require_nats()
+    ca, cert, key = certificates(tmp_path / "tls")
+    config = tmp_path / "nats.conf"
+    users = ",\n    ".join(node_permissions(s) for s in STATES)
+    config.write_text(
+        f'tls {{ cert_file: "{cert}", key_file: "{key}" }}\n'
+        f"authorization {{\n  users: [\n    {users}\n  ]\n}}\n"
+    )
+    server = NatsServer(tmp_path / "nats", config=config)
+    server.start()
+    try:
+        server.wait_ready()
+        yield server, ca
+    finally:
+        server.stop()
 
 
 @pytest.fixture
@@ -67,8 +86,11 @@ def _set_up(tmp_path: Path, urls: dict[str, str]) -> dict[str, Any]:
     settings = Settings(data_dir=tmp_path)
     keys = KeyStore(settings.key_folder())
     now = SystemClock().now()
+    publisher = trust_publisher(settings)
+    publisher.init(now)  # `silkway trust init` at the Commission
     for state in STATES:
-        keys.create(state, now)
+        keys.create(state, now)  # `silkway keys create` at each node
+    publisher.publish(now, validity=timedelta(days=7), add=keys.requests())  # `trust publish`
     decl = example_declaration("western-road", now.date())
     for state, url in urls.items():
         node = build_node(state, settings, database_url=url)
@@ -84,8 +106,9 @@ def _set_up(tmp_path: Path, urls: dict[str, str]) -> dict[str, Any]:
 
 
 def test_three_nodes_as_processes_take_a_movement_to_completion(
-    tmp_path: Path, databases: dict[str, str], nats_server: NatsServer
+    tmp_path: Path, databases: dict[str, str], nats_server: tuple[NatsServer, Path]
 ) -> None:
+    server, ca = nats_server
     declaration = _set_up(tmp_path, databases)
     ports = {s: free_port() for s in STATES}
     processes = []
@@ -95,7 +118,10 @@ def test_three_nodes_as_processes_take_a_movement_to_completion(
             **os.environ,
             "SILKWAY_DATA_DIR": str(tmp_path),
             "SILKWAY_DATABASE_URL": databases[state],
-            "SILKWAY_BUS_URL": nats_server.url,
+            "SILKWAY_BUS_URL": server.url,
+            "SILKWAY_NATS_USER": state.lower(),
+            "SILKWAY_NATS_PASSWORD": NATS_PASSWORD,
+            "SILKWAY_NATS_TLS_CA": str(ca),
             "SILKWAY_PARTNERS": json.dumps([s for s in STATES if s != state]),
             "SILKWAY_INTERSTATE_TESTS_INTERVAL_S": "3",
             "SILKWAY_EGTS_PORT": "0",

@@ -16,6 +16,8 @@ anything (:func:`silkway.exchange.inbound.require_sender`); a refusal is the neg
   where the message names it.
 - A certificate is issued by its issuing state and used, then written off, by the state it was
   issued for.
+- An anchor of a node's logs is the word of that node alone: it names no other state, and the
+  Commission keeps it as the sender's (the anchored state is the signer).
 - A carriage's seal is tracked by the operator of the state of departure (the tracking
   operator); a seal is described by the operator that registered it, the state its id names.
 """
@@ -44,6 +46,8 @@ class Party(StrEnum):
     """The seal operator of the state of departure: the state the movement reference names."""
     REGISTRATION_OPERATOR = "registration operator of the seal"
     """The operator whose registry holds the seal: the state the seal id begins with."""
+    OWN_LOGS = "node whose logs are anchored"
+    """The sender itself: a message about the sender's own records and nothing else."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +75,7 @@ SENDERS: Final[MappingProxyType[str, SenderRule]] = MappingProxyType(
         "P.CP.01.MSG.912": SenderRule(Party.CERTIFICATE_ISSUER, "IssuingCountryCode"),
         "P.CP.01.MSG.913": SenderRule(Party.CERTIFICATE_USER),
         "P.CP.01.MSG.914": SenderRule(Party.CERTIFICATE_USER),
+        "P.CP.01.MSG.915": SenderRule(Party.OWN_LOGS),
         # P.SO.01, seal operators.
         "P.SO.01.MSG.901": SenderRule(Party.TRACKING_OPERATOR),
         "P.SO.01.MSG.902": SenderRule(Party.REGISTRATION_OPERATOR, "SealId"),
