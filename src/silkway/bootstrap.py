@@ -135,6 +135,7 @@ def compose_sealer(state: str, settings: Settings) -> SignedXmlSealer:
         KeyStore(folder),
         keeper,
         max_age=timedelta(seconds=settings.signature_max_age_s),
+        skew=timedelta(seconds=settings.signature_skew_s),
     )
 
 

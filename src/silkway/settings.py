@@ -98,7 +98,10 @@ class Settings(BaseSettings):
     nats_tls_key: Path | None = None
     """A client certificate and its key, for a server that asks for one."""
     signature_max_age_s: int = Field(default=6 * 3600, ge=60)
-    """How old a signed envelope may be when it arrives."""
+    """How old a signed envelope may be when the bus takes it (not when it is processed: a node
+    that was down catches up on what waited for it)."""
+    signature_skew_s: int = Field(default=120, ge=0, le=3600)
+    """How far ahead of the receiver's clock a sender's may run (SignedAt after reception)."""
 
     access_token_ttl_s: int = Field(default=600, ge=30, le=24 * 3600)
     """How long an access token lives; short, because a revoked account's tokens die with it."""

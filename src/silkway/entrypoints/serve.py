@@ -182,7 +182,9 @@ def _print_accounts(base: str, accounts: list[DemoAccount]) -> None:
 
 def start_exchange(settings: Settings, nodes: Mapping[str, Node]) -> ExchangeRuntime:
     """The exchange of the nodes in this process, on NATS when configured, else in-process."""
-    bus: Bus = compose_nats_bus(settings) if settings.bus_url else InProcessBus()
+    # The embedded bus stamps messages on the Union's clock, as a JetStream server on its own.
+    clock = next(iter(nodes.values())).transit.clock
+    bus: Bus = compose_nats_bus(settings) if settings.bus_url else InProcessBus(clock=clock.now)
     members = {s: n.exchange for s, n in nodes.items() if s in MEMBER_STATES}
     eec = nodes.get(COMMISSION)
     runtime = ExchangeRuntime(members, bus, journal=eec.exchange if eec else None)

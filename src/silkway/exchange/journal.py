@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import timedelta
 
 from silkway.exchange.domain.envelope import EnvelopeRejected, SignatureRejected, urn_uuid
 from silkway.exchange.domain.processes import is_processing_result
@@ -25,13 +26,17 @@ from silkway.exchange.service import ExchangeContext
 log = logging.getLogger("silkway.exchange.journal")
 
 
-def journal_envelope(ctx: ExchangeContext, data: bytes) -> JournalEntry | None:
+def journal_envelope(
+    ctx: ExchangeContext, data: bytes, waited: timedelta = timedelta(0)
+) -> JournalEntry | None:
     """Journal one envelope seen on the bus; None when it does not verify or was seen before.
 
     A trust list the node cannot use now raises (the bus retries): nothing is judged with it."""
     now = ctx.node.clock.now()
+    # Stamped and judged as of when the bus took it, as at its receiver.
+    accepted = now - max(waited, timedelta(0))
     try:
-        envelope = ctx.sealer.open(data, now)
+        envelope = ctx.sealer.open(data, now, accepted)
     except (EnvelopeRejected, SignatureRejected) as exc:
         peeked = ctx.sealer.peek(data)
         claimed = (
@@ -45,7 +50,7 @@ def journal_envelope(ctx: ExchangeContext, data: bytes) -> JournalEntry | None:
     entry = JournalEntry(
         track_id=str(uuid.uuid4()),
         message_id=urn_uuid(header.message_id),
-        accept_time=now,
+        accept_time=accepted,
         message_code=header.action.message,
         process=header.action.process,
         from_state=header.reply_to.node,
@@ -59,6 +64,6 @@ def journal_envelope(ctx: ExchangeContext, data: bytes) -> JournalEntry | None:
             return None  # delivered again: journaled the first time
         if is_processing_result(header.action.message) and entry.relates_to is not None:
             outcome = envelope.body.fields.get("ProcessingResultCode")
-            uow.exchange.journal_answer(entry.relates_to, entry.from_state, str(outcome), now)
+            uow.exchange.journal_answer(entry.relates_to, entry.from_state, str(outcome), accepted)
         uow.commit()
     return entry

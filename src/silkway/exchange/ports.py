@@ -9,6 +9,11 @@ from typing import Any, Protocol
 
 from silkway.exchange.domain.envelope import Envelope
 
+PAPER = "paper"
+BUS = "bus"
+DEAD = "dead"
+"""The channel of an outbox row that could not be sealed: the outbox's own dead letters."""
+
 
 @dataclass(frozen=True, slots=True)
 class InboxEntry:
@@ -33,6 +38,8 @@ class DeadLetter:
     created_at: datetime
     retried_at: datetime | None
     resolved: bool
+    received_at: datetime | None = None
+    """When the bus took it, on this node's clock (unknown for letters from before 0011)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,9 +128,16 @@ class ExchangeRepository(Protocol):
     def mark_attempt_failed(self, message_id: str, error: str) -> None: ...
 
     def record_answer(
-        self, message_id: str, at: datetime, outcome: str, errors: list[dict[str, Any]]
+        self,
+        message_id: str,
+        from_state: str,
+        at: datetime,
+        outcome: str,
+        errors: list[dict[str, Any]],
     ) -> bool:
-        """Attach an R.006 outcome to an outbound message; False if no such message."""
+        """Attach the first R.006 outcome to an outbound message, even one whose sending is
+        not committed yet; False if no such message was sent to ``from_state``, or it has its
+        answer already."""
         ...
 
     def outbox_views(
@@ -145,6 +159,7 @@ class ExchangeRepository(Protocol):
         data: bytes,
         attempts: int,
         at: datetime,
+        received_at: datetime | None = None,
     ) -> int: ...
 
     def dead_letters(
@@ -213,8 +228,9 @@ class EnvelopeSealer(Protocol):
 
     def seal(self, envelope: Envelope, now: datetime) -> bytes: ...
 
-    def open(self, data: bytes, now: datetime) -> Envelope:
-        """Decode, validate against the schemas and verify the signature.
+    def open(self, data: bytes, now: datetime, received_at: datetime | None = None) -> Envelope:
+        """Decode, validate against the schemas and verify the signature, its age judged at
+        ``received_at`` (when the bus took the message; default ``now``).
 
         Raises ``EnvelopeRejected`` or ``SignatureRejected`` (domain errors) with a stable code.
         """

@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
+from datetime import timedelta
 from itertools import combinations
 from typing import Any, TypeVar
 
@@ -29,6 +30,10 @@ from silkway.reference.model import MEMBER_STATES
 
 log = logging.getLogger("silkway.exchange")
 T = TypeVar("T")
+
+
+def _waited(delivery: Delivery) -> timedelta:
+    return timedelta(seconds=delivery.waited)
 
 
 class ExchangeRuntime:
@@ -135,7 +140,7 @@ class ExchangeRuntime:
         async def handle(delivery: Delivery) -> None:
             try:
                 await asyncio.to_thread(
-                    self._locked, ctx.state, exchange.receive, ctx, delivery.data
+                    self._locked, ctx.state, exchange.receive, ctx, delivery.data, _waited(delivery)
                 )
             except (MovementBusy, OperationalError) as exc:
                 raise RetryLater(str(exc)) from exc
@@ -146,7 +151,7 @@ class ExchangeRuntime:
         async def handle(delivery: Delivery) -> None:
             try:
                 await asyncio.to_thread(
-                    self._locked, ctx.state, journal_envelope, ctx, delivery.data
+                    self._locked, ctx.state, journal_envelope, ctx, delivery.data, _waited(delivery)
                 )
             except OperationalError as exc:
                 raise RetryLater(str(exc)) from exc
@@ -156,7 +161,13 @@ class ExchangeRuntime:
     def _dead_letter_handler(self, ctx: exchange.ExchangeContext) -> DeadLetterHandler:
         async def on_dead(delivery: Delivery, reason: str) -> None:
             await asyncio.to_thread(
-                exchange.dead_letter, ctx, delivery.subject, delivery.data, reason, delivery.attempt
+                exchange.dead_letter,
+                ctx,
+                delivery.subject,
+                delivery.data,
+                reason,
+                delivery.attempt,
+                _waited(delivery),
             )
 
         return on_dead

@@ -14,7 +14,7 @@ import logging
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from silkway.exchange import inbound
@@ -41,7 +41,7 @@ from silkway.exchange.domain.processes import (
 )
 from silkway.exchange.hooks import InboundHandler, KitBuilder, NodeAccess
 from silkway.exchange.outbound import conversation_of
-from silkway.exchange.ports import EnvelopeSealer, InboxEntry, OutboxMessage
+from silkway.exchange.ports import BUS, DEAD, PAPER, EnvelopeSealer, InboxEntry, OutboxMessage
 from silkway.kernel.errors import ActionInvalid, DomainError, Violation
 from silkway.reference.model import MEMBER_STATES
 from silkway.unit_of_work import UnitOfWork
@@ -51,10 +51,6 @@ log = logging.getLogger("silkway.exchange")
 CONFORMANCE_PROCEDURE = uuid.uuid5(uuid.NAMESPACE_URL, "silkway:conformance")
 """ProcedureID of interstate-test messages: the receiver checks and answers, then undoes."""
 
-PAPER = "paper"
-BUS = "bus"
-DEAD = "dead"
-"""The channel of an outbox row that could not be sealed: the outbox's own dead letters."""
 
 Send = Callable[[str, bytes, str], None]
 """Hands signed bytes to the bus: (subject, data, message_id). Raises ``BusUnavailable``."""
@@ -194,11 +190,17 @@ def relay(ctx: ExchangeContext, send: Send, *, limit: int = 200) -> RelayReport:
 # --- inbound -------------------------------------------------------------------------------------
 
 
-def receive(ctx: ExchangeContext, data: bytes) -> Receipt:
-    """Open, check and apply one inbound envelope; write its R.006 answer. Idempotent."""
+def receive(ctx: ExchangeContext, data: bytes, waited: timedelta = timedelta(0)) -> Receipt:
+    """Open, check and apply one inbound envelope; write its R.006 answer. Idempotent.
+
+    ``waited`` is how long the bus held the message before this delivery: its signature's age
+    is judged at the moment the bus took it, so a node that was down catches up on everything
+    that waited for it. MessageIDs are remembered for good (the inbox), so a replay is refused
+    however late it comes."""
     now = ctx.node.clock.now()
+    received_at = now - max(waited, timedelta(0))
     try:
-        envelope = ctx.sealer.open(data, now)
+        envelope = ctx.sealer.open(data, now, received_at)
     except (EnvelopeRejected, SignatureRejected) as exc:
         if exc.code == SignatureCode.KEY_UNKNOWN and not _is_conformance(ctx, data):
             # A key rotated in before the trust list reached this node: it heals once the list
@@ -218,7 +220,7 @@ def receive(ctx: ExchangeContext, data: bytes) -> Receipt:
         if uow.exchange.inbox_seen(message_id):
             return _refuse_replay(ctx, uow, envelope, message_id, now)
         # Kept as received: the message's evidence, and the Commission's copy of an anchor.
-        uow.exchange.envelope_keep(message_id, now, data)
+        uow.exchange.envelope_keep(message_id, received_at, data)
         if is_processing_result(code):
             return _record_answer(ctx, uow, envelope, message_id, sender, now)
         errors = _misrouted(ctx, envelope)
@@ -374,7 +376,7 @@ def _record_answer(
     relates = envelope.header.relates_to
     relates_to = urn_uuid(relates) if relates else None
     if relates_to is not None:
-        uow.exchange.record_answer(relates_to, now, outcome, errors)
+        uow.exchange.record_answer(relates_to, sender, now, outcome, errors)
     uow.exchange.inbox_add(
         InboxEntry(
             message_id,
@@ -394,13 +396,23 @@ def _record_answer(
 # --- dead letters ---------------------------------------------------------------------------------
 
 
-def dead_letter(ctx: ExchangeContext, subject: str, data: bytes, reason: str, attempts: int) -> int:
-    """Keep a message the bus gave up on, with the reason."""
+def dead_letter(
+    ctx: ExchangeContext,
+    subject: str,
+    data: bytes,
+    reason: str,
+    attempts: int,
+    waited: timedelta = timedelta(0),
+) -> int:
+    """Keep a message the bus gave up on, with the reason and when the bus took it."""
     now = ctx.node.clock.now()
     peeked = ctx.sealer.peek(data)
     message_id = urn_uuid(peeked.header.message_id) if peeked else None
+    received_at = now - max(waited, timedelta(0))
     with ctx.node.uow() as uow:
-        dead_id = uow.exchange.dead_letter_add(message_id, subject, reason, data, attempts, now)
+        dead_id = uow.exchange.dead_letter_add(
+            message_id, subject, reason, data, attempts, now, received_at
+        )
         uow.commit()
     log.error("dead letter %s (%s) on %s: %s", dead_id, message_id, subject, reason)
     return dead_id
@@ -418,8 +430,12 @@ def retry_dead_letter(ctx: ExchangeContext, dead_letter_id: int) -> Receipt:
             f"no dead letter {dead_letter_id}",
             [Violation("dead-letter-unknown", "/id", str(dead_letter_id))],
         )
+    # Judged as of when the bus took it: a letter does not go stale waiting for its retry.
+    waited = (
+        timedelta(0) if letter.received_at is None else ctx.node.clock.now() - letter.received_at
+    )
     try:
-        receipt = receive(ctx, letter.data)
+        receipt = receive(ctx, letter.data, waited)
     except RetryLater as exc:
         # Still cannot be processed (a key or a movement not known yet): still a dead letter.
         receipt = Receipt("retry-later", letter.message_id, None, [_error("retry-later", str(exc))])

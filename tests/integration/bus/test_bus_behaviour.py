@@ -328,3 +328,38 @@ def test_bad_input_is_refused_with_a_precise_error(kit: BusKit) -> None:
             await bus.publish("silkway.KZ.P_CP_01", b"", message_id="late")
 
     run(body)
+
+
+def test_a_delivery_says_how_long_the_message_waited_on_the_bus(kit: BusKit) -> None:
+    """The receiver judges a message's age as of when the bus took it, so the bus must say
+    how long it held the message: a consumer that comes late sees the wait, one that keeps up
+    sees next to none. Measured on the bus's own clock (the server's, for NATS)."""
+
+    async def body() -> None:
+        publisher = await kit.open()
+        consumer = await kit.open()
+        subject = subject_for("BY", "P.CP.01")
+        durable = f"by-{_tag()}"
+        early, late = f"urn:uuid:{uuid.uuid4()}", f"urn:uuid:{uuid.uuid4()}"
+        recorder = Recorder()
+        waited: dict[str, float] = {}
+
+        async def handle(delivery: Delivery) -> None:
+            waited[delivery.message_id] = delivery.waited
+            await recorder.handle(delivery)
+
+        subscription = await consumer.subscribe(
+            durable, subject, handle, on_dead_letter=recorder.dead_letter
+        )
+        await subscription.stop()  # the node is down; its consumer keeps its place
+        await publisher.publish(subject, b"early", message_id=early)
+        await asyncio.sleep(1.5)
+        await consumer.subscribe(durable, subject, handle, on_dead_letter=recorder.dead_letter)
+        await until(lambda: early in waited, "the message that waited")
+        await publisher.publish(subject, b"late", message_id=late)
+        await until(lambda: late in waited, "the message that did not")
+        assert waited[early] >= 1.4, waited
+        assert waited[late] < 1.0, waited
+        await kit.close()
+
+    run(body)

@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from tests.conftest import START
 from tests.integration.exchange.federation import Federation, federation
 
+from silkway.bootstrap import compose_exchange, compose_sealer
 from silkway.examples import example_declaration
 from silkway.exchange import service as exchange
 from silkway.exchange.bus.ports import RetryLater
@@ -148,6 +149,33 @@ def test_a_message_that_overtakes_the_release_waits_for_it(fed: Federation) -> N
     assert transit.get_movement(fed.nodes["BY"].transit, ref).time_limit == new_limit
 
 
+def test_a_dead_letter_retried_a_day_later_is_judged_as_of_when_the_bus_took_it(
+    fed: Federation,
+) -> None:
+    """The time limit overtook its copy, the bus gave up on it after a minute; the operator
+    retries it the next day, once the copy is in: applied, not refused as stale."""
+    release, ref = release_bytes(fed)
+    kz = fed.nodes["KZ"].transit
+    new_limit = transit.get_movement(kz, ref).time_limit + timedelta(days=3)
+    transit.act(kz, ref, ExtendTimeLimit(new_limit, "road closed"))
+    exchange.relay(fed.contexts["KZ"], fed.send)
+    [extension] = [d for s, d, _ in fed.wire if s.startswith("silkway.BY.")]
+    fed.wire.clear()
+    fed.clock.advance(timedelta(minutes=1))
+    by = fed.contexts["BY"]
+    dead = exchange.dead_letter(
+        by, "silkway.BY.P_CP_01", extension, "gave up", 5, waited=timedelta(minutes=1)
+    )
+    with fed.nodes["BY"].transit.read() as uow:
+        letter = uow.exchange.dead_letter(dead)
+    assert letter is not None
+    assert letter.received_at == START
+    assert exchange.receive(by, release, timedelta(minutes=1)).outcome == "accepted"
+    fed.clock.advance(timedelta(days=1))
+    assert exchange.retry_dead_letter(by, dead).outcome == "accepted"
+    assert transit.get_movement(fed.nodes["BY"].transit, ref).time_limit == new_limit
+
+
 def test_a_dead_letter_refused_again_stays_dead_with_the_reason(fed: Federation) -> None:
     data, _ = release_bytes(fed)
     tampered = data.replace(b"Portable computers", b"Portable componets", 1)
@@ -167,6 +195,19 @@ def test_revoked_key_is_refused(fed: Federation) -> None:
     kz_key = next(k.key_id for k in published.keys.keys_of("KZ"))
     fed.publisher.publish(START - timedelta(seconds=1), validity=timedelta(days=7), revoke=[kz_key])
     assert_refused(fed, data, "key-revoked")
+
+
+def test_the_clock_skew_tolerated_is_the_nodes_setting(fed: Federation) -> None:
+    """KZ's clock runs five minutes ahead: beyond the default two minutes, within ten."""
+    fed.clock.advance(timedelta(minutes=5))
+    data, ref = release_bytes(fed)
+    fed.clock.advance(timedelta(minutes=-5))
+    assert exchange.receive(fed.contexts["BY"], data).code == "signature-from-future"
+    settings = fed.settings.model_copy(update={"signature_skew_s": 600})
+    by = fed.nodes["BY"]
+    tolerant = compose_exchange(by.transit, by.guarantees, by.seals, compose_sealer("BY", settings))
+    assert exchange.receive(tolerant, data).outcome == "accepted"
+    assert transit.get_movement(by.transit, ref).state == "KZ"
 
 
 def test_stale_is_refused(fed: Federation) -> None:

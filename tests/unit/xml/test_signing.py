@@ -107,6 +107,31 @@ def test_future_dated_signature_is_refused_beyond_the_skew() -> None:
     assert verify(_signed(), TRUST, SIGNED_AT - timedelta(minutes=1), MAX_AGE).signer == "KZ"
 
 
+def test_age_is_judged_when_the_bus_took_the_message_not_when_it_is_processed() -> None:
+    # Taken a minute after signing, processed seven hours later by a node that was down.
+    later = SIGNED_AT + timedelta(hours=7)
+    taken = SIGNED_AT + timedelta(minutes=1)
+    assert verify(_signed(), TRUST, later, MAX_AGE, received_at=taken).signed_at == SIGNED_AT
+    assert _refusal(_signed(), now=later) == "signature-stale"
+    # Waiting on the sender's side is no excuse: the bus took it too late.
+    with pytest.raises(SignatureRejected, match="signed at") as caught:
+        verify(_signed(), TRUST, later, MAX_AGE, received_at=later - timedelta(minutes=1))
+    assert caught.value.code == "signature-stale"
+    # A reception time after ``now`` cannot push the window forward.
+    with pytest.raises(SignatureRejected) as caught:
+        verify(_signed(), TRUST, SIGNED_AT - timedelta(minutes=5), MAX_AGE, received_at=later)
+    assert caught.value.code == "signature-from-future"
+
+
+def test_the_clock_skew_tolerated_is_configurable() -> None:
+    early = SIGNED_AT - timedelta(minutes=5)
+    assert _refusal(_signed(), now=early) == "signature-from-future"
+    assert verify(_signed(), TRUST, early, MAX_AGE, skew=timedelta(minutes=6)).signer == "KZ"
+    with pytest.raises(SignatureRejected) as caught:
+        verify(_signed(), TRUST, SIGNED_AT - timedelta(seconds=2), MAX_AGE, skew=timedelta(0))
+    assert caught.value.code == "signature-from-future"
+
+
 def test_key_outside_its_validity_is_refused() -> None:
     later = TrustList(
         [TrustedKey("KZ-2026-1", KZ_KEY.public_key(), "KZ", valid_from=SIGNED_AT + timedelta(1))]

@@ -27,6 +27,7 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from types import MappingProxyType
 
 from silkway.exchange.bus.handling import DeliveryProcessor, RetryPolicy, Verdict
@@ -56,6 +57,8 @@ class _Message:
     message_id: str
     headers: Mapping[str, str]
     stored_at: float
+    taken_at: float
+    """When the bus took it, on the bus's clock (seconds)."""
 
 
 class _Consumer:
@@ -107,12 +110,14 @@ class _InProcessSubscription:
         consumer: _Consumer,
         processor: DeliveryProcessor,
         *,
+        stamp: Callable[[], float],
         concurrency: int,
         stop_grace: float,
         on_stopped: Callable[[_InProcessSubscription], None],
     ) -> None:
         self._consumer = consumer
         self._processor = processor
+        self._stamp = stamp
         self._slots = asyncio.Semaphore(concurrency)
         self._stop_grace = stop_grace
         self._on_stopped = on_stopped
@@ -148,6 +153,7 @@ class _InProcessSubscription:
             message_id=message.message_id,
             headers=message.headers,
             attempt=attempt,
+            waited=max(0.0, self._stamp() - message.taken_at),
         )
         loop = asyncio.get_running_loop()
         try:
@@ -193,7 +199,10 @@ class InProcessBus:
         retention: float = 300.0,
         max_retained: int = 10_000,
         stop_grace: float = 5.0,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
+        """``clock`` stamps each message as the bus takes it, as a JetStream server does (the
+        embedded Union passes its own; default the monotonic clock)."""
         if duplicate_window < 0 or retention < 0 or max_retained < 0 or stop_grace < 0:
             raise ValueError("windows, retention and grace must not be negative")
         if concurrency < 1:
@@ -204,6 +213,9 @@ class InProcessBus:
         self.retention = retention
         self.max_retained = max_retained
         self.stop_grace = stop_grace
+        self._stamp: Callable[[], float] = (
+            time.monotonic if clock is None else (lambda: clock().timestamp())
+        )
         self._running = False
         self._sequence = itertools.count(1)
         self._seen: OrderedDict[str, float] = OrderedDict()
@@ -237,7 +249,9 @@ class InProcessBus:
         if message_id in self._seen:
             return
         self._seen[message_id] = now
-        message = _Message(next(self._sequence), subject, tokens, data, message_id, fields, now)
+        message = _Message(
+            next(self._sequence), subject, tokens, data, message_id, fields, now, self._stamp()
+        )
         self._retained.append(message)
         for consumer in self._consumers.values():
             if matches(consumer.tokens, tokens):
@@ -286,6 +300,7 @@ class InProcessBus:
         subscription = _InProcessSubscription(
             consumer,
             processor,
+            stamp=self._stamp,
             concurrency=self.concurrency,
             stop_grace=self.stop_grace,
             on_stopped=self._subscriptions.discard,

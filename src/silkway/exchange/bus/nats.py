@@ -27,6 +27,7 @@ import ssl
 import time
 from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
 
@@ -449,8 +450,9 @@ class _NatsSubscription:
                 await asyncio.sleep(pause)
                 continue
             started = asyncio.get_running_loop().time()
+            delivered_at = await self._delivered_at()
             for msg in messages:
-                task = asyncio.create_task(self._handle(msg))
+                task = asyncio.create_task(self._handle(msg, delivered_at))
                 self._in_flight[task] = (msg, started)
                 task.add_done_callback(self._finished)
 
@@ -471,7 +473,20 @@ class _NatsSubscription:
         del self._in_flight[task]
         self._room.set()
 
-    async def _handle(self, msg: Msg) -> None:
+    async def _delivered_at(self) -> datetime | None:
+        """When the server delivered the batch just fetched, on the server's clock.
+
+        A message's timestamp is the server's too, so the difference is how long the message
+        waited on the bus, whatever this host's clock says. Unknown (None, judged as not having
+        waited) when the server does not answer or does not say."""
+        try:
+            info = await self._pull.consumer_info()
+        except _TRANSIENT as exc:
+            log.debug("consumer info of %s failed: %r", self._config.durable_name, exc)
+            return None
+        return info.delivered.last_active if info.delivered is not None else None
+
+    async def _handle(self, msg: Msg, delivered_at: datetime | None = None) -> None:
         meta = msg.metadata
         headers = msg.headers or {}
         message_id = headers.get(MSG_ID) or f"{STREAM}:{meta.sequence.stream}"
@@ -487,6 +502,11 @@ class _NatsSubscription:
             message_id=message_id,
             headers=headers,
             attempt=meta.num_delivered,
+            waited=(
+                max(0.0, (delivered_at - meta.timestamp).total_seconds())
+                if delivered_at is not None and meta.timestamp is not None
+                else 0.0
+            ),
         )
         try:
             outcome = await self._processor.process(delivery, meta.sequence.stream)

@@ -20,6 +20,10 @@ class Delivery:
     headers: Mapping[str, str] = field(default_factory=dict)
     attempt: int = 1
     """1 for the first delivery, 2 for the first redelivery, and so on."""
+    waited: float = 0.0
+    """Seconds since the bus took the message, measured on the bus's own clock (0 when it cannot
+    tell): the receiver judges a message's age at the moment it reached the bus, not when it
+    was processed, so a node that was down or backlogged loses nothing to staleness."""
 
 
 Handler = Callable[[Delivery], Awaitable[None]]

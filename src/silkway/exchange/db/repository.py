@@ -22,6 +22,7 @@ from silkway.exchange.db.tables import (
     received_envelopes,
 )
 from silkway.exchange.ports import (
+    BUS,
     ConformanceResult,
     DeadLetter,
     InboxEntry,
@@ -128,20 +129,29 @@ class SqlExchangeRepository:
         if not message_ids:
             return
         self._conn.execute(_MARK_PUBLISHED, [{"b_message_id": m, "b_at": at} for m in message_ids])
-        self._conn.execute(
-            _RESULT_ADD,
-            [
-                {
-                    "message_id": m,
-                    "channel": channel,
-                    "decided_at": at,
-                    "outcome": None,
-                    "errors": [],
-                    "note": note,
-                }
-                for m in message_ids
-            ],
-        )
+        rows: list[dict[str, Any]] = [
+            {
+                "message_id": m,
+                "channel": channel,
+                "decided_at": at,
+                "outcome": None,
+                "errors": [],
+                "note": note,
+            }
+            for m in message_ids
+        ]
+        try:
+            with self._conn.begin_nested():
+                self._conn.execute(_RESULT_ADD, rows)
+        except IntegrityError:
+            # An answer overtook the relay's commit and recorded the result first
+            # (:meth:`record_answer`): keep it, add the rest.
+            for row in rows:
+                try:
+                    with self._conn.begin_nested():
+                        self._conn.execute(_RESULT_ADD, [row])
+                except IntegrityError:
+                    continue
 
     def mark_attempt_failed(self, message_id: str, error: str) -> None:
         self._conn.execute(
@@ -151,15 +161,47 @@ class SqlExchangeRepository:
         )
 
     def record_answer(
-        self, message_id: str, at: datetime, outcome: str, errors: list[dict[str, Any]]
+        self,
+        message_id: str,
+        from_state: str,
+        at: datetime,
+        outcome: str,
+        errors: list[dict[str, Any]],
     ) -> bool:
-        result = self._conn.execute(
+        addressee = self._conn.execute(
+            select(outbox.c.to_state).where(outbox.c.message_id == message_id)
+        ).scalar_one_or_none()
+        if addressee != from_state:
+            return False  # not ours, or answered by a state it was not sent to
+        # The first answer counts: a later one (to a replayed copy) must not overwrite it.
+        first = (
             update(outbox_results)
-            # The first answer counts: a later one (to a replayed copy) must not overwrite it.
             .where(outbox_results.c.message_id == message_id, outbox_results.c.outcome.is_(None))
             .values(outcome=outcome, errors=errors, decided_at=at)
         )
-        return bool(result.rowcount)
+        if self._conn.execute(first).rowcount:
+            return True
+        try:
+            with self._conn.begin_nested():
+                # The answer overtook the relay's commit (the receiver was quicker than the
+                # sender's transaction): the result is recorded now, the relay keeps it.
+                self._conn.execute(
+                    _RESULT_ADD,
+                    [
+                        {
+                            "message_id": message_id,
+                            "channel": BUS,
+                            "decided_at": at,
+                            "outcome": outcome,
+                            "errors": errors,
+                            "note": None,
+                        }
+                    ],
+                )
+        except IntegrityError:
+            # A result is there: the relay's, committed meanwhile, or an earlier answer's.
+            return bool(self._conn.execute(first).rowcount)
+        return True
 
     def outbox_views(
         self,
@@ -223,6 +265,7 @@ class SqlExchangeRepository:
         data: bytes,
         attempts: int,
         at: datetime,
+        received_at: datetime | None = None,
     ) -> int:
         result = self._conn.execute(
             insert(dead_letters)
@@ -235,6 +278,7 @@ class SqlExchangeRepository:
                 created_at=at,
                 retried_at=None,
                 resolved=False,
+                received_at=received_at,
             )
             .returning(dead_letters.c.id)
         )
@@ -252,6 +296,7 @@ class SqlExchangeRepository:
             created_at=_must(r.created_at),
             retried_at=utc_or_none(r.retried_at),
             resolved=r.resolved,
+            received_at=utc_or_none(r.received_at),
         )
 
     def dead_letters(self, *, include_resolved: bool = False, limit: int = 100) -> list[DeadLetter]:

@@ -59,6 +59,7 @@ dead_letters = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("retried_at", DateTime(timezone=True), nullable=True),
     Column("resolved", Boolean, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=True),
     Index("ix_dead_letters_resolved", "resolved", "id"),
 )
 """Messages given up on, with the reason, kept for inspection and retry."""

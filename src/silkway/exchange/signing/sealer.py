@@ -15,7 +15,7 @@ from silkway.exchange.signing.keeper import TrustKeeper, TrustListUnusable
 from silkway.exchange.signing.keys import TrustList
 from silkway.exchange.signing.keystore import KeyStore, SigningKeyMissing
 from silkway.exchange.signing.published import TrustCode
-from silkway.exchange.signing.signature import Signer, signature_key_id, verify
+from silkway.exchange.signing.signature import DEFAULT_SKEW, Signer, signature_key_id, verify
 from silkway.exchange.xml.codec import decode
 
 DEFAULT_MAX_AGE = timedelta(hours=6)
@@ -32,11 +32,13 @@ class SignedXmlSealer:
         trust: TrustKeeper,
         *,
         max_age: timedelta = DEFAULT_MAX_AGE,
+        skew: timedelta = DEFAULT_SKEW,
     ) -> None:
         self.state = state
         self.keys = keys
         self.trust = trust
         self.max_age = max_age
+        self.skew = skew
         self._signer: Signer | None = None
         self._signer_version: int | None = None
 
@@ -68,12 +70,17 @@ class SignedXmlSealer:
         )
         return forger.sign_envelope(envelope, now)
 
-    def open(self, data: bytes, now: datetime) -> Envelope:
-        return verify(data, self.trust.current(now), now, self.max_age).envelope
+    def open(self, data: bytes, now: datetime, received_at: datetime | None = None) -> Envelope:
+        trust = self.trust.current(now)
+        return verify(
+            data, trust, now, self.max_age, received_at=received_at, skew=self.skew
+        ).envelope
 
     def open_as_of(self, data: bytes, received_at: datetime) -> Envelope:
         # Age is judged at reception; a kept envelope does not go stale on the shelf.
-        return verify(data, self._listed(received_at), received_at, timedelta.max).envelope
+        return verify(
+            data, self._listed(received_at), received_at, timedelta.max, skew=self.skew
+        ).envelope
 
     def _listed(self, now: datetime) -> TrustList:
         # Kept envelopes are judged by the keys the list names, expired or not: what counts is

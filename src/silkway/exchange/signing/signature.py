@@ -24,8 +24,8 @@ with a stock C14N routine and any Ed25519 library.
 
 What verification covers. The trust list must know the key; the key must not be revoked at
 ``now``; the signature must match; the key's owner must be the sender's node (ReplyTo); SignedAt
-must lie in the key's validity window, be no older than ``max_age`` and no later than ``now``
-plus the allowed clock skew. The TrackID and AcceptTime stamps are not signed by the sender.
+must lie in the key's validity window, be no older than ``max_age`` and no later than the
+moment of reception (the bus's timestamp, else ``now``) plus the allowed clock skew. The TrackID and AcceptTime stamps are not signed by the sender.
 Replayed MessageIDs are the receiver's store's concern (see :mod:`.replay`).
 """
 
@@ -156,16 +156,23 @@ def verify(
     now: datetime,
     max_age: timedelta,
     *,
+    received_at: datetime | None = None,
     skew: timedelta = DEFAULT_SKEW,
     limits: Limits = DEFAULT_LIMITS,
 ) -> VerifiedEnvelope:
     """Decode ``data`` and check its signature.
+
+    Age is judged at ``received_at``, when the bus took the message (default ``now``): a message
+    that waited on the bus for a node that was down or busy is as fresh as when it arrived. The
+    key's revocation is judged ``now``: a key revoked since then signs nothing trusted.
 
     Raises :class:`~silkway.exchange.domain.envelope.EnvelopeRejected` for bytes that are not a valid
     envelope and :class:`~silkway.exchange.domain.envelope.SignatureRejected` for one that cannot be
     trusted. The envelope returned is the one decoded from the very tree that was verified.
     """
     _require_aware("now", now)
+    if received_at is not None:
+        _require_aware("received_at", received_at)
     root = read_document(data, limits)
     envelope = envelope_from_document(root)
     header = root.find(qname(SOAP, "Header"))
@@ -207,9 +214,10 @@ def verify(
         raise SignatureRejected(SignatureCode.KEY_NOT_YET_VALID, f"key {key_id!r} not yet valid")
     if not key.signs_at(signed_at):
         raise SignatureRejected(SignatureCode.KEY_EXPIRED, f"key {key_id!r} had expired")
-    if signed_at > now + skew:
+    arrived = now if received_at is None else min(received_at, now)
+    if signed_at > arrived + skew:
         raise SignatureRejected(SignatureCode.FROM_FUTURE, f"signed at {signed_at_text}")
-    if now - signed_at > max_age:
+    if arrived - signed_at > max_age:
         raise SignatureRejected(SignatureCode.STALE, f"signed at {signed_at_text}")
     return VerifiedEnvelope(envelope, key_id, key.owner, signed_at)
 
