@@ -131,7 +131,7 @@ def run_pair(
             [Violation("process-without-kit", "/process", process)],
         )
     kit = build(b_state, now)
-    subject = subject_for(b_state, process)
+    subject = subject_for(b_state, process, a.state)
     outcomes: list[ScenarioOutcome] = []
 
     def exchange_one(

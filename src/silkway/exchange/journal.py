@@ -27,7 +27,11 @@ log = logging.getLogger("silkway.exchange.journal")
 
 
 def journal_envelope(
-    ctx: ExchangeContext, data: bytes, waited: timedelta = timedelta(0)
+    ctx: ExchangeContext,
+    data: bytes,
+    waited: timedelta = timedelta(0),
+    *,
+    via: str | None = None,
 ) -> JournalEntry | None:
     """Journal one envelope seen on the bus; None when it does not verify or was seen before.
 
@@ -47,6 +51,15 @@ def journal_envelope(
         log.warning("not journalled: envelope %s refused: %s", claimed, exc)
         return None
     header = envelope.header
+    if via is not None and via != header.reply_to.node:
+        # Relayed by a node that is not its sender: the sender's own copy is the one to keep.
+        log.warning(
+            "not journalled: envelope %s of %s published by %s",
+            urn_uuid(header.message_id),
+            header.reply_to.node,
+            via,
+        )
+        return None
     entry = JournalEntry(
         track_id=str(uuid.uuid4()),
         message_id=urn_uuid(header.message_id),

@@ -13,13 +13,21 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from datetime import timedelta
+from functools import partial
 from itertools import combinations
 from typing import Any, TypeVar
 
 from sqlalchemy.exc import OperationalError
 
 from silkway.exchange import service as exchange
-from silkway.exchange.bus.ports import Bus, DeadLetterHandler, Delivery, Handler, RetryLater
+from silkway.exchange.bus.ports import (
+    Bus,
+    DeadLetterHandler,
+    Delivery,
+    Handler,
+    RetryLater,
+    publisher_of,
+)
 from silkway.exchange.bus.runner import BusRunner
 from silkway.exchange.conformance import ScenarioOutcome, run_conformance
 from silkway.exchange.domain.processes import PROCESS
@@ -140,7 +148,12 @@ class ExchangeRuntime:
         async def handle(delivery: Delivery) -> None:
             try:
                 await asyncio.to_thread(
-                    self._locked, ctx.state, exchange.receive, ctx, delivery.data, _waited(delivery)
+                    self._locked,
+                    ctx.state,
+                    partial(exchange.receive, via=publisher_of(delivery.subject)),
+                    ctx,
+                    delivery.data,
+                    _waited(delivery),
                 )
             except (MovementBusy, OperationalError) as exc:
                 raise RetryLater(str(exc)) from exc
@@ -151,7 +164,12 @@ class ExchangeRuntime:
         async def handle(delivery: Delivery) -> None:
             try:
                 await asyncio.to_thread(
-                    self._locked, ctx.state, journal_envelope, ctx, delivery.data, _waited(delivery)
+                    self._locked,
+                    ctx.state,
+                    partial(journal_envelope, via=publisher_of(delivery.subject)),
+                    ctx,
+                    delivery.data,
+                    _waited(delivery),
                 )
             except OperationalError as exc:
                 raise RetryLater(str(exc)) from exc

@@ -52,6 +52,9 @@ CONFORMANCE_PROCEDURE = uuid.uuid5(uuid.NAMESPACE_URL, "silkway:conformance")
 """ProcedureID of interstate-test messages: the receiver checks and answers, then undoes."""
 
 
+PUBLISHER_NOT_SENDER = "publisher-not-sender"
+"""Refusal of an envelope whose subject's publisher is not its signed sender."""
+
 Send = Callable[[str, bytes, str], None]
 """Hands signed bytes to the bus: (subject, data, message_id). Raises ``BusUnavailable``."""
 
@@ -160,7 +163,7 @@ def relay(ctx: ExchangeContext, send: Send, *, limit: int = 200) -> RelayReport:
             dead.append((msg.message_id, f"cannot be sealed: {type(exc).__name__}: {exc}"))
             continue
         try:
-            send(subject_for(msg.to_state, msg.process), data, msg.message_id)
+            send(subject_for(msg.to_state, msg.process, ctx.state), data, msg.message_id)
         except BusUnavailable as exc:
             failure = (msg.message_id, str(exc) or "bus unavailable")
             break
@@ -190,13 +193,20 @@ def relay(ctx: ExchangeContext, send: Send, *, limit: int = 200) -> RelayReport:
 # --- inbound -------------------------------------------------------------------------------------
 
 
-def receive(ctx: ExchangeContext, data: bytes, waited: timedelta = timedelta(0)) -> Receipt:
+def receive(
+    ctx: ExchangeContext,
+    data: bytes,
+    waited: timedelta = timedelta(0),
+    *,
+    via: str | None = None,
+) -> Receipt:
     """Open, check and apply one inbound envelope; write its R.006 answer. Idempotent.
 
     ``waited`` is how long the bus held the message before this delivery: its signature's age
     is judged at the moment the bus took it, so a node that was down catches up on everything
     that waited for it. MessageIDs are remembered for good (the inbox), so a replay is refused
-    however late it comes."""
+    however late it comes. ``via`` is the node the bus says published it (its subject's
+    publisher token, which the server's permissions vouch for)."""
     now = ctx.node.clock.now()
     received_at = now - max(waited, timedelta(0))
     try:
@@ -213,6 +223,13 @@ def receive(ctx: ExchangeContext, data: bytes, waited: timedelta = timedelta(0))
     message_id = urn_uuid(header.message_id)
     sender = header.reply_to.node
     code = header.action.message
+    if via is not None and via != sender:
+        # Signed by one node, put on the bus by another: a genuine envelope relayed by a node
+        # that is not its sender. Neither answered nor recorded as seen: the sender's own copy
+        # may still be on its way, and must not meet a "replay" or a refusal answered for it.
+        log.warning("refused envelope %s signed by %s: published by %s", message_id, sender, via)
+        errors = [_error(PUBLISHER_NOT_SENDER, f"published by {via}, signed by {sender}")]
+        return Receipt(RESULT_REJECTED, message_id, PUBLISHER_NOT_SENDER, errors)
     fields = envelope.body.fields
     reference = fields.get("MovementReference")
     reference = reference if isinstance(reference, str) else None

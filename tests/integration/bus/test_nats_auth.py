@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import secrets
 import ssl
 from collections.abc import Iterator
 from datetime import timedelta
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import nats
 import nats.errors
+import nkeys
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -89,25 +91,27 @@ def certificates(folder: Path) -> tuple[Path, Path, Path]:
     return paths
 
 
-def node_permissions(state: str) -> str:
-    """A node publishes only towards other states' inboxes and reads only its own consumer."""
-    others = [f'"silkway.{o}.>"' for o in ("KZ", "RU", "BY", "KG", "AM", "EEC") if o != state]
-    durable = f"node-{state}"
+def node_permissions(state: str, *, nkey: str | None = None) -> str:
+    """A node publishes only as itself (``silkway.*.*.{STATE}``: the subject's publisher token)
+    and reads only its own inbox through its own consumer; the Commission reads everything
+    through its journal's consumer and publishes (its answers to anchors) only as itself."""
+    durable = "eec-journal" if state == "EEC" else f"node-{state}"
+    reads = "silkway.>" if state == "EEC" else f"silkway.{state}.>"
     publish = [
-        *others,
+        f'"silkway.*.*.{state}"',
         '"$JS.API.INFO"',
         '"$JS.API.STREAM.INFO.SILKWAY"',
         '"$JS.API.STREAM.CREATE.SILKWAY"',
         '"$JS.API.STREAM.UPDATE.SILKWAY"',
         f'"$JS.API.CONSUMER.INFO.SILKWAY.{durable}"',
-        f'"$JS.API.CONSUMER.CREATE.SILKWAY.{durable}.>"',
-        f'"$JS.API.CONSUMER.CREATE.SILKWAY.{durable}"',
-        f'"$JS.API.CONSUMER.DURABLE.CREATE.SILKWAY.{durable}"',
+        # The create subject carries the consumer's filter: no other filter can be created.
+        f'"$JS.API.CONSUMER.CREATE.SILKWAY.{durable}.{reads}"',
         f'"$JS.API.CONSUMER.MSG.NEXT.SILKWAY.{durable}"',
         f'"$JS.ACK.SILKWAY.{durable}.>"',
     ]
+    who = f'nkey: "{nkey}"' if nkey else f'user: "{state.lower()}", password: "{PASSWORD}"'
     return (
-        f'{{user: "{state.lower()}", password: "{PASSWORD}", permissions: {{'
+        f"{{{who}, permissions: {{"
         f" publish: {{allow: [{', '.join(publish)}]}},"
         ' subscribe: {allow: ["_INBOX.>"]}}}'
     )
@@ -118,7 +122,13 @@ def server(tmp_path: Path) -> Iterator[tuple[NatsServer, Path]]:
     require_nats()
     ca, cert, key = certificates(tmp_path / "tls")
     config = tmp_path / "nats.conf"
-    users = ",\n    ".join(node_permissions(s) for s in STATES)
+    # KZ, BY and the Commission log in with a password, RU with an NKey (its seed in a file).
+    seed = nkeys.encode_seed(secrets.token_bytes(32), nkeys.PREFIX_BYTE_USER)
+    (tmp_path / "ru.nk").write_bytes(seed)
+    ru_public = nkeys.from_seed(bytearray(seed)).public_key.decode()
+    users = ",\n    ".join(
+        [*(node_permissions(s) for s in (*STATES, "EEC")), node_permissions("RU", nkey=ru_public)]
+    )
     config.write_text(
         f'tls {{ cert_file: "{cert}", key_file: "{key}" }}\n'
         f"authorization {{\n  users: [\n    {users}\n  ]\n}}\n"
@@ -165,7 +175,7 @@ def test_nodes_exchange_over_authenticated_tls(server: tuple[NatsServer, Path]) 
         await kz.start()
         try:
             sub = await by.subscribe("node-BY", "silkway.BY.>", handle, on_dead_letter=dead)
-            await kz.publish(subject_for("BY", "P.CP.01"), b"<envelope/>", message_id="m-1")
+            await kz.publish(subject_for("BY", "P.CP.01", "KZ"), b"<envelope/>", message_id="m-1")
             await asyncio.wait_for(got.wait(), 20)
             await sub.stop()
         finally:
@@ -174,7 +184,7 @@ def test_nodes_exchange_over_authenticated_tls(server: tuple[NatsServer, Path]) 
         return received
 
     [delivery] = asyncio.run(scenario())
-    assert (delivery.subject, delivery.data) == ("silkway.BY.P_CP_01", b"<envelope/>")
+    assert (delivery.subject, delivery.data) == ("silkway.BY.P_CP_01.KZ", b"<envelope/>")
 
 
 def test_the_server_refuses_a_node_what_is_not_its_own(server: tuple[NatsServer, Path]) -> None:
@@ -196,14 +206,17 @@ def test_the_server_refuses_a_node_what_is_not_its_own(server: tuple[NatsServer,
             allow_reconnect=False,
         )
         try:
-            await nc.publish("silkway.BY.P_CP_01", b"allowed: towards another state")
-            # Into its own inbox (posing as another state), at another's consumer, at the stream.
-            await nc.publish("silkway.KZ.P_CP_01", b"forged")
+            await nc.publish("silkway.BY.P_CP_01.KZ", b"allowed: as itself, to another state")
+            # Posing as another state; naming no publisher; at another's consumer; a consumer of
+            # its own that would read every state's inbox; at the stream.
+            await nc.publish("silkway.BY.P_CP_01.RU", b"forged")
+            await nc.publish("silkway.BY.P_CP_01", b"anonymous")
             await nc.publish("$JS.API.CONSUMER.MSG.NEXT.SILKWAY.node-BY", b"1")
+            await nc.publish("$JS.API.CONSUMER.CREATE.SILKWAY.node-KZ.silkway.>", b"{}")
             await nc.publish("$JS.API.STREAM.PURGE.SILKWAY", b"")
             await nc.flush()
             for _ in range(100):  # the server reports each violation asynchronously
-                if len(errors) >= 3:
+                if len(errors) >= 5:
                     break
                 await asyncio.sleep(0.05)
             await nc.flush()
@@ -212,8 +225,55 @@ def test_the_server_refuses_a_node_what_is_not_its_own(server: tuple[NatsServer,
         return errors
 
     errors = asyncio.run(scenario())
-    assert len(errors) == 3, errors
+    assert len(errors) == 5, errors
     assert all("permissions violation" in e.lower() for e in errors), errors
+
+
+async def _dead(delivery: Delivery, reason: str) -> None:
+    raise AssertionError(reason)
+
+
+def test_a_node_with_an_nkey_and_the_commission_journal(
+    server: tuple[NatsServer, Path], tmp_path: Path
+) -> None:
+    """RU signs in with its NKey seed; the Commission's journal consumer reads every inbox and
+    the Commission answers (an anchor's R.006) as itself."""
+    nats_server, ca = server
+
+    def bus(**auth: object) -> NatsBus:
+        return _bus(nats_server, ca, None, tls_ca=ca, **auth)
+
+    async def scenario() -> tuple[list[str], list[str]]:
+        ru = bus(nkey_seed_file=tmp_path / "ru.nk")
+        eec = bus(user="eec", password=PASSWORD)
+        by = _bus(nats_server, ca, "BY")
+        journal: list[str] = []
+        inbox: list[str] = []
+
+        async def journal_one(delivery: Delivery) -> None:
+            journal.append(delivery.subject)
+
+        async def inbox_one(delivery: Delivery) -> None:
+            inbox.append(delivery.subject)
+
+        for b in (ru, eec, by):
+            await b.start()
+        try:
+            await eec.subscribe("eec-journal", "silkway.>", journal_one, on_dead_letter=_dead)
+            await by.subscribe("node-BY", "silkway.BY.>", inbox_one, on_dead_letter=_dead)
+            await ru.publish(subject_for("BY", "P.CP.01", "RU"), b"<e/>", message_id="ru-1")
+            await eec.publish(subject_for("BY", "P.CP.01", "EEC"), b"<r/>", message_id="eec-1")
+            for _ in range(400):
+                if len(journal) == 2 and len(inbox) == 2:
+                    break
+                await asyncio.sleep(0.05)
+        finally:
+            for b in (ru, eec, by):
+                await b.close()
+        return sorted(journal), sorted(inbox)
+
+    journal, inbox = asyncio.run(scenario())
+    assert journal == inbox == ["silkway.BY.P_CP_01.EEC", "silkway.BY.P_CP_01.RU"]
 
 
 def test_a_client_without_credentials_cannot_connect(server: tuple[NatsServer, Path]) -> None:

@@ -14,6 +14,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
 from tests.conftest import START
@@ -22,7 +23,7 @@ from tests.integration.exchange.federation import Federation, federation
 from silkway.examples import example_declaration
 from silkway.exchange import service as exchange
 from silkway.exchange.bus.inproc import InProcessBus
-from silkway.exchange.bus.ports import Delivery, Handler, Subscription
+from silkway.exchange.bus.ports import Delivery, Handler, Subscription, publisher_of
 from silkway.exchange.bus.runner import BusRunner
 from silkway.transit import service as transit
 from silkway.transit.domain.movement import Accept, MovementStatus, Release
@@ -49,7 +50,7 @@ class Nodes:
     def handler(self, state: str) -> Handler:
         async def handle(delivery: Delivery) -> None:
             receipt = await asyncio.to_thread(
-                exchange.receive,
+                partial(exchange.receive, via=publisher_of(delivery.subject)),
                 self.fed.contexts[state],
                 delivery.data,
                 timedelta(seconds=delivery.waited),

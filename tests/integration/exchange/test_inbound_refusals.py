@@ -188,6 +188,20 @@ def test_a_dead_letter_refused_again_stays_dead_with_the_reason(fed: Federation)
     assert letter.reason.startswith("signature-invalid")
 
 
+def test_a_genuine_envelope_published_by_another_node_is_refused_and_not_seen(
+    fed: Federation,
+) -> None:
+    """RU puts KZ's release notification for BY on the bus as its own delivery (the subject
+    names the publisher): refused, unanswered, not recorded; KZ's own copy is then taken."""
+    data, ref = release_bytes(fed)
+    relayed = exchange.receive(fed.contexts["BY"], data, via="RU")
+    assert (relayed.outcome, relayed.code) == ("rejected", "publisher-not-sender")
+    assert copies_at_by(fed) == 0
+    assert answers_to_kz(fed) == []
+    assert exchange.receive(fed.contexts["BY"], data, via="KZ").outcome == "accepted"
+    assert transit.get_movement(fed.nodes["BY"].transit, ref).state == "KZ"
+
+
 def test_revoked_key_is_refused(fed: Federation) -> None:
     data, _ = release_bytes(fed)
     published = fed.publisher.published()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,7 +15,7 @@ from tests.natsd import NatsServer, require_nats
 from silkway.examples import example_declaration
 from silkway.exchange.bus.inproc import InProcessBus
 from silkway.exchange.bus.nats import NatsBus
-from silkway.exchange.bus.ports import Bus
+from silkway.exchange.bus.ports import Bus, subject_for
 from silkway.exchange.ports import OutboxView
 from silkway.exchange.register import headline, import_register, shipped_register
 from silkway.exchange.runtime import ExchangeRuntime
@@ -125,3 +126,28 @@ def _views(fed: Federation, ref: str) -> list[OutboxView]:
     with fed.nodes["KZ"].transit.uow() as uow:
         views = uow.exchange.outbox_views(movement_reference=ref)
     return [v for v in views if v.message_kind != "processing_result"]
+
+
+def test_an_envelope_put_on_the_bus_by_another_node_is_refused(
+    live: tuple[Federation, ExchangeRuntime], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The subject names who published: RU passing KZ's genuine envelope off as its own
+    delivery to BY is refused by BY (on NATS the server's permissions stop it before that)."""
+    fed, runtime = live
+    fed.open_all()
+    kz = fed.nodes["KZ"].transit
+    decl = example_declaration("western-road", START.date())
+    ref = transit.lodge_declaration(kz, decl).movement.reference
+    transit.act(kz, ref, Accept())
+    transit.act(kz, ref, Release(decl.security[0].reference, decl.departure_office))
+    runtime.relay_now()
+    eventually(lambda: status_at(fed, "BY", ref) is MovementStatus.RELEASED)
+    with fed.nodes["BY"].transit.read() as uow:
+        entry = next(e for e in uow.exchange.inbox(limit=10) if e.movement_reference == ref)
+        kept = uow.exchange.envelope_received(entry.message_id)
+    assert kept is not None
+    with caplog.at_level(logging.WARNING, logger="silkway.exchange"):
+        runtime.send(subject_for("BY", "P.CP.01", "RU"), kept[0], "relayed-by-ru")
+        eventually(lambda: "published by RU" in caplog.text)
+    with fed.nodes["BY"].transit.read() as uow:
+        assert [e.message_id for e in uow.exchange.inbox(limit=100)].count(entry.message_id) == 1

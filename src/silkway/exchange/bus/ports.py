@@ -76,6 +76,18 @@ class Bus(Protocol):
         ...
 
 
-def subject_for(to_state: str, process: str) -> str:
-    """The subject a node listens on for a process: ``silkway.{STATE}.{P_CP_01}``."""
-    return f"silkway.{to_state}.{process.replace('.', '_')}"
+def subject_for(to_state: str, process: str, from_state: str | None = None) -> str:
+    """The subject of a process's messages to ``to_state``: ``silkway.{TO}.{P_CP_01}``, and
+    ``.{FROM}`` for the publishing node's own messages.
+
+    A node listens on ``silkway.{STATE}.>``. The publisher's token is what lets the bus vouch for
+    who published: a node's NATS user may publish only on ``silkway.*.*.{ITS_STATE}``, and the
+    receiver refuses an envelope whose signed sender is not the subject's publisher."""
+    base = f"silkway.{to_state}.{process.replace('.', '_')}"
+    return base if from_state is None else f"{base}.{from_state}"
+
+
+def publisher_of(subject: str) -> str | None:
+    """The publishing node a subject names (its fourth token), or None when it names none."""
+    tokens = subject.split(".")
+    return tokens[3] if len(tokens) == 4 else None
