@@ -52,6 +52,9 @@ CONFORMANCE_PROCEDURE = uuid.uuid5(uuid.NAMESPACE_URL, "silkway:conformance")
 """ProcedureID of interstate-test messages: the receiver checks and answers, then undoes."""
 
 
+NOT_YET_APPLICABLE = "not-yet-applicable"
+"""An interstate test's answer to a message that would wait for another (its copy, its
+hand-over): outside a test the bus brings such a message back until it applies."""
 PUBLISHER_NOT_SENDER = "publisher-not-sender"
 """Refusal of an envelope whose subject's publisher is not its signed sender."""
 
@@ -299,6 +302,11 @@ def _apply(
                 raise _Undo
     except _Undo:
         return []
+    except RetryLater as exc:
+        if not dry_run:
+            raise
+        # An interstate test expects its answer now; outside one the bus would bring it back.
+        return [_error(NOT_YET_APPLICABLE, str(exc))]
     except DomainError as exc:
         return [_error(v.code, v.message, v.pointer) for v in exc.violations] or [
             _error(exc.code, exc.message)

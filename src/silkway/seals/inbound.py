@@ -33,6 +33,7 @@ from silkway.exchange.bus.ports import RetryLater
 from silkway.exchange.conformance import conformance_reference, scenario_envelope
 from silkway.exchange.domain.envelope import Envelope, urn_uuid
 from silkway.exchange.hooks import ContextHandler, InboundHandler, Kit, KitBuilder, bind_handlers
+from silkway.exchange.service import NOT_YET_APPLICABLE
 from silkway.kernel.errors import ActionInvalid, Violation
 from silkway.node.ports import DuplicateKey
 from silkway.seals import ingest as telemetry
@@ -45,7 +46,6 @@ from silkway.seals.ports import HandoverRecord
 from silkway.seals.service import SealContext
 from silkway.transit import inbound as transit_inbound
 from silkway.transit.domain.movement import Movement, MovementStatus
-from silkway.transit.service import known_movement
 from silkway.unit_of_work import UnitOfWork
 
 UNDER_WAY = (MovementStatus.RELEASED, MovementStatus.IN_PASSAGE)
@@ -157,7 +157,7 @@ def seal_answer(ctx: SealContext, uow: UnitOfWork, envelope: Envelope, now: date
     fields = envelope.body.fields
     seal_id, answer = _text(fields, "SealId"), _text(fields, "AnswerCode")
     inbound.require_sender(envelope, ctx.reference, registration_state(seal_id) or "")
-    movement = known_movement(uow, ctx.state, _text(fields, "MovementReference"))
+    movement = transit_inbound.movement_or_wait(uow, ctx.state, _text(fields, "MovementReference"))
     registration = inbound.sender(envelope)
     if _text(fields, "RegistrationCountryCode") != registration:
         raise ActionInvalid(
@@ -184,7 +184,7 @@ def handover(ctx: SealContext, uow: UnitOfWork, envelope: Envelope, now: datetim
     fields = envelope.body.fields
     seal_id = _text(fields, "SealId")
     tracking = _from_tracking_operator(ctx, envelope)
-    movement = known_movement(uow, ctx.state, _text(fields, "MovementReference"))
+    movement = transit_inbound.movement_or_wait(uow, ctx.state, _text(fields, "MovementReference"))
     if _text(fields, "ToCountryCode") != ctx.state:
         raise ActionInvalid(
             f"the hand-over is to {fields['ToCountryCode']}, not {ctx.state}",
@@ -280,7 +280,7 @@ def positions_forwarded(
     fields = envelope.body.fields
     seal_id = _text(fields, "SealId")
     _from_tracking_operator(ctx, envelope)
-    movement = known_movement(uow, ctx.state, _text(fields, "MovementReference"))
+    movement = transit_inbound.movement_or_wait(uow, ctx.state, _text(fields, "MovementReference"))
     if seal_id not in movement.declaration.seals.navigation_seal_ids:
         raise ActionInvalid(
             f"seal {seal_id} is not declared on {movement.reference}",
@@ -383,7 +383,10 @@ def handlers(ctx: SealContext) -> dict[str, InboundHandler]:
 
 
 def conformance_kit(ctx: SealContext, b_state: str, now: datetime) -> Kit:
-    """P.SO.01: an enquiry about a seal B does not know, and a hand-over of a movement it lacks."""
+    """P.SO.01: an enquiry about a seal B does not know, and a hand-over of a movement it lacks.
+
+    Outside an interstate test B would wait for that movement's copy (the bus brings the
+    hand-over back); inside one it answers at once that the message cannot apply yet."""
     reference = conformance_reference(ctx.state, now)
     seal_id = f"{ctx.state}CONF{uuid.uuid4().hex[:12].upper()}"
     enquiry = {
@@ -420,7 +423,7 @@ def conformance_kit(ctx: SealContext, b_state: str, now: datetime) -> Kit:
                 ctx.state, b_state, "P.SO.01.MSG.903", ("P.SO.01.ACT.002", "P.SO.01.ACT.003"),
                 handover, now,
             ),
-            "movement-not-found",
+            NOT_YET_APPLICABLE,
         ),
         tamper=reference,
     )  # fmt: skip

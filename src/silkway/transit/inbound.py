@@ -77,15 +77,19 @@ def _entitled(ctx: TransitContext, envelope: Envelope) -> None:
 
 
 def _movement(ctx: TransitContext, uow: UnitOfWork, envelope: Envelope) -> Movement:
-    """The movement the message is about. A message from the departure about a copy this node
-    has not received yet overtook the release notification (a redelivery, a backlog): the bus
-    brings it back later, by which time the copy is here, and keeps it as a dead letter with
-    this reason if it never comes. Nothing is recorded as seen meanwhile."""
-    reference = _reference(envelope)
+    return movement_or_wait(uow, ctx.state, _reference(envelope))
+
+
+def movement_or_wait(uow: UnitOfWork, state: str, reference: str) -> Movement:
+    """The movement a message is about. A message about a copy this node has not received yet
+    overtook the release notification (a redelivery, a backlog): the bus brings it back later,
+    by which time the copy is here, and keeps it as a dead letter with this reason if it never
+    comes. Nothing is recorded as seen meanwhile. A movement of this state's own that it does
+    not know is refused at once (``movement-not-found``)."""
     found = uow.movements.get(reference)
-    if found is None and movement_state(reference) != ctx.state:
+    if found is None and movement_state(reference) != state:
         raise RetryLater(f"the release notification of {reference} has not arrived yet")
-    return found or known_movement(uow, ctx.state, reference)
+    return found or known_movement(uow, state, reference)
 
 
 def _release_notification(
@@ -237,8 +241,15 @@ def _time_limit(ctx: TransitContext, uow: UnitOfWork, envelope: Envelope, now: d
 def _destination(ctx: TransitContext, uow: UnitOfWork, envelope: Envelope, now: datetime) -> None:
     _entitled(ctx, envelope)
     office = _office(envelope, "NewDestinationOffice")
-    if uow.movements.get(_reference(envelope)) is None:
-        return  # a new destination state without a copy learns of it from this notice alone
+    reference = _reference(envelope)
+    if uow.movements.get(reference) is None and movement_state(reference) != ctx.state:
+        state_of = office_states(ctx.reference)
+        previous = state_of(_office(envelope, "PreviousDestinationOffice"))
+        if state_of(office) == ctx.state and previous != ctx.state:
+            return  # a new destination state without a copy learns of it from this notice alone
+        # This state was on the route before the change, so a copy is owed to it: the notice
+        # overtook the release notification and waits for it (applied to the copy later).
+        raise RetryLater(f"the release notification of {reference} has not arrived yet")
     _mirror(ctx, uow, envelope, now, destination_office=office)
 
 

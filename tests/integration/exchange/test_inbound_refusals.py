@@ -18,7 +18,7 @@ from silkway.exchange.bus.ports import RetryLater
 from silkway.exchange.signing.signature import Signer
 from silkway.exchange.xml.codec import encode
 from silkway.transit import service as transit
-from silkway.transit.domain.movement import Accept, ExtendTimeLimit, Release
+from silkway.transit.domain.movement import Accept, ChangeDestination, ExtendTimeLimit, Release
 
 
 @pytest.fixture
@@ -147,6 +147,22 @@ def test_a_message_that_overtakes_the_release_waits_for_it(fed: Federation) -> N
     assert letter is not None
     assert letter.resolved
     assert transit.get_movement(fed.nodes["BY"].transit, ref).time_limit == new_limit
+
+
+def test_a_destination_change_that_overtakes_the_release_waits_for_it(fed: Federation) -> None:
+    """The new office is BY's too: BY was on the route, so a copy is owed to it; the notice
+    is retried (not dropped), then applied to the copy."""
+    release, ref = release_bytes(fed)
+    kz = fed.nodes["KZ"].transit
+    transit.act(kz, ref, ChangeDestination("06611", "consignee moved"))
+    exchange.relay(fed.contexts["KZ"], fed.send)
+    [change] = [d for s, d, _ in fed.wire if s.startswith("silkway.BY.")]
+    fed.wire.clear()
+    with pytest.raises(RetryLater, match="has not arrived yet"):
+        exchange.receive(fed.contexts["BY"], change)
+    assert exchange.receive(fed.contexts["BY"], release).outcome == "accepted"
+    assert exchange.receive(fed.contexts["BY"], change).outcome == "accepted"
+    assert transit.get_movement(fed.nodes["BY"].transit, ref).destination_office == "06611"
 
 
 def test_a_dead_letter_retried_a_day_later_is_judged_as_of_when_the_bus_took_it(

@@ -476,3 +476,19 @@ def _message_id(fed: Federation, data: bytes) -> str:
     peeked = fed.contexts["RU"].sealer.peek(data)
     assert peeked is not None
     return str(peeked.header.message_id.urn)
+
+
+def test_a_hand_over_that_overtakes_the_release_waits_for_it(fed: Federation) -> None:
+    """The seal operator's hand-over reaches RU before KZ's release notification does: it is
+    retried, never recorded as seen, and taken once the copy is there."""
+    register_ru_seal(fed)
+    ref = release_with(fed, RU_SEAL)
+    handover = _sealed(fed, "KZ", "RU", "P.SO.01.MSG.903", _handover_fields(ref, "RU"))
+    with pytest.raises(RetryLater, match="has not arrived yet"):
+        exchange.receive(fed.contexts["RU"], handover)
+    with fed.nodes["RU"].transit.read() as uow:
+        assert not uow.exchange.inbox_seen(_message_id(fed, handover))
+    assert activations(fed, "RU", ref) == []
+    fed.pump()  # the release notification arrives
+    assert exchange.receive(fed.contexts["RU"], handover).outcome == "accepted"
+    assert [a.seal_id for a in activations(fed, "RU", ref) if a.active] == [RU_SEAL]
