@@ -277,6 +277,17 @@ MALFORMED: dict[str, tuple[Mutation, int, str | None]] = {
     "item negative packages": (_set("items/0/packages", -1), 422, "/items/0/packages"),
     "item number zero": (_set("items/0/item_number", 0), 422, "/items/0/item_number"),
     "item extra field": (_set("items/0/colour", "red"), 422, "/items/0/colour"),
+    # XML cannot carry it: the release notification to the route states could never be sent.
+    "item description with a control character": (
+        _set("items/0/description", "Portable\x01computers"),
+        422,
+        "/items/0/description",
+    ),
+    "consignee address with a form feed": (
+        _set("consignee/address", "Brest\x0cstreet 1"),
+        422,
+        "/consignee/address",
+    ),
     "departure office unknown": (_set("departure_office", "99999"), 422, "/departure_office"),
     "destination office unknown": (_set("destination_office", "00000"), 422, "/destination_office"),
     "departure equals destination": (

@@ -440,6 +440,13 @@ GUARDS: list[tuple[str, MovementStatus, MovementEvent, str, str]] = [
         "/reason",
     ),
     (
+        "destination-reason-control-character",
+        MovementStatus.RELEASED,
+        ChangeDestination(OTHER_DESTINATION, "consignee\x1bmoved"),
+        "control-character",
+        "/reason",
+    ),
+    (
         "extension-not-later",
         MovementStatus.RELEASED,
         ExtendTimeLimit(TIME_LIMIT, "traffic"),

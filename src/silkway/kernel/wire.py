@@ -196,6 +196,10 @@ def _query_flag(value: Any) -> Any:
 QueryFlag = Annotated[bool, BeforeValidator(_query_flag)]
 """A boolean query parameter, ``true`` or ``false`` as OpenAPI writes them (not ``1`` or ``on``)."""
 
-_EDGE = f"[^{WHITESPACE}]"
-TEXT_PATTERN = _anchored(f"{_EDGE}([\\s\\S]*{_EDGE})?")
-"""Free text that is not blank and neither starts nor ends with whitespace."""
+XML_FORBIDDEN = "\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f"
+"""The control characters XML 1.0 cannot carry (a character-class range): text holding one
+could never travel to another state in an envelope, so it is refused where it enters."""
+_EDGE = f"[^{WHITESPACE}{XML_FORBIDDEN}]"
+TEXT_PATTERN = _anchored(f"{_EDGE}([^{XML_FORBIDDEN}]*{_EDGE})?")
+"""Free text that is not blank, neither starts nor ends with whitespace, and holds no
+control character but tab, line feed and carriage return."""

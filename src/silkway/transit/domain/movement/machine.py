@@ -362,8 +362,6 @@ _XML_FORBIDDEN = frozenset(chr(c) for c in range(32) if chr(c) not in "\t\n\r")
 
 def _guard_incident(e: RecordIncident) -> list[Violation]:
     found = _required_text(e.description, "/description")
-    if isinstance(e.description, str) and not _XML_FORBIDDEN.isdisjoint(e.description):
-        found.append(_v("control-character", "/description", "the text holds a control character"))
     if not isinstance(e.incident, IncidentKind):
         found.append(_v("unknown-incident", "/incident", f"unknown incident kind {e.incident!r}"))
     if e.office is not None and not _is_text(e.office):
@@ -459,9 +457,12 @@ def _is_text(value: object) -> bool:
 
 
 def _required_text(value: object, pointer: str) -> list[Violation]:
-    if _is_text(value):
-        return []
-    return [_v("blank", pointer, f"{pointer.removeprefix('/')} must not be blank")]
+    if not _is_text(value):
+        return [_v("blank", pointer, f"{pointer.removeprefix('/')} must not be blank")]
+    if isinstance(value, str) and not _XML_FORBIDDEN.isdisjoint(value):
+        # It would be carried by a message to other states, which XML cannot do.
+        return [_v("control-character", pointer, "the text holds a control character")]
+    return []
 
 
 def _aware(value: object, pointer: str) -> list[Violation]:
