@@ -2,8 +2,9 @@
 
 A bundle (JSON, ``silkway-evidence/1``) holds the envelope exactly as it was received, with
 the sender's signature inside it; the sender's key as the trust list lists it; this node's R.006
-answer, sealed by this node when the bundle is made (the MessageID it was sent with, its
-outcome, errors and processing time as recorded), with this node's listed key; and the times
+answer exactly as it was sent (``as_sent``; for an answer sent before this node kept its sent
+envelopes, sealed anew when the bundle is made, with the MessageID, outcome, errors and
+processing time it was sent with), with this node's listed key; and the times
 the message was sent (its EDocDateTime), received and answered. Nothing else is needed to check
 it: :mod:`silkway.exchange.signing.evidence` verifies a bundle with no database and no network.
 """
@@ -28,6 +29,7 @@ def evidence_bundle(ctx: ExchangeContext, message_id: str) -> dict[str, Any]:
         stored = uow.exchange.envelope_received(message_id)
         entry = uow.exchange.inbox_entry(message_id)
         answer = None if entry is None else uow.outbox.answer_to(message_id, entry.from_state)
+        kept = None if answer is None else uow.exchange.envelope_sent(answer.message_id)
     if stored is None or entry is None:
         raise ActionInvalid(
             f"no message {message_id!r} was received at the {ctx.state} node",
@@ -37,7 +39,12 @@ def evidence_bundle(ctx: ExchangeContext, message_id: str) -> dict[str, Any]:
     envelope = ctx.sealer.peek(data)
     if envelope is None:  # pragma: no cover - it was opened when it was received
         raise ActionInvalid("unreadable", [Violation("message-unreadable", "/", message_id)])
-    sealed_answer = None if answer is None else ctx.sealer.seal(envelope_for(ctx, answer), now)
+    if answer is None:
+        sealed_answer = None
+    elif kept is not None:
+        sealed_answer = kept[0]
+    else:  # sent before sent envelopes were kept, or not sent yet
+        sealed_answer = ctx.sealer.seal(envelope_for(ctx, answer), now)
     fields = {} if answer is None else answer.payload["fields"]
     return {
         "format": FORMAT,
@@ -59,6 +66,7 @@ def evidence_bundle(ctx: ExchangeContext, message_id: str) -> dict[str, Any]:
             "relates_to": urn_uuid(envelope.header.message_id),
             "outcome": fields.get("ProcessingResultCode"),
             "envelope": base64.b64encode(sealed_answer).decode("ascii"),
+            "as_sent": kept is not None,
             "answerer_key": ctx.sealer.signing_key(sealed_answer, now),
         },
         "times": {

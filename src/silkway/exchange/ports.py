@@ -116,6 +116,14 @@ class ExchangeRepository(Protocol):
     # envelopes as received (evidence, and the Commission's signed anchors)
     def envelope_keep(self, message_id: str, received_at: datetime, data: bytes) -> None: ...
 
+    def envelopes_sent_keep(self, sent: Sequence[tuple[str, bytes]], at: datetime) -> None:
+        """Keep the signed bytes of envelopes just put on the bus (message id, bytes)."""
+        ...
+
+    def envelope_sent(self, message_id: str) -> tuple[bytes, datetime] | None:
+        """The bytes of an envelope this node sent, and when; None if not kept."""
+        ...
+
     def envelope_received(self, message_id: str) -> tuple[bytes, datetime] | None:
         """The signed bytes of an envelope opened here, and when it was received."""
         ...

@@ -145,7 +145,7 @@ def relay(ctx: ExchangeContext, send: Send, *, limit: int = 200) -> RelayReport:
         partners = {p: uow.exchange.partners(p) for p in {m.process for m in pending}}
     if not pending:
         return RelayReport()
-    sent: list[str] = []
+    sent: list[tuple[str, bytes]] = []
     paper: list[OutboxMessage] = []
     dead: list[tuple[str, str]] = []
     failure: tuple[str, str] | None = None
@@ -170,9 +170,11 @@ def relay(ctx: ExchangeContext, send: Send, *, limit: int = 200) -> RelayReport:
         except BusUnavailable as exc:
             failure = (msg.message_id, str(exc) or "bus unavailable")
             break
-        sent.append(msg.message_id)
+        sent.append((msg.message_id, data))
     with ctx.node.uow() as uow:
-        uow.exchange.mark_sent(sent, now, BUS, None)
+        uow.exchange.mark_sent([m for m, _ in sent], now, BUS, None)
+        # Kept as sent: a message's evidence shows the very answer that went out.
+        uow.exchange.envelopes_sent_keep(sent, now)
         for msg in paper:
             note = (
                 f"{msg.process} is not in operation between {ctx.state} and {msg.to_state}"

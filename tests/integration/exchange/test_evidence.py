@@ -65,6 +65,12 @@ def test_a_genuine_bundle_verifies_offline(fed: Federation, tmp_path: Path) -> N
     assert message["sender_key"]["owner"] == "KZ"
     assert (answer["outcome"], answer["answerer_key"]["owner"]) == ("accepted", "BY")
     assert answer["relates_to"] == message["message_id"]
+    # The very answer KZ received, not one sealed anew for the bundle.
+    assert answer["as_sent"] is True
+    with fed.nodes["KZ"].transit.read() as uow:
+        received_by_kz = uow.exchange.envelope_received(answer["message_id"])
+    assert received_by_kz is not None
+    assert base64.b64decode(answer["envelope"]) == received_by_kz[0]
     trust = str(fed.keys.folder / "trust.json")
     anchor = str(fed.settings.trust_anchor())
     assert _verify_file(tmp_path, bundle, "--trust", trust, "--anchor", anchor) == (

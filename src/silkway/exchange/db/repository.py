@@ -20,6 +20,7 @@ from silkway.exchange.db.tables import (
     process_stages,
     processes,
     received_envelopes,
+    sent_envelopes,
 )
 from silkway.exchange.ports import (
     BUS,
@@ -77,6 +78,21 @@ class SqlExchangeRepository:
             insert(received_envelopes),
             {"message_id": message_id, "received_at": received_at, "data": data},
         )
+
+    def envelopes_sent_keep(self, sent: Sequence[tuple[str, bytes]], at: datetime) -> None:
+        if sent:
+            self._conn.execute(
+                insert(sent_envelopes),
+                [{"message_id": m, "sent_at": at, "data": data} for m, data in sent],
+            )
+
+    def envelope_sent(self, message_id: str) -> tuple[bytes, datetime] | None:
+        row = self._conn.execute(
+            select(sent_envelopes.c.data, sent_envelopes.c.sent_at).where(
+                sent_envelopes.c.message_id == message_id
+            )
+        ).first()
+        return None if row is None else (bytes(row[0]), _must(row[1]))
 
     def envelope_received(self, message_id: str) -> tuple[bytes, datetime] | None:
         row = self._conn.execute(

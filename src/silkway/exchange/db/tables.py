@@ -47,6 +47,16 @@ received_envelopes = Table(
 """The bytes of every envelope opened here, as received and signed: the evidence of a message
 (``silkway messages evidence``) and the Commission's copy of the anchors it keeps."""
 
+sent_envelopes = Table(
+    "sent_envelopes",
+    metadata,
+    Column("message_id", String(45), primary_key=True),
+    Column("sent_at", DateTime(timezone=True), nullable=False),
+    Column("data", LargeBinary, nullable=False),
+)
+"""The bytes of every envelope this node put on the bus, as signed: what an evidence bundle
+shows as the answer sent, rather than one sealed anew."""
+
 dead_letters = Table(
     "dead_letters",
     metadata,
