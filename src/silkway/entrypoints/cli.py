@@ -22,6 +22,7 @@ from silkway.kernel.errors import DomainError
 from silkway.reference.model import MEMBER_STATES, NODE_CODES
 from silkway.seals.cli import seal_app
 from silkway.settings import Settings
+from silkway.sim.cli import simulate
 from silkway.transit.domain.declaration import TransitDeclaration
 
 app = typer.Typer(
@@ -50,6 +51,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(trust_app, name="trust")
 app.add_typer(users_app, name="users")
 app.add_typer(clients_app, name="clients")
+app.command("simulate")(simulate)
 app.command("token")(identity_token)
 
 StateOption = Annotated[str, typer.Option("--node", "--state", help="Node: AM BY KZ KG RU EEC.")]
