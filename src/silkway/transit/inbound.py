@@ -137,6 +137,14 @@ def _passage_confirmation(
     office = _office(envelope, "IntermediateOffice")
     if office in movement.passed_offices:
         return
+    if movement.status in _PAST_PASSAGE:
+        # The carriage passed before it arrived; the confirmation was delayed on its way (a
+        # node that was down, a backlog). The record is kept, the status stays where it is.
+        _record(
+            uow, movement, envelope, now, "passage_confirmed_late", {"office": office},
+            passed_offices=(*movement.passed_offices, office),
+        )  # fmt: skip
+        return
     unplanned = office not in movement.declaration.intermediate_offices
     apply_event(
         ctx,
@@ -147,6 +155,16 @@ def _passage_confirmation(
         actor=inbound.actor(envelope),
         local=False,
     )
+
+
+_PAST_PASSAGE = frozenset(
+    {
+        MovementStatus.ARRIVED,
+        MovementStatus.COMPLETED,
+        MovementStatus.PARTIALLY_COMPLETED,
+    }
+)
+"""Where a confirmed passage can only be late news."""
 
 
 def _arrival_notice(

@@ -11,6 +11,7 @@ from tests.conftest import START
 from tests.integration.exchange.federation import Federation, federation
 
 from silkway.examples import example_declaration
+from silkway.exchange import service as exchange
 from silkway.transit import service as transit
 from silkway.transit.domain.movement import (
     Accept,
@@ -75,6 +76,32 @@ def test_passage_arrival_and_completion_flow_back(fed: Federation) -> None:
     assert transit.get_movement(ru, ref).status is MovementStatus.COMPLETED
     for node in fed.nodes.values():
         assert all(v.ok for v in transit.verify_all(node.transit).values())
+
+
+def test_a_passage_confirmation_delayed_past_completion_is_kept(fed: Federation) -> None:
+    """RU's confirmation of the passage is held up (its node's backlog) until after BY's
+    arrival notice has completed the movement at KZ: taken, recorded, the status unchanged."""
+    fed.open_all()
+    ref = lodge_and_release(fed)
+    fed.pump()
+    ru, by, kz = (fed.nodes[s].transit for s in ("RU", "BY", "KZ"))
+    decl = transit.get_movement(kz, ref).declaration
+    ru_office = next(o for o in decl.intermediate_offices if kz.reference.offices[o].state == "RU")
+    transit.act(ru, ref, RecordPassage(ru_office))
+    exchange.relay(fed.contexts["RU"], fed.send)
+    held_up, fed.wire = fed.wire, []
+    transit.act(by, ref, RecordArrival(decl.destination_office))
+    fed.pump()
+    assert transit.get_movement(kz, ref).status is MovementStatus.COMPLETED
+    fed.wire = held_up
+    fed.pump()
+    late = transit.get_movement(kz, ref)
+    assert late.status is MovementStatus.COMPLETED
+    assert ru_office in late.passed_offices
+    with ru.read() as uow:
+        views = uow.exchange.outbox_views(movement_reference=ref)
+    assert {v.outcome for v in views if v.message_kind == "passage_confirmation"} == {"accepted"}
+    assert all(v.ok for v in transit.verify_all(kz).values())
 
 
 def test_a_copy_refuses_what_only_departure_may_do(fed: Federation) -> None:
