@@ -10,6 +10,7 @@ from fastapi import Depends, FastAPI, Response
 from fastapi.responses import HTMLResponse
 
 from silkway import __version__
+from silkway.anchoring.api import build_anchor_router
 from silkway.bootstrap import Node
 from silkway.exchange.api import build_exchange_router
 from silkway.guarantees.api import build_guarantee_router
@@ -55,6 +56,7 @@ def create_node_app(
     app.include_router(build_guarantee_router(node))
     app.include_router(build_seal_router(node))
     app.include_router(build_exchange_router(node))
+    app.include_router(build_anchor_router(node.anchoring))
 
     @app.get("/health", tags=["health"])
     def health() -> dict[str, str]:

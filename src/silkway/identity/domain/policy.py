@@ -172,6 +172,9 @@ _ROWS: dict[tuple[str, str], Rule] = {
     ("GET", f"{_V1}/register"): _read(_A, _X, _O),
     ("POST", f"{_V1}/register/import"): _write(_X),
     ("GET", f"{_V1}/conformance"): _read(_A, _X, _O),
+    # Log anchors (the heads of the logs, no contents): the Commission's analysts read its list.
+    ("GET", f"{_V1}/anchors/taken"): _read(_X),
+    ("GET", f"{_V1}/anchors/kept"): _read(_X, _A),
 }
 
 POLICY: Mapping[tuple[str, str], Rule] = _ROWS
