@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
+
+import pytest
 
 from silkway.bootstrap import Node
 from silkway.entrypoints.scheduler import Duty, Scheduler, node_duties
@@ -64,3 +67,35 @@ def test_a_failing_duty_does_not_stop_the_others() -> None:
     finally:
         scheduler.stop()
     assert scheduler.runs["broken"] == 0
+
+
+def test_a_duty_asked_for_runs_at_once_and_is_not_asked_twice() -> None:
+    started, finish = threading.Event(), threading.Event()
+    others: list[int] = []
+
+    def long_run() -> None:
+        started.set()
+        finish.wait(30)
+
+    scheduler = Scheduler(
+        [Duty("tests", 3600.0, long_run), Duty("other", 3600.0, lambda: others.append(1))],
+        tick_s=0.01,
+    )
+    with pytest.raises(KeyError, match="no duty 'unknown'"):
+        scheduler.run_now("unknown")
+    scheduler.start()
+    try:
+        assert scheduler.run_now("tests") is True
+        # Asked for and not yet finished (waiting for its turn, or running): the same run.
+        assert scheduler.run_now("tests") is False
+        assert started.wait(20)
+        assert scheduler.run_now("tests") is False
+        finish.set()
+        eventually(lambda: scheduler.runs["tests"] == 1)
+        assert scheduler.run_now("tests") is True
+        eventually(lambda: scheduler.runs["tests"] == 2)
+    finally:
+        finish.set()
+        scheduler.stop()
+    # Only the duty asked for ran: the other is an hour from its turn.
+    assert (others, scheduler.failures) == ([], {"tests": 0, "other": 0})

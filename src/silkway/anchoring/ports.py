@@ -19,6 +19,15 @@ class TakenAnchor:
 
 
 @dataclass(frozen=True, slots=True)
+class SentAnchor:
+    """An anchor in a node's list of those it took: what it anchored and the MSG.915 that
+    carried it (the movement heads stay in the node's copy)."""
+
+    anchor: Anchor
+    message_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class KeptAnchor:
     """An anchor as the Commission received it."""
 
@@ -51,9 +60,23 @@ class AnchorRepository(Protocol):
 
     def taken(self, anchor_id: str) -> TakenAnchor | None: ...
 
+    def list_taken(self, *, offset: int = 0, limit: int = 100) -> list[SentAnchor]:
+        """The anchors this node took, newest first."""
+        ...
+
+    def count_taken(self) -> int: ...
+
     # the Commission's
     def keep(self, kept: KeptAnchor) -> bool:
         """False when this anchor was kept before."""
         ...
 
     def latest_kept(self, state: str) -> KeptAnchor | None: ...
+
+    def list_kept(
+        self, state: str | None = None, *, offset: int = 0, limit: int = 100
+    ) -> list[KeptAnchor]:
+        """The anchors kept of ``state`` (every state's when None), newest first."""
+        ...
+
+    def count_kept(self, state: str | None = None) -> int: ...

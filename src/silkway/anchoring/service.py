@@ -6,7 +6,8 @@ outbox, so the relay sends it, signed with the node's key, to the Commission. Th
 keeps each anchor with the signed envelope it came in (:func:`keep`, its inbound handler).
 ``silkway audit verify`` then judges the node's logs against the latest anchor the Commission
 holds (:func:`check`): a chain rewritten with every hash recomputed still verifies on its own,
-but no longer reaches the head the Commission was sent.
+but no longer reaches the head the Commission was sent. The lists (:func:`anchors_taken`,
+:func:`anchors_kept`) show each node what it holds.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from silkway.anchoring.domain.anchor import (
     movement_chain,
     movement_digest,
 )
-from silkway.anchoring.ports import KeptAnchor, TakenAnchor
+from silkway.anchoring.ports import KeptAnchor, SentAnchor, TakenAnchor
 from silkway.exchange.domain.envelope import (
     Envelope,
     EnvelopeRejected,
@@ -41,7 +42,7 @@ from silkway.exchange.hooks import NodeAccess
 from silkway.exchange.outbound import process_message
 from silkway.exchange.ports import EnvelopeSealer
 from silkway.kernel.chain import GENESIS_HASH
-from silkway.kernel.errors import ActionInvalid, Violation
+from silkway.kernel.errors import ActionInvalid, DomainError, Violation
 from silkway.unit_of_work import UnitOfWork
 
 COMMISSION = "EEC"
@@ -243,3 +244,51 @@ def _check_movements(uow: UnitOfWork, anchor: Anchor, chain: ChainHead) -> list[
             )
         ]
     return compare_movements(taken.movement_heads, current)
+
+
+# --- what each node holds -----------------------------------------------------------------
+
+
+class AnchorsNotHere(DomainError):
+    """Asked a node for anchors of a kind it never holds: a member state's node keeps none of
+    the others' (the Commission does), and the Commission takes none of its own.
+
+    ``code`` is per instance: ``anchors-not-kept-here``, ``anchors-not-taken-here``."""
+
+    code = "anchors-not-here"
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def anchors_taken(
+    ctx: AnchorContext, *, offset: int = 0, limit: int = 100
+) -> tuple[int, list[SentAnchor]]:
+    """The anchors this member state's node took, newest first: how many, and one page."""
+    if ctx.state == COMMISSION:
+        raise AnchorsNotHere(
+            "anchors-not-taken-here",
+            "the Commission takes no anchors: it keeps those the member states' nodes take",
+        )
+    with ctx.node.read() as uow:
+        return uow.anchors.count_taken(), uow.anchors.list_taken(offset=offset, limit=limit)
+
+
+def anchors_kept(
+    ctx: AnchorContext, state: str | None = None, *, offset: int = 0, limit: int = 100
+) -> tuple[int, list[KeptAnchor]]:
+    """The anchors the Commission keeps of ``state`` (of every state when None), newest first
+    by the time the node took them: how many, and one page. As kept: ``latest_kept`` checks an
+    anchor's signature again before a log is judged against it."""
+    if ctx.state != COMMISSION:
+        raise AnchorsNotHere(
+            "anchors-not-kept-here",
+            f"anchors are kept by the Commission's node ({COMMISSION}); the {ctx.state} node "
+            "holds only the anchors it took",
+        )
+    with ctx.node.read() as uow:
+        return (
+            uow.anchors.count_kept(state),
+            uow.anchors.list_kept(state, offset=offset, limit=limit),
+        )

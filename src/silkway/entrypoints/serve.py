@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import httpx2
@@ -204,17 +205,18 @@ def serve_node(
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     node = build_node(state, settings, database_url=database_url)
     devices = DeviceBoard()
-    app = create_node_app(node, devices=devices)
-    print(
-        f"Silkway node {state} is up: API http://{host}:{port}/api/v1 "
-        f"(docs http://{host}:{port}/docs)",
-        flush=True,
-    )
     listeners = start_device_listeners(settings, {node.state: node}, strict=True)
     devices.listeners = listeners
     runtime = start_exchange(settings, {node.state: node})
     scheduler = start_scheduler({node.state: node})
     partner_tests = start_partner_tests(node, runtime)
+    # The app can start the partner tests now (POST /api/v1/partners/tests): it wakes their duty.
+    app = create_node_app(node, devices=devices, partner_tests=partner_tests)
+    print(
+        f"Silkway node {state} is up: API http://{host}:{port}/api/v1 "
+        f"(docs http://{host}:{port}/docs)",
+        flush=True,
+    )
     try:
         uvicorn.run(app, host=host, port=port, log_level="warning", **SERVER_LIMITS)
     finally:
@@ -227,22 +229,40 @@ def serve_node(
         node.dispose()
 
 
-def start_partner_tests(node: Node, runtime: ExchangeRuntime) -> Scheduler | None:
+@dataclass(frozen=True, slots=True)
+class PartnerTests:
+    """A node's interstate tests as its own scheduler runs them: at start-up, on their
+    interval, and at once when asked (:meth:`run_now`, the API's ``POST /partners/tests``)."""
+
+    scheduler: Scheduler
+    duty: str
+    partners: tuple[str, ...]
+
+    def run_now(self) -> bool:
+        return self.scheduler.run_now(self.duty)
+
+    def stop(self) -> None:
+        self.scheduler.stop()
+
+
+def start_partner_tests(node: Node, runtime: ExchangeRuntime) -> PartnerTests | None:
     """A member state's node tests every other member state over the bus at start-up, then
     every ``SILKWAY_INTERSTATE_TESTS_INTERVAL_S``: that is what puts its processes in operation."""
     if node.state not in MEMBER_STATES:
         return None
-    partners = [s for s in node.settings.partners or MEMBER_STATES if s != node.state]
+    partners = tuple(s for s in node.settings.partners or MEMBER_STATES if s != node.state)
 
     def run() -> None:
-        results = runtime.run_partner_tests(node.state, partners)
+        results = runtime.run_partner_tests(node.state, list(partners))
         for process, by_partner in results.items():
             passing = [p for p, v in by_partner.items() if v and all(o.passed for o in v)]
             log.info("%s %s in operation with: %s", node.state, process, ", ".join(passing))
 
+    duty = f"{node.state}:interstate-tests"
+    # A scheduler of their own: a run takes seconds per partner, and must not hold up the
+    # node's other duties (overdue movements, anchors…).
     scheduler = Scheduler(
-        [Duty(f"{node.state}:interstate-tests", node.settings.interstate_tests_interval_s, run)],
-        first_run_s=0.0,
+        [Duty(duty, node.settings.interstate_tests_interval_s, run)], first_run_s=0.0
     )
     scheduler.start()
-    return scheduler
+    return PartnerTests(scheduler, duty, partners)

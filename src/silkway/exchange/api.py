@@ -1,8 +1,9 @@
 """API routes of the node for the interstate exchange, under ``/api/v1``.
 
 Every node: its outbound messages and what became of them (bus or paper, R.006 outcome), its
-inbox, dead letters (and retrying one), and where each process is in operation. The
-Commission's node also answers for the integration journal and the register of processes.
+inbox, dead letters (and retrying one), and where each process is in operation; a running
+member state's node also runs its interstate tests on request. The Commission's node also
+answers for the integration journal and the register of processes.
 """
 
 from __future__ import annotations
@@ -17,12 +18,19 @@ from pydantic import BaseModel
 from silkway.bootstrap import Node
 from silkway.exchange import register
 from silkway.exchange import service as exchange
-from silkway.exchange.ports import ConformanceResult, InboxEntry, JournalEntry, OutboxView
+from silkway.exchange.ports import (
+    ConformanceResult,
+    InboxEntry,
+    JournalEntry,
+    OutboxView,
+    PartnerTestRuns,
+)
 from silkway.identity.access import Actor
 from silkway.kernel.errors import DomainError
 from silkway.kernel.wire import QueryFlag
+from silkway.reference.model import COMMISSION
 from silkway.web.problems import ApiProblem
-from silkway.web.responses import problems
+from silkway.web.responses import problem, problems
 
 MessageId = Annotated[str, Path(pattern=r"^urn:uuid:[0-9a-f-]{36}$")]
 StateQuery = Annotated[str | None, Query(pattern=r"^(AM|BY|KZ|KG|RU|EEC)$")]
@@ -41,7 +49,20 @@ class DeadLetterOut(BaseModel):
     resolved: bool
 
 
-def build_exchange_router(node: Node) -> APIRouter:
+class PartnerTestsRequested(BaseModel):
+    """A run of the interstate tests, asked for: it runs in the background, and its results
+    replace the last run's where those are read (``links``)."""
+
+    state: str
+    partners: list[str]
+    processes: list[str]
+    requested_at: datetime
+    links: dict[str, str]
+
+
+def build_exchange_router(node: Node, partner_tests: PartnerTestRuns | None = None) -> APIRouter:
+    """The exchange's routes; ``partner_tests`` are the running node's interstate tests, which
+    only a ``silkway node`` of a member state has (None: nothing to run on request)."""
     router = APIRouter(prefix="/api/v1", tags=["exchange"])
     uow = node.transit.uow
     read = node.transit.read
@@ -103,6 +124,54 @@ def build_exchange_router(node: Node) -> APIRouter:
     ) -> dict[str, bool]:
         with read() as u:
             return u.exchange.partners(process)
+
+    @router.post(
+        "/partners/tests",
+        status_code=202,
+        response_model=PartnerTestsRequested,
+        summary="Run the interstate tests against every partner now",
+        responses={
+            409: problem(
+                409,
+                "No run was asked for: one is under way or already asked for "
+                "(`partner-tests-running`; its results will appear at /partners and "
+                "/conformance), or this node has no live exchange of its own to test over "
+                "(`partner-tests-unavailable`: the embedded Union measures its pairs at "
+                "start-up, and the Commission is no partner).",
+            )
+        },
+    )
+    def partner_tests_now(request: Request) -> PartnerTestsRequested:
+        if partner_tests is None:
+            # A conflict with how this node runs, not a fault: it will not change by retrying.
+            raise ApiProblem(
+                409,
+                "partner-tests-unavailable",
+                "No live exchange to test over",
+                "the Commission is no partner in a process: its node runs no interstate tests"
+                if node.state == COMMISSION
+                else f"this app of the {node.state} node runs no interstate tests of its own: "
+                "it is not a 'silkway node' on a live bus (the embedded Union measures every "
+                "pair at start-up)",
+            )
+        if not partner_tests.run_now():
+            raise ApiProblem(
+                409,
+                "partner-tests-running",
+                "Interstate tests already running",
+                f"the {node.state} node's interstate tests against "
+                f"{', '.join(partner_tests.partners)} are under way or already asked for: "
+                "their results will appear at /api/v1/partners and /api/v1/conformance",
+            )
+        # The node's own mount point, as the Union mounts each node's app under /nodes/{state}.
+        base = f"{request.scope.get('root_path', '')}/api/v1"
+        return PartnerTestsRequested(
+            state=node.state,
+            partners=list(partner_tests.partners),
+            processes=sorted(node.exchange.kits),
+            requested_at=node.transit.clock.now(),
+            links={"partners": f"{base}/partners", "conformance": f"{base}/conformance"},
+        )
 
     @router.get("/journal", response_model=list[JournalEntry], summary="Integration journal (EEC)")
     def journal(

@@ -439,7 +439,10 @@ def messages_evidence(
     if out is None:
         _emit(bundle)
         return
-    out.write_text(json.dumps(bundle, indent=2) + "\n", encoding="utf-8")
+    try:
+        out.write_text(json.dumps(bundle, indent=2) + "\n", encoding="utf-8")
+    except OSError as exc:
+        _fail("file-unwritable", f"{out}: {exc.strerror or exc}")
     _emit({"written": str(out), "message_id": message_id})
 
 

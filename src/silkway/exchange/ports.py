@@ -1,4 +1,5 @@
-"""What the interstate exchange services need: storage, and sealing of envelopes."""
+"""What the interstate exchange needs: storage, sealing of envelopes, and the running node's
+interstate tests to start on request."""
 
 from __future__ import annotations
 
@@ -261,6 +262,23 @@ class EnvelopeSealer(Protocol):
         """The trust list's entry for the key that signed ``data`` (``key_id``, ``owner``,
         ``public_key`` in base64, ``valid_from``, ``valid_to``, ``revoked_at``), or None when
         the envelope is unsigned or its key is not listed."""
+        ...
+
+
+class PartnerTestRuns(Protocol):
+    """The interstate tests a running node (``silkway node``) runs against its partners over
+    the live bus, which an administrator may start now rather than at their next turn.
+
+    The node's scheduler provides it; an app without one (the embedded Union, the Commission's
+    node) has no live exchange of its own to test over."""
+
+    @property
+    def partners(self) -> tuple[str, ...]:
+        """The member states tested."""
+        ...
+
+    def run_now(self) -> bool:
+        """Start a run now; False when a run is under way or already asked for."""
         ...
 
 

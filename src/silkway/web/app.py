@@ -10,8 +10,10 @@ from fastapi import Depends, FastAPI, Response
 from fastapi.responses import HTMLResponse
 
 from silkway import __version__
+from silkway.anchoring.api import build_anchor_router
 from silkway.bootstrap import Node
 from silkway.exchange.api import build_exchange_router
+from silkway.exchange.ports import PartnerTestRuns
 from silkway.guarantees.api import build_guarantee_router
 from silkway.guarantees.api.ownership import GuaranteeOwnership
 from silkway.identity.api import build_identity_router
@@ -30,8 +32,14 @@ MAX_BODY_BYTES = 1 << 20
 
 
 def create_node_app(
-    node: Node, *, root_path: str = "", devices: DeviceBoard | None = None
+    node: Node,
+    *,
+    root_path: str = "",
+    devices: DeviceBoard | None = None,
+    partner_tests: PartnerTestRuns | None = None,
 ) -> FastAPI:
+    """A node's API; ``partner_tests`` are the interstate tests of a running ``silkway node``,
+    which its administrators may start on request (without them the route says why not)."""
     settings = node.settings
     owned = GuaranteeOwnership(node.guarantees)
     guard = make_guard(
@@ -54,7 +62,8 @@ def create_node_app(
     app.include_router(build_router(node.transit))
     app.include_router(build_guarantee_router(node))
     app.include_router(build_seal_router(node))
-    app.include_router(build_exchange_router(node))
+    app.include_router(build_exchange_router(node, partner_tests))
+    app.include_router(build_anchor_router(node.anchoring))
 
     @app.get("/health", tags=["health"])
     def health() -> dict[str, str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from silkway.anchoring import service as anchoring
 from silkway.guarantees import certificates, claims
 from silkway.guarantees import service as guarantees
 from silkway.guarantees.domain.guarantee import (
@@ -99,6 +100,8 @@ TABLE: tuple[tuple[type[DomainError] | tuple[type[DomainError], ...], ProblemKin
     # Seals.
     ((seals.SealNotFound, seals.IncidentNotFound, seals.MovementUnknown), NOT_FOUND),
     (seals.SealExists, ProblemKind(409, "Seal exists")),
+    # Anchoring: the list asked for is held by other nodes (the detail says which).
+    (anchoring.AnchorsNotHere, ProblemKind(404, "Not held at this node")),
     # Anything else the domain refuses.
     (DomainError, REFUSED),
 )

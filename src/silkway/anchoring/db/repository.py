@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, Select, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from silkway.anchoring.db.tables import anchors_kept, anchors_taken
 from silkway.anchoring.domain.anchor import Anchor, ChainHead, MovementHead, rows_digest
-from silkway.anchoring.ports import KeptAnchor, TakenAnchor
+from silkway.anchoring.ports import KeptAnchor, SentAnchor, TakenAnchor
 from silkway.guarantees.db.tables import guarantee_ledger
 from silkway.identity.db.tables import access_log
 from silkway.node.db.values import utc_or_none
@@ -37,6 +37,23 @@ _MOVEMENT_HEADS = (
 _MOVEMENT_HASHES = select(movement_events.c.movement_reference, movement_events.c.hash).order_by(
     movement_events.c.movement_reference, movement_events.c.seq
 )
+
+
+# A list reads every column but the movement heads, which only a check needs.
+_TAKEN_LIST = select(
+    anchors_taken.c.anchor_id,
+    anchors_taken.c.state,
+    anchors_taken.c.taken_at,
+    anchors_taken.c.message_id,
+    anchors_taken.c.chains,
+).order_by(anchors_taken.c.taken_at.desc(), anchors_taken.c.anchor_id.desc())
+_KEPT_LIST = select(anchors_kept).order_by(
+    anchors_kept.c.taken_at.desc(), anchors_kept.c.anchor_id.desc()
+)
+
+
+def _kept_of(query: Select[Any], state: str | None) -> Select[Any]:
+    return query if state is None else query.where(anchors_kept.c.state == state)
 
 
 def _chains(anchor: Anchor) -> list[dict[str, Any]]:
@@ -107,6 +124,13 @@ class SqlAnchorRepository:
         heads = tuple(MovementHead(str(h[0]), int(h[1]), str(h[2])) for h in row.movement_heads)
         return TakenAnchor(_anchor(row), row.message_id, heads)
 
+    def list_taken(self, *, offset: int = 0, limit: int = 100) -> list[SentAnchor]:
+        rows = self._conn.execute(_TAKEN_LIST.offset(offset).limit(limit))
+        return [SentAnchor(_anchor(row), row.message_id) for row in rows]
+
+    def count_taken(self) -> int:
+        return int(self._conn.execute(select(func.count()).select_from(anchors_taken)).scalar_one())
+
     def keep(self, kept: KeptAnchor) -> bool:
         try:
             with self._conn.begin_nested():
@@ -134,6 +158,20 @@ class SqlAnchorRepository:
         ).first()
         if row is None:
             return None
-        received_at = utc_or_none(row.received_at)
-        assert received_at is not None
-        return KeptAnchor(_anchor(row), row.message_id, received_at)
+        return _kept(row)
+
+    def list_kept(
+        self, state: str | None = None, *, offset: int = 0, limit: int = 100
+    ) -> list[KeptAnchor]:
+        rows = self._conn.execute(_kept_of(_KEPT_LIST, state).offset(offset).limit(limit))
+        return [_kept(row) for row in rows]
+
+    def count_kept(self, state: str | None = None) -> int:
+        query = _kept_of(select(func.count()).select_from(anchors_kept), state)
+        return int(self._conn.execute(query).scalar_one())
+
+
+def _kept(row: Any) -> KeptAnchor:
+    received_at = utc_or_none(row.received_at)
+    assert received_at is not None
+    return KeptAnchor(_anchor(row), row.message_id, received_at)

@@ -168,10 +168,14 @@ _ROWS: dict[tuple[str, str], Rule] = {
     ("GET", f"{_V1}/dead-letters"): _read(_X),
     ("POST", f"{_V1}/dead-letters/{{dead_letter_id}}/retry"): _write(_X),
     ("GET", f"{_V1}/partners"): _read(_X, _A, _O),
+    ("POST", f"{_V1}/partners/tests"): _write(_X),
     ("GET", f"{_V1}/journal"): _read(_A, _X),
     ("GET", f"{_V1}/register"): _read(_A, _X, _O),
     ("POST", f"{_V1}/register/import"): _write(_X),
     ("GET", f"{_V1}/conformance"): _read(_A, _X, _O),
+    # Log anchors (the heads of the logs, no contents): the Commission's analysts read its list.
+    ("GET", f"{_V1}/anchors/taken"): _read(_X),
+    ("GET", f"{_V1}/anchors/kept"): _read(_X, _A),
 }
 
 POLICY: Mapping[tuple[str, str], Rule] = _ROWS
