@@ -42,7 +42,7 @@ from silkway.exchange.domain.processes import (
 from silkway.exchange.hooks import InboundHandler, KitBuilder, NodeAccess
 from silkway.exchange.outbound import conversation_of
 from silkway.exchange.ports import BUS, DEAD, PAPER, EnvelopeSealer, InboxEntry, OutboxMessage
-from silkway.kernel.errors import ActionInvalid, DomainError, Violation
+from silkway.kernel.errors import ActionInvalid, DomainError, MovementBusy, Violation
 from silkway.reference.model import MEMBER_STATES
 from silkway.unit_of_work import UnitOfWork
 
@@ -309,6 +309,10 @@ def _apply(
             raise
         # An interstate test expects its answer now; outside one the bus would bring it back.
         return [_error(NOT_YET_APPLICABLE, str(exc))]
+    except MovementBusy:
+        # Another change to the movement won the race: nothing is kept of this attempt (the
+        # transaction rolls back) and the bus brings the message back, never a refusal.
+        raise
     except DomainError as exc:
         return [_error(v.code, v.message, v.pointer) for v in exc.violations] or [
             _error(exc.code, exc.message)

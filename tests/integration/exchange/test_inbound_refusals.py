@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -15,8 +17,10 @@ from silkway.bootstrap import compose_exchange, compose_sealer
 from silkway.examples import example_declaration
 from silkway.exchange import service as exchange
 from silkway.exchange.bus.ports import RetryLater
+from silkway.exchange.domain.envelope import urn_uuid
 from silkway.exchange.signing.signature import Signer
 from silkway.exchange.xml.codec import encode
+from silkway.kernel.errors import MovementBusy
 from silkway.transit import service as transit
 from silkway.transit.domain.movement import Accept, ChangeDestination, ExtendTimeLimit, Release
 
@@ -216,6 +220,37 @@ def test_a_genuine_envelope_published_by_another_node_is_refused_and_not_seen(
     assert answers_to_kz(fed) == []
     assert exchange.receive(fed.contexts["BY"], data, via="KZ").outcome == "accepted"
     assert transit.get_movement(fed.nodes["BY"].transit, ref).state == "KZ"
+
+
+def test_a_message_that_meets_a_concurrent_change_is_retried_not_refused(
+    fed: Federation,
+) -> None:
+    """The movement changed under the handler (``MovementBusy``): nothing is kept, nothing is
+    answered, the bus brings the message back, and then it is taken."""
+    data, ref = release_bytes(fed)
+    by = fed.contexts["BY"]
+    code = "P.CP.01.MSG.010"
+    real = by.handlers[code]
+
+    def busy(uow: Any, envelope: Any, now: Any) -> None:
+        raise MovementBusy("the movement changed meanwhile; try again")
+
+    racing = dataclasses.replace(by, handlers={**by.handlers, code: busy})
+    with pytest.raises(MovementBusy):
+        exchange.receive(racing, data)
+    assert copies_at_by(fed) == 0
+    assert answers_to_kz(fed) == []
+    with fed.nodes["BY"].transit.read() as uow:
+        assert uow.exchange.envelope_received(_id(fed, data)) is None
+    assert by.handlers[code] is real
+    assert exchange.receive(by, data).outcome == "accepted"
+    assert transit.get_movement(fed.nodes["BY"].transit, ref).state == "KZ"
+
+
+def _id(fed: Federation, data: bytes) -> str:
+    peeked = fed.contexts["BY"].sealer.peek(data)
+    assert peeked is not None
+    return urn_uuid(peeked.header.message_id)
 
 
 def test_revoked_key_is_refused(fed: Federation) -> None:
