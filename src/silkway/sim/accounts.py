@@ -27,6 +27,7 @@ __all__ = [
     "demo_accounts",
     "ensure_demo_accounts",
     "officer",
+    "seal_operator",
 ]
 
 DEMO_PASSWORD = "silkway-demo-password"
@@ -48,6 +49,11 @@ def administrator(state: str) -> str:
 def officer(state: str) -> str:
     """The demo officer of ``state``: bound to no one office, so acting at all of them."""
     return f"officer.{state.lower()}"
+
+
+def seal_operator(state: str) -> str:
+    """The demo account of ``state``'s national seal operator."""
+    return f"operator.{state.lower()}"
 
 
 def demo_accounts(

@@ -60,6 +60,19 @@ def simulate(
         str,
         typer.Option(envvar="SILKWAY_SIM_PASSWORD", help="The demo accounts' password."),
     ] = DEMO_PASSWORD,
+    seals: Annotated[
+        bool,
+        typer.Option(
+            help="Register the seals of movements from the node the device listeners feed"
+            " (SILKWAY_LISTENER_NODE) and have them report through their protocols."
+        ),
+    ] = True,
+    tamper: Annotated[
+        float,
+        typer.Option(
+            min=0.0, max=1.0, help="Share of tracked movements whose seal reports tampering."
+        ),
+    ] = 0.0,
     wait: Annotated[
         float,
         typer.Option(min=0.0, help="Seconds to wait for a Union that is still starting."),
@@ -81,6 +94,8 @@ def simulate(
             SystemClock(),
             list(MEMBER_STATES),
             TrafficModel(seed),
+            tracked_state=settings.listener_node.upper() if seals else None,
+            tamper_share=tamper,
         )
         planned = sim.plan(movements, first=first)
         try:

@@ -10,19 +10,32 @@ ended, what the exchange carried per process and channel, and where each guarant
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import logging
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from silkway.node.ports import Clock
 from silkway.reference.model import ReferenceData
-from silkway.sim.accounts import declarants, officer
+from silkway.seals.domain.seals import IncidentCode
+from silkway.sim.accounts import declarants, officer, seal_operator
 from silkway.sim.client import CallRefused, UnionClient
 from silkway.sim.demo import Step, next_step
+from silkway.sim.devices import (
+    Address,
+    Device,
+    DeviceError,
+    EgtsTerminal,
+    TeltonikaTracker,
+    WialonTracker,
+)
+from silkway.sim.track import Journey, Track, make_track, tamper
 from silkway.sim.traffic import TrafficModel
 from silkway.transit.api.schemas import MovementDetail
 from silkway.transit.domain.declaration import SecurityKind, TransitDeclaration
@@ -68,6 +81,14 @@ class Summary:
     """Messages about the run's movements, by ``process channel outcome``."""
     guarantees: dict[str, dict[str, str]] = field(default_factory=dict)
     """Each guarantee the traffic used: its balance when the run ended."""
+    positions: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Per device protocol: fixes ``sent`` by the simulated seals and ``acknowledged``."""
+    stored_positions: int = 0
+    """Positions the node of departure stored on the run's movements (read back)."""
+    incidents: dict[str, int] = field(default_factory=dict)
+    """Seal incidents on the run's movements, by code."""
+    tampered: dict[str, int] = field(default_factory=dict)
+    """Tampering the simulated seals reported, by the incident code it should open."""
     unaccounted: list[str] = field(default_factory=list)
     """Lodged movements that did not reach an end (or vanished)."""
     seconds: float = 0.0
@@ -88,6 +109,10 @@ class Summary:
             "steps": self.steps,
             "messages": self.messages,
             "guarantees": self.guarantees,
+            "positions": self.positions,
+            "stored_positions": self.stored_positions,
+            "incidents": self.incidents,
+            "tampered": self.tampered,
             "unaccounted": self.unaccounted,
             "every_movement_accounted_for": self.accounted,
             "seconds": round(self.seconds, 1),
@@ -110,6 +135,47 @@ def _in_order(
     return all(o in passed or office_state(o) == state for o in offices)
 
 
+REPORT_PERIOD = timedelta(seconds=10)
+"""How often a simulated seal reports in the run (the shortest period a seal may have)."""
+FIRST_FIXES = 3
+"""Fixes each seal reports after release before the carriage moves on in the run."""
+
+
+TAMPER_EVENTS = {"wialon": IncidentCode.SEAL_BROKEN, "egts": IncidentCode.HOUSING_OPENED}
+"""The tampering each protocol can report."""
+
+
+def _share(seal_id: str) -> float:
+    return (_digest("tamper:" + seal_id) % 10_000) / 10_000
+
+
+def _digest(text: str) -> int:
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
+
+
+def _imei(seal_id: str) -> str:
+    """A 15-digit device identity for the seal, the same every run."""
+    return f"35{_digest(seal_id) % 10**13:013d}"
+
+
+def _password(seal_id: str) -> str:
+    return f"sim{_digest('pw:' + seal_id) % 10**8:08d}"
+
+
+def _whole_seconds(moment: datetime) -> datetime:
+    return moment.replace(microsecond=0)
+
+
+def _device(protocol: str, seal_id: str) -> Device:
+    if protocol == "egts":
+        return EgtsTerminal(_imei(seal_id))
+    if protocol == "wialon":
+        return WialonTracker(_imei(seal_id), _password(seal_id))
+    if protocol == "teltonika":
+        return TeltonikaTracker(_imei(seal_id))
+    raise ValueError(f"no simulated device speaks {protocol!r}")
+
+
 Progress = Callable[[int, int], None]
 """Called with (movements at their end, movements lodged) as the run goes."""
 
@@ -123,7 +189,17 @@ class Simulation:
     clock: Clock
     states: Sequence[str]
     model: TrafficModel
+    tamper_share: float = 0.0
+    """Share of the tracked movements whose seal reports tampering (01 over Wialon IPS, 02
+    over EGTS; Teltonika carries no seal event), chosen by the seal's number."""
+    tracked_state: str | None = None
+    """The node the device listeners feed (``SILKWAY_LISTENER_NODE``): its movements' seals
+    are registered there and report their fixes through the real protocols; None, no seals."""
     stop: threading.Event = field(default_factory=threading.Event)
+    _listeners: dict[str, Address] = field(default_factory=dict)
+    _tracked: set[str] = field(default_factory=set)
+    _positions: dict[str, dict[str, int]] = field(default_factory=dict)
+    _tampered: dict[str, int] = field(default_factory=dict)
 
     def plan(self, count: int, *, first: int = 1) -> list[Planned]:
         today = self.clock.now().date()
@@ -167,6 +243,8 @@ class Simulation:
     ) -> Summary:
         started = time.monotonic()
         summary = Summary(planned=len(planned))
+        if self.tracked_state is not None:
+            self._listeners = self._listener_addresses(self.tracked_state)
         summary.by_corridor = dict(sorted(Counter(p.corridor for p in planned).items()))
         references = self._lodge(planned, summary)
         open_at = dict(references)  # reference -> node of departure, while not at its end
@@ -182,6 +260,8 @@ class Simulation:
             if not moved:
                 self.stop.wait(min(0.05 * stalled, 1.0))
         summary.steps = dict(sorted(steps.items()))
+        summary.positions = {p: dict(c) for p, c in sorted(self._positions.items())}
+        summary.tampered = dict(sorted(self._tampered.items()))
         self._account(references, summary)
         summary.seconds = time.monotonic() - started
         return summary
@@ -197,6 +277,8 @@ class Simulation:
             if account is None:
                 refused["no-declarant-account"] += 1
                 continue
+            if p.state == self.tracked_state:
+                self._register_seals(p)
             try:
                 lodged = self.union.call(
                     p.state,
@@ -236,6 +318,8 @@ class Simulation:
                         del open_at[reference]
                         break
                     master = movement
+                    if not self._track(movement):
+                        break  # its seals have not reported yet: the carriage waits
                     route += [
                         s for s in movement.declaration.route if s in self.states and s != state
                     ]
@@ -271,6 +355,89 @@ class Simulation:
             raise
         return MovementDetail.model_validate(found)
 
+    # -- seals -------------------------------------------------------------------------------
+
+    def _listener_addresses(self, state: str) -> dict[str, Address]:
+        status = self.union.call(state, seal_operator(state), "GET", "/devices/listeners")
+        out: dict[str, Address] = {}
+        for protocol, listener in (status.get("tcp") or {}).items():
+            address = listener.get("address")
+            if address:
+                host, _, port = str(address).rpartition(":")
+                # A listener on every address is reached on the loopback from this machine.
+                out[protocol] = ("127.0.0.1" if host in ("0.0.0.0", "") else host, int(port))
+        return out
+
+    def _register_seals(self, p: Planned) -> None:
+        """Each navigation seal of the movement, registered with the departure's operator on
+        a protocol the listeners speak (the seal's number decides which)."""
+        protocols = sorted(self._listeners)
+        if not protocols:
+            return
+        for seal_id in p.declaration.seals.navigation_seal_ids:
+            protocol = protocols[_digest(seal_id) % len(protocols)]
+            body: dict[str, Any] = {
+                "seal_id": seal_id,
+                "protocol": protocol,
+                "imei": _imei(seal_id),
+            }
+            if protocol == "wialon":
+                body["password"] = _password(seal_id)
+            try:
+                self.union.call(p.state, seal_operator(p.state), "POST", "/seals", json=body)
+            except CallRefused as exc:
+                if exc.status != 409:  # registered by an earlier run with the same seed
+                    raise
+
+    def _track(self, movement: MovementDetail) -> bool:
+        """Once released, each seal of the movement reports its first fixes from the corridor
+        through its protocol: True when that is done (or there is nothing to report)."""
+        reference = movement.reference
+        if (
+            reference in self._tracked
+            or movement.state != self.tracked_state
+            or movement.released_at is None
+            or not self._listeners
+        ):
+            return True
+        corridor = self.reference.corridors.get(movement.declaration.corridor or "")
+        if corridor is None:
+            self._tracked.add(reference)
+            return True
+        now = self.clock.now()
+        if now - movement.released_at < REPORT_PERIOD * (FIRST_FIXES - 1) + timedelta(seconds=2):
+            return False
+        protocols = sorted(self._listeners)
+        for k, seal_id in enumerate(movement.declaration.seals.navigation_seal_ids):
+            track = make_track(
+                corridor,
+                Journey(
+                    start=_whole_seconds(movement.released_at) + timedelta(seconds=1),
+                    period=REPORT_PERIOD,
+                    to_km=0.2 * (FIRST_FIXES - 1),
+                    seed=_digest(seal_id) + k,
+                ),
+            )
+            track = Track(track.period, track.fixes[:FIRST_FIXES])
+            protocol = protocols[_digest(seal_id) % len(protocols)]
+            event = TAMPER_EVENTS.get(protocol)
+            if event is not None and _share(seal_id) < self.tamper_share:
+                track = tamper(track, track.fixes[-1].time, event)
+                self._tampered[event.value] = self._tampered.get(event.value, 0) + 1
+            fixes = track.fixes
+            counts = self._positions.setdefault(protocol, {"sent": 0, "acknowledged": 0})
+            counts["sent"] += len(fixes)
+            try:
+                delivery = asyncio.run(
+                    _device(protocol, seal_id).send(self._listeners[protocol], fixes)
+                )
+            except DeviceError as exc:
+                log.warning("seal %s could not report: %s", seal_id, exc)
+                continue
+            counts["acknowledged"] += delivery.acknowledged
+        self._tracked.add(reference)
+        return True
+
     # -- accounting --------------------------------------------------------------------------
 
     def _account(self, references: dict[str, str], summary: Summary) -> None:
@@ -294,6 +461,25 @@ class Simulation:
                 for view in self._messages(s, reference):
                     outcome = view.get("outcome") or "unanswered"
                     messages[f"{view['process']} {view.get('channel') or 'pending'} {outcome}"] += 1
+        incidents: Counter[str] = Counter()
+        stored = 0
+        if self.tracked_state is not None:
+            for reference, state in references.items():
+                if state == self.tracked_state:
+                    track = self.union.call(
+                        state, seal_operator(state), "GET", f"/movements/{reference}/track"
+                    )
+                    stored += int(track["stored_points"])
+                    for i in self.union.call(
+                        state,
+                        seal_operator(state),
+                        "GET",
+                        "/seal-incidents",
+                        params={"movement": reference, "limit": 500},
+                    ):
+                        incidents[str(i["code"])] += 1
+        summary.incidents = dict(sorted(incidents.items()))
+        summary.stored_positions = stored
         summary.outcomes = dict(sorted(outcomes.items()))
         summary.messages = dict(sorted(messages.items()))
         for grn, state in sorted(grns.items()):

@@ -90,7 +90,9 @@ def _simulate(base: str, *options: str) -> tuple[int, dict[str, Any]]:
 
 
 def test_every_simulated_movement_ends_and_is_accounted_for(union: str) -> None:
-    code, summary = _simulate(union, "--movements", "12", "--seed", "5", "--timeout", "240")
+    code, summary = _simulate(
+        union, "--movements", "12", "--seed", "5", "--timeout", "240", "--tamper", "0.5"
+    )
     assert code == 0, summary
     assert (summary["planned"], summary["lodged"], summary["refused_at_lodging"]) == (12, 12, {})
     assert sum(summary["by_corridor"].values()) == 12
@@ -99,9 +101,20 @@ def test_every_simulated_movement_ends_and_is_accounted_for(union: str) -> None:
     assert summary["every_movement_accounted_for"] is True
     steps = summary["steps"]
     assert steps["accept"] == steps["release"] == steps["arrival"] == 12
-    # Every message about the run's movements went on the bus and was answered positively.
-    assert set(summary["messages"]) == {"P.CP.01 bus accepted"}
+    # Every message about the run's movements (transit, and the seal operators' hand-overs)
+    # went on the bus and was answered positively.
+    assert set(summary["messages"]) <= {"P.CP.01 bus accepted", "P.SO.01 bus accepted"}
     assert summary["messages"]["P.CP.01 bus accepted"] >= 3 * 12
+    # The seals of the movements from Kazakhstan (the node the listeners feed) reported over
+    # their protocols; the node stored every fix acknowledged, and each tampering reported
+    # opened its incident, nothing else.
+    positions = summary["positions"]
+    assert positions
+    assert set(positions) <= {"egts", "wialon", "teltonika"}
+    assert all(p["acknowledged"] == p["sent"] > 0 for p in positions.values())
+    assert summary["stored_positions"] == sum(p["sent"] for p in positions.values())
+    assert summary["tampered"]
+    assert summary["incidents"] == summary["tampered"]
     # Every lock taken at release was credited at completion.
     assert summary["guarantees"]
     assert {g["locked"] for g in summary["guarantees"].values()} == {"0.00"}
