@@ -23,7 +23,7 @@ from silkway.exchange.runtime import ExchangeRuntime
 from silkway.exchange.service import envelope_for
 from silkway.transit import service as transit
 from silkway.transit.domain.movement import Accept, Release
-from tests.bench.bench_bus import raw_jetstream_rate
+from tests.bench.bench_bus import ASYNC_WINDOW, raw_jetstream_rate
 from tests.bench.harness import Result
 from tests.conftest import START
 from tests.integration.exchange.federation import federation
@@ -100,8 +100,10 @@ def run() -> list[Result]:
         with running_server(folder / "nats") as server:
             nats_rate, size = _exchange_rate(folder / "a", NatsBus(server.url))
             raw = raw_jetstream_rate(server.url, 5000, size)
+            raw_async = raw_jetstream_rate(server.url, 5000, size, window=ASYNC_WINDOW)
         inproc_rate, _ = _exchange_rate(folder / "b", InProcessBus())
     return [
         Result("exchange.nats", nats_rate, "envelopes/s", "jetstream.raw_same_size", raw),
+        Result("exchange.nats", nats_rate, "envelopes/s", "jetstream.raw_async", raw_async),
         Result("exchange.inproc", inproc_rate, "envelopes/s", "jetstream.raw_same_size", raw),
     ]
