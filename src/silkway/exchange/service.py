@@ -51,7 +51,6 @@ log = logging.getLogger("silkway.exchange")
 CONFORMANCE_PROCEDURE = uuid.uuid5(uuid.NAMESPACE_URL, "silkway:conformance")
 """ProcedureID of interstate-test messages: the receiver checks and answers, then undoes."""
 
-
 NOT_YET_APPLICABLE = "not-yet-applicable"
 """An interstate test's answer to a message that would wait for another (its copy, its
 hand-over): outside a test the bus brings such a message back until it applies."""
@@ -467,7 +466,7 @@ def retry_dead_letter(ctx: ExchangeContext, dead_letter_id: int) -> Receipt:
     )
     try:
         receipt = receive(ctx, letter.data, waited)
-    except RetryLater as exc:
+    except (RetryLater, MovementBusy) as exc:
         # Still cannot be processed (a key or a movement not known yet): still a dead letter.
         receipt = Receipt("retry-later", letter.message_id, None, [_error("retry-later", str(exc))])
     # Resolved only when processed now or before (a duplicate); a refusal stays a dead letter,
