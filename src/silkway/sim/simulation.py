@@ -17,6 +17,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -135,6 +136,9 @@ def _in_order(
     return all(o in passed or office_state(o) == state for o in offices)
 
 
+WORKERS = 8
+"""Movements driven at once in a round."""
+
 REPORT_PERIOD = timedelta(seconds=10)
 """How often a simulated seal reports in the run (the shortest period a seal may have)."""
 FIRST_FIXES = 3
@@ -200,6 +204,7 @@ class Simulation:
     _tracked: set[str] = field(default_factory=set)
     _positions: dict[str, dict[str, int]] = field(default_factory=dict)
     _tampered: dict[str, int] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def plan(self, count: int, *, first: int = 1) -> list[Planned]:
         today = self.clock.now().date()
@@ -301,50 +306,53 @@ class Simulation:
     def _round(
         self, references: dict[str, str], open_at: dict[str, str], steps: Counter[str]
     ) -> bool:
-        """Every open movement one step on, at every node on its route that has one to record:
-        the node of departure first, since it is the one that says the movement has ended."""
-        office_state = office_states(self.reference)
+        """Every open movement one step on, at every node on its route that has one to record;
+        movements in parallel, as many officers work at once."""
+        with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="silkway-sim") as pool:
+            done = list(pool.map(lambda r: (r, self._advance(r, open_at[r])), list(open_at)))
         moved = False
-        for reference in list(open_at):
-            departure = open_at[reference]
-            route: list[str] = [departure]
-            master: MovementDetail | None = None
-            for state in route:
-                movement = self._movement(state, reference)
-                if movement is None:
-                    continue  # its copy is still on the bus
-                if state == departure:
-                    if movement.status in FINAL:
-                        del open_at[reference]
-                        break
-                    master = movement
-                    if not self._track(movement):
-                        break  # its seals have not reported yet: the carriage waits
-                    route += [
-                        s for s in movement.declaration.route if s in self.states and s != state
-                    ]
-                step = next_step(movement, state, office_state)
-                if (
-                    step is None
-                    or master is None
-                    or not _in_order(step, master, state, office_state)
-                ):
-                    continue
-                try:
-                    self.union.call(
-                        state,
-                        officer(state),
-                        "POST",
-                        f"/movements/{reference}/{step.action}",
-                        json=step.body,
-                    )
-                except CallRefused as exc:
-                    if exc.status == 409:  # the copy moved on meanwhile: next round
-                        continue
-                    raise
-                steps[step.action] += 1
-                moved = True
+        for reference, (ended, actions) in done:
+            if ended:
+                del open_at[reference]
+            steps.update(actions)
+            moved = moved or bool(actions)
         return moved
+
+    def _advance(self, reference: str, departure: str) -> tuple[bool, list[str]]:
+        """One movement's steps this round, the node of departure first (it is the one that
+        says the movement has ended): (ended, actions taken)."""
+        office_state = office_states(self.reference)
+        actions: list[str] = []
+        route: list[str] = [departure]
+        master: MovementDetail | None = None
+        for state in route:
+            movement = self._movement(state, reference)
+            if movement is None:
+                continue  # its copy is still on the bus
+            if state == departure:
+                if movement.status in FINAL:
+                    return True, actions
+                master = movement
+                if not self._track(movement):
+                    break  # its seals have not reported yet: the carriage waits
+                route += [s for s in movement.declaration.route if s in self.states and s != state]
+            step = next_step(movement, state, office_state)
+            if step is None or master is None or not _in_order(step, master, state, office_state):
+                continue
+            try:
+                self.union.call(
+                    state,
+                    officer(state),
+                    "POST",
+                    f"/movements/{reference}/{step.action}",
+                    json=step.body,
+                )
+            except CallRefused as exc:
+                if exc.status == 409:  # the copy moved on meanwhile: next round
+                    continue
+                raise
+            actions.append(step.action)
+        return False, actions
 
     def _movement(self, state: str, reference: str) -> MovementDetail | None:
         try:
@@ -421,20 +429,25 @@ class Simulation:
             track = Track(track.period, track.fixes[:FIRST_FIXES])
             protocol = protocols[_digest(seal_id) % len(protocols)]
             event = TAMPER_EVENTS.get(protocol)
-            if event is not None and _share(seal_id) < self.tamper_share:
+            tampered = event is not None and _share(seal_id) < self.tamper_share
+            if event is not None and tampered:
                 track = tamper(track, track.fixes[-1].time, event)
-                self._tampered[event.value] = self._tampered.get(event.value, 0) + 1
             fixes = track.fixes
-            counts = self._positions.setdefault(protocol, {"sent": 0, "acknowledged": 0})
-            counts["sent"] += len(fixes)
             try:
                 delivery = asyncio.run(
                     _device(protocol, seal_id).send(self._listeners[protocol], fixes)
                 )
             except DeviceError as exc:
                 log.warning("seal %s could not report: %s", seal_id, exc)
-                continue
-            counts["acknowledged"] += delivery.acknowledged
+                acknowledged = exc.acknowledged
+            else:
+                acknowledged = delivery.acknowledged
+            with self._lock:  # movements report from several threads at once
+                counts = self._positions.setdefault(protocol, {"sent": 0, "acknowledged": 0})
+                counts["sent"] += len(fixes)
+                counts["acknowledged"] += acknowledged
+                if event is not None and tampered:
+                    self._tampered[event.value] = self._tampered.get(event.value, 0) + 1
         self._tracked.add(reference)
         return True
 
