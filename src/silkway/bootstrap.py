@@ -25,10 +25,10 @@ from silkway.guarantees.service import GuaranteeContext, GuaranteePolicy
 from silkway.identity.service import IdentityContext
 from silkway.identity.tokens import ExternalIssuer
 from silkway.node.clock import SystemClock
-from silkway.node.db.engine import make_engine
+from silkway.node.db.engine import make_engine, sqlite_file
 from silkway.node.db.migrate import upgrade
 from silkway.node.db.unit_of_work import SqlUnitOfWork
-from silkway.node.ports import Clock
+from silkway.node.ports import Clock, DatabaseMissing
 from silkway.reference import load_reference
 from silkway.reference.model import NODE_CODES, ReferenceData
 from silkway.seals import inbound as seal_inbound
@@ -71,12 +71,18 @@ def build_node(
     clock: Clock | None = None,
     security: SecurityGate | None = None,
     migrate: bool = True,
+    create: bool = True,
 ) -> Node:
+    """The node ``state``, on its database (made and migrated when missing, unless ``create``
+    is false: then a SQLite file that does not exist is a :class:`DatabaseMissing`)."""
     state = state.upper()
     if state not in NODE_CODES:
         raise ValueError(f"unknown node {state!r}; expected one of {', '.join(NODE_CODES)}")
     settings = settings or Settings()
-    engine = make_engine(database_url or settings.node_database_url(state))
+    url = database_url or settings.node_database_url(state)
+    if not create:
+        _require_database(state, url, settings, named=database_url is not None)
+    engine = make_engine(url)
     if migrate:
         upgrade(engine)
     clock = clock or SystemClock()
@@ -122,6 +128,21 @@ def build_node(
         identity=compose_identity(state, settings, transit),
         anchoring=AnchorContext(transit, sealer),
     )
+
+
+def _require_database(state: str, url: str, settings: Settings, *, named: bool) -> None:
+    path = sqlite_file(url)
+    if path is None or path.exists():
+        return
+    if named or settings.database_url:
+        hint = "check the database URL"
+    else:
+        hint = (
+            f"the embedded nodes keep theirs under SILKWAY_DATA_DIR (here {settings.data_dir}):"
+            " run the command in the folder 'silkway run' runs in, set SILKWAY_DATA_DIR to its"
+            f" data folder, or make this node's database with 'silkway db upgrade --node {state}'"
+        )
+    raise DatabaseMissing(state, str(path), hint)
 
 
 def compose_sealer(state: str, settings: Settings) -> SignedXmlSealer:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from silkway.reference.model import NODE_CODES
@@ -14,7 +14,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SILKWAY_", extra="ignore")
 
     data_dir: Path = Path("var")
-    """Where embedded nodes keep their SQLite files (``{data_dir}/nodes/{state}.sqlite``)."""
+    """Where embedded nodes keep their SQLite files (``{data_dir}/nodes/{state}.sqlite``) and
+    their keys. A relative folder is taken from where the command starts, once, when the
+    settings are read: every path below it is then absolute, and says where it is."""
     database_url: str | None = None
     """One node's database. Unset: a SQLite file per node under ``data_dir``."""
     host: str = "127.0.0.1"
@@ -122,6 +124,11 @@ class Settings(BaseSettings):
     """Our field → the provider's claim: ``subject``, ``role``, ``state``, ``office``, ``party``."""
     oidc_roles: dict[str, str] = Field(default_factory=dict)
     """The provider's role values → ours (``officer``, ``declarant``…); empty: the same names."""
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, folder: Path) -> Path:
+        return folder.expanduser().absolute()
 
     def issuer_for(self, state: str) -> str:
         return self.token_issuer or f"urn:silkway:node:{state.lower()}"

@@ -106,6 +106,8 @@ def test_lodge_show_and_verify(tmp_path: Path) -> None:
     code, by_number = invoke("movement", "show", lodged["registration_number"])
     assert by_number["reference"] == lodged["reference"]
 
+    # The Commission's node keeps the anchors (none of KZ yet): its database is there too.
+    assert invoke("db", "upgrade", "--node", "EEC")[0] == 0
     code, verdict = invoke("audit", "verify", "--node", "KZ")
     # The access log holds the two runs that changed state: the guarantee and the lodging.
     assert (code, verdict) == (
@@ -125,7 +127,7 @@ def test_lodging_with_a_wrong_access_code_is_refused(tmp_path: Path) -> None:
     assert [(e["code"], e["pointer"]) for e in out["errors"]] == [
         ("security-access-code-invalid", "/security/0/access_code")
     ]
-    assert invoke("audit", "verify", "--node", "KZ")[1]["checked"] == 0
+    assert invoke("audit", "verify", "--node", "KZ", "--skip-anchors")[1]["checked"] == 0
 
 
 def test_audit_verify_names_the_tampered_record(tmp_path: Path) -> None:
@@ -152,7 +154,7 @@ def test_lodging_bad_input_says_why_and_stores_nothing(tmp_path: Path) -> None:
     assert (code, out["error"]) == (1, "file-unreadable")
     code, out = invoke("declaration", "lodge", str(bad), "--node", "XX")
     assert code == 1
-    assert invoke("audit", "verify", "--node", "KZ")[1]["checked"] == 0
+    assert invoke("audit", "verify", "--node", "KZ", "--skip-anchors")[1]["checked"] == 0
 
 
 def test_lodging_at_the_wrong_node_is_refused(tmp_path: Path) -> None:
@@ -251,6 +253,8 @@ def test_trust_show_refuses_a_bare_list_of_keys(data_dir: Path) -> None:
 
 
 def test_conformance_run_of_a_process_without_a_kit_says_which_have_one() -> None:
+    assert invoke("db", "upgrade", "--node", "KZ")[0] == 0
+    assert invoke("db", "upgrade", "--node", "BY")[0] == 0
     code, out = invoke(
         "conformance", "run", "--between", "KZ", "--between", "BY", "--process", "P.XX.01"
     )
@@ -266,6 +270,7 @@ def test_a_command_that_changes_state_needs_a_user_whose_role_may_run_it(
 ) -> None:
     file = tmp_path / "d.json"
     file.write_text(json.dumps(invoke("declaration", "example", "western-road")[1]))
+    assert invoke("db", "upgrade", "--node", "KZ")[0] == 0  # a node, with no user yet
     lodge = ["declaration", "lodge", str(file), "--node", "KZ"]
     monkeypatch.delenv("SILKWAY_USER", raising=False)
     result = runner.invoke(app, lodge)
@@ -276,7 +281,8 @@ def test_a_command_that_changes_state_needs_a_user_whose_role_may_run_it(
     monkeypatch.setenv("SILKWAY_PASSWORD", "not-the-password")
     result = runner.invoke(app, lodge)
     assert json.loads(result.stdout)["error"] == "credentials-invalid"
-    assert invoke("audit", "verify", "--node", "KZ")[1]["checked"] == 0  # nothing was lodged
+    # Nothing was lodged.
+    assert invoke("audit", "verify", "--node", "KZ", "--skip-anchors")[1]["checked"] == 0
 
 
 def test_the_first_administrator_needs_no_sign_in_and_the_next_accounts_do(
@@ -308,3 +314,111 @@ def test_conformance_run_refuses_a_live_bus(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("SILKWAY_BUS_URL", "nats://127.0.0.1:4222")
     code, out = invoke("conformance", "run", "--between", "KZ", "--between", "BY")
     assert (code, out["error"]) == (1, "conformance-live")
+
+
+def test_an_example_declaration_has_a_fresh_lrn_each_time_or_the_one_asked_for() -> None:
+    from silkway.transit.domain.declaration import TransitDeclaration
+
+    (code_a, a), (code_b, b) = (invoke("declaration", "example", "western-road") for _ in "ab")
+    assert (code_a, code_b) == (0, 0)
+    assert a["lrn"] != b["lrn"]
+    for example in (a, b):
+        assert example["lrn"].startswith("SRF-")  # the example declarant's series
+        assert TransitDeclaration.model_validate(example).lrn == example["lrn"]
+    # Otherwise the same declaration: the LRN is what makes it a new one.
+    assert {k: v for k, v in a.items() if k != "lrn"} == {k: v for k, v in b.items() if k != "lrn"}
+
+    code, chosen = invoke("declaration", "example", "western-road", "--lrn", "TOUR-0001")
+    assert (code, chosen["lrn"]) == (0, "TOUR-0001")
+    code, refused = invoke("declaration", "example", "western-road", "--lrn", "A B")
+    assert (code, refused["error"]) == (1, "lrn-invalid")
+    assert [e["pointer"] for e in refused["errors"]] == ["/lrn"]
+    code, refused = invoke("declaration", "example", "western-road", "--lrn", "L" * 23)
+    assert (code, refused["error"]) == (1, "lrn-invalid")
+
+
+def test_two_examples_lodge_as_two_movements(tmp_path: Path) -> None:
+    references = []
+    for n in range(2):
+        code, example = invoke("declaration", "example", "western-road")
+        assert code == 0
+        if n == 0:
+            register_quoted_guarantee(example, "KZ")
+        file = tmp_path / f"d{n}.json"
+        file.write_text(json.dumps(example))
+        code, lodged = invoke("declaration", "lodge", str(file), "--node", "KZ")
+        assert (code, lodged["created"]) == (0, True), lodged
+        references.append(lodged["reference"])
+    assert references[0] != references[1]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("movement", "show", "SW26KZ000000000011"),
+        ("audit", "verify", "--node", "KZ"),
+        ("guarantee", "balance", "26KZ19201G0004171", "--node", "KZ"),
+        ("claims", "report", "--node", "KZ"),
+        ("messages", "list", "--node", "KZ"),
+        ("conformance", "register"),
+        ("seals", "incidents", "--node", "KZ"),
+        ("users", "list", "--node", "KZ"),
+    ],
+)
+def test_a_command_on_a_node_with_no_database_says_where_it_looked_and_makes_none(
+    data_dir: Path, command: tuple[str, ...]
+) -> None:
+    code, out = invoke(*command)
+    assert (code, out["error"]) == (1, "database-missing"), out
+    state = "EEC" if command[0] == "conformance" else "KZ"
+    path = data_dir / "nodes" / f"{state.lower()}.sqlite"
+    assert out["message"].startswith(f"no database for node {state} at {path}: ")
+    assert f"SILKWAY_DATA_DIR (here {data_dir})" in out["message"]
+    assert not (data_dir / "nodes").exists()
+
+
+def test_a_database_url_naming_no_file_is_refused_as_missing(tmp_path: Path) -> None:
+    missing = tmp_path / "elsewhere" / "kz.sqlite"
+    code, out = invoke(
+        "movement", "show", "SW26KZ000000000011", "--database-url", f"sqlite:///{missing}"
+    )
+    assert (code, out["error"]) == (1, "database-missing")
+    assert out["message"] == f"no database for node KZ at {missing}: check the database URL"
+    assert not missing.parent.exists()
+
+
+def test_db_upgrade_makes_the_database_the_other_commands_then_read(data_dir: Path) -> None:
+    assert invoke("db", "upgrade", "--node", "KZ")[0] == 0
+    assert (data_dir / "nodes" / "kz.sqlite").exists()
+    code, out = invoke("movement", "show", "SW26KZ000000000011")
+    assert (code, out["error"]) == (1, "movement-not-found")
+
+
+def test_a_second_exchange_over_a_data_folder_in_use_is_refused(data_dir: Path) -> None:
+    from silkway.entrypoints.union_lock import hold
+
+    _enrol("KZ", "BY", "EEC")
+    with hold(data_dir, "silkway run"):
+        code, out = invoke("conformance", "run", "--between", "KZ", "--between", "BY")
+        assert (code, out["error"]) == (1, "data-folder-in-use")
+        assert out["message"].startswith(f"{data_dir} is in use by 'silkway run' (pid ")
+        assert "silkway conformance register" in out["message"]
+        code, out = invoke("run", "--no-demo")
+        assert (code, out["error"]) == (1, "data-folder-in-use")
+    # Nothing was measured while it was refused; once the folder is free, the run goes ahead.
+    assert _partners("KZ") == {}
+    code, out = invoke("conformance", "run", "--between", "KZ", "--between", "BY")
+    assert (code, out["in_operation"]) == (0, True)
+    assert _partners("KZ") == {"BY": True}
+
+
+def _partners(state: str) -> dict[str, bool]:
+    """Whether P.CP.01 is in operation between ``state`` and each partner, as its node says."""
+    from silkway.bootstrap import build_node
+
+    node = build_node(state, create=False)
+    try:
+        with node.transit.uow() as uow:
+            return uow.exchange.partners("P.CP.01")
+    finally:
+        node.dispose()

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import enum
 import sys
+import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
+from typer.core import TyperGroup
 
 from silkway.entrypoints.cli_output import emit as _emit
 from silkway.entrypoints.cli_output import fail as _fail
@@ -19,13 +22,27 @@ from silkway.identity.cli import clients_app, operator, users_app
 from silkway.identity.cli import token as identity_token
 from silkway.kernel.codes import identify
 from silkway.kernel.errors import DomainError
+from silkway.node.ports import DatabaseMissing
 from silkway.reference.model import MEMBER_STATES, NODE_CODES
 from silkway.seals.cli import seal_app
 from silkway.settings import Settings
 from silkway.sim.cli import simulate
 from silkway.transit.domain.declaration import TransitDeclaration
 
+
+class _Commands(TyperGroup):
+    """Every command: a node database that is not where the command looked is an answer with
+    its code (``database-missing``), not a traceback and not a new, empty database."""
+
+    def invoke(self, ctx: Any) -> Any:  # typer's own click Context
+        try:
+            return super().invoke(ctx)
+        except DatabaseMissing as exc:
+            _fail(exc.code, str(exc))
+
+
 app = typer.Typer(
+    cls=_Commands,
     help="Silkway: seamless customs transit across the Eurasian Economic Union.",
     no_args_is_help=True,
     add_completion=False,
@@ -68,17 +85,47 @@ def _check_state(state: str) -> str:
     return state
 
 
+class LogLevel(enum.StrEnum):
+    DEBUG = "debug"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+
 @app.command()
 def run(
     host: Annotated[str | None, typer.Option(help="Listen address.")] = None,
     port: Annotated[int | None, typer.Option(help="Listen port.")] = None,
     demo: Annotated[bool, typer.Option(help="Lodge and drive demo movements.")] = True,
+    log_level: Annotated[
+        LogLevel,
+        typer.Option(
+            envvar="SILKWAY_LOG_LEVEL",
+            case_sensitive=False,
+            help="What else to print: warning (problems only), info, or debug (everything,"
+            " the interstate tests' deliberate refusals included).",
+        ),
+    ] = LogLevel.WARNING,
 ) -> None:
     """Start the embedded Union: every node in one process, a SQLite file per node."""
-    from silkway.entrypoints.serve import serve_union
+    started = time.monotonic()
+    from silkway.entrypoints.serve import ServerNotStarted, serve_union
+    from silkway.entrypoints.union_lock import FolderInUse
 
     settings = Settings()
-    serve_union(settings, host=host or settings.host, port=port or settings.port, demo=demo)
+    try:
+        serve_union(
+            settings,
+            host=host or settings.host,
+            port=port or settings.port,
+            demo=demo,
+            log_level=log_level.value,
+            started=started,
+        )
+    except FolderInUse as exc:
+        _fail(exc.code, f"{exc}: stop it first, or give this Union its own SILKWAY_DATA_DIR")
+    except ServerNotStarted as exc:
+        _fail("server-not-started", str(exc))
 
 
 @app.command()
@@ -162,7 +209,7 @@ def declaration_lodge(
     from silkway.transit.service import lodge_declaration
 
     declaration = _read_declaration(file)
-    n = build_node(_check_state(state), database_url=database_url)
+    n = build_node(_check_state(state), database_url=database_url, create=False)
     try:
         who = operator(n.identity, "declaration lodge")
         require_party(who, declaration.owners(), "the declaration")
@@ -185,15 +232,37 @@ def declaration_lodge(
 @declaration_app.command("example")
 def declaration_example(
     name: Annotated[str, typer.Argument(help="Corridor example, e.g. western-road.")],
+    lrn: Annotated[
+        str | None,
+        typer.Option(
+            help="The LRN to give it; default: a fresh one, from the clock and a random suffix."
+        ),
+    ] = None,
 ) -> None:
-    """Print a valid example declaration, its dates moved to today."""
-    from silkway.examples import example_declaration, example_names
+    """Print a valid example declaration, its dates moved to today, with an LRN of its own:
+    each call is a new declaration to lodge (the same LRN again is the same declaration)."""
+    from silkway.examples import example_declaration, example_names, fresh_lrn
     from silkway.node.clock import SystemClock
 
+    now = SystemClock().now()
     try:
-        decl = example_declaration(name, SystemClock().now().date())
+        decl = example_declaration(name, now.date())
     except KeyError:
         _fail("example-unknown", f"no example {name!r}; known: {', '.join(example_names())}")
+        return
+    data = decl.model_dump(mode="json")
+    data["lrn"] = fresh_lrn(decl.lrn, now) if lrn is None else lrn
+    try:
+        decl = TransitDeclaration.model_validate(data)
+    except ValidationError as exc:
+        _fail(
+            "lrn-invalid",
+            f"--lrn {lrn!r} is not an LRN: 1 to 22 letters, digits and - _ / .",
+            [
+                {"code": f"schema-{e['type']}", "pointer": "/lrn", "message": e["msg"]}
+                for e in exc.errors()
+            ],
+        )
         return
     typer.echo(decl.model_dump_json(indent=2, exclude_none=True))
 
@@ -218,7 +287,7 @@ def movement_show(
     from silkway.transit.api.schemas import MovementDetail
 
     node_state = _check_state(state) if state else _state_of_key(key)
-    n = build_node(node_state, database_url=database_url)
+    n = build_node(node_state, database_url=database_url, create=False)
     try:
         m = transit.get_movement(n.transit, key)
         records, verdict = transit.event_log(n.transit, m.reference)
@@ -287,7 +356,7 @@ def audit_verify(
     access_checked = 0
     anchors: dict[str, str | None] = {}
     for s in states:
-        n = build_node(s, settings, database_url=database_url)
+        n = build_node(s, settings, database_url=database_url, create=False)
         try:
             if reference:
                 try:
@@ -360,7 +429,17 @@ def _check_anchor(
                 " --commission-database-url, or --skip-anchors",
             }
         ]
-    commission = build_node("EEC", settings, database_url=commission_url)
+    try:
+        commission = build_node("EEC", settings, database_url=commission_url, create=False)
+    except DatabaseMissing as exc:
+        # Not made empty here: an empty one would say "nothing anchored" of every log.
+        return None, [
+            {
+                "chain": "anchors",
+                "reason": f"{exc} (the Commission's database keeps the anchors:"
+                " --commission-database-url names it; --skip-anchors checks the chains alone)",
+            }
+        ]
     try:
         try:
             kept = anchoring.latest_kept(commission.anchoring, n.state)
@@ -380,7 +459,7 @@ def audit_anchor(state: StateOption, database_url: UrlOption = None) -> None:
     from silkway.anchoring import service as anchoring
     from silkway.bootstrap import build_node
 
-    n = build_node(_check_state(state), database_url=database_url)
+    n = build_node(_check_state(state), database_url=database_url, create=False)
     try:
         operator(n.identity, "audit anchor")
         anchor = anchoring.take_anchor(n.anchoring)

@@ -7,7 +7,8 @@ every date by the same number of days so that an example is valid on the day it 
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+import secrets
+from datetime import date, datetime, timedelta
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -16,6 +17,8 @@ from silkway.transit.domain.declaration import TransitDeclaration
 
 EXAMPLE_EPOCH = date(2026, 12, 1)
 _DATE_FIELDS = ("time_limit", "issued_on")
+_LRN_MAX = 22
+_SUFFIX_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
 
 @cache
@@ -52,3 +55,14 @@ def example_declaration(name: str, today: date) -> TransitDeclaration:
     example never mixes the machine's date with a node's simulated one."""
     delta = today - EXAMPLE_EPOCH
     return TransitDeclaration.model_validate(_shift(_load(name), delta))
+
+
+def fresh_lrn(example_lrn: str, now: datetime) -> str:
+    """A new LRN in the example declarant's series: its prefix, the time, a random suffix.
+
+    ``"SRF-WR-2026-0001"`` at 2026-12-06 21:45:19 becomes e.g. ``"SRF-261206214519-K3Q"``;
+    two made in the same second differ by the random suffix (one of 32³)."""
+    suffix = "".join(secrets.choice(_SUFFIX_ALPHABET) for _ in range(3))
+    stamp = now.strftime("%y%m%d%H%M%S")
+    prefix = example_lrn.split("-", 1)[0][: _LRN_MAX - len(stamp) - len(suffix) - 2]
+    return f"{prefix}-{stamp}-{suffix}" if prefix else f"{stamp}-{suffix}"

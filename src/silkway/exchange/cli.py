@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -15,6 +15,9 @@ from silkway.entrypoints.cli_output import refused as _refused
 from silkway.identity.cli import operator
 from silkway.kernel.errors import DomainError
 from silkway.reference.model import MEMBER_STATES, NODE_CODES
+
+if TYPE_CHECKING:
+    from silkway.exchange.conformance import ScenarioOutcome
 
 exchange_app = typer.Typer(
     help="Interstate exchange: messages, dead letters, journal, process register.",
@@ -51,7 +54,7 @@ def _sign_in(state: str, command: str) -> None:
 def _node(state: str) -> Any:
     from silkway.bootstrap import build_node
 
-    return build_node(_state(state))
+    return build_node(_state(state), create=False)
 
 
 @exchange_app.command("list")
@@ -177,30 +180,17 @@ def conformance_run(
     states = [_state(s) for s in between]
     if len(states) != 2 or states[0] == states[1] or not set(states) <= set(MEMBER_STATES):
         _fail("between-invalid", "--between takes two different member states")
-    from silkway.bootstrap import build_node
-    from silkway.exchange.bus.inproc import InProcessBus
-    from silkway.exchange.runtime import ExchangeRuntime
+    from silkway.entrypoints.union_lock import FolderInUse
 
-    nodes = {s: build_node(s) for s in (*states, "EEC")}
     try:
-        # The results are recorded at the Commission's register, by one of its administrators.
-        operator(nodes["EEC"].identity, "conformance run")
-        kits = nodes[states[0]].exchange.kits
-        if process not in kits:
-            _fail(
-                "process-without-kit", f"no conformance kit for {process}; kits: {', '.join(kits)}"
-            )
-        runtime = ExchangeRuntime(
-            {s: nodes[s].exchange for s in states}, InProcessBus(), journal=nodes["EEC"].exchange
+        results = _conformance(states, process, timeout)
+    except FolderInUse as exc:
+        _fail(
+            exc.code,
+            f"{exc}, which runs these nodes' exchange: a second one would take its messages."
+            " A running 'silkway run' measured every pair of states when it started"
+            " ('silkway conformance register' shows the results); stop it to test here",
         )
-        runtime.start()
-        try:
-            results = runtime.conformance(states[0], states[1], timeout=timeout, process=process)
-        finally:
-            runtime.stop()
-    finally:
-        for n in nodes.values():
-            n.dispose()
     passed = all(o.passed for outcomes in results.values() for o in outcomes)
     _emit(
         {
@@ -214,6 +204,45 @@ def conformance_run(
     )
     if not passed:
         raise typer.Exit(2)
+
+
+def _conformance(
+    states: list[str], process: str, timeout: float
+) -> dict[str, list[ScenarioOutcome]]:
+    """The scenarios both ways, on an exchange of this process's own: while it runs, no
+    other process may run the exchange of the same data folder (``FolderInUse``)."""
+    from silkway.bootstrap import build_node
+    from silkway.entrypoints.union_lock import hold
+    from silkway.exchange.bus.inproc import InProcessBus
+    from silkway.exchange.runtime import ExchangeRuntime
+    from silkway.settings import Settings
+
+    nodes = {s: build_node(s, create=False) for s in (*states, "EEC")}
+    try:
+        # The results are recorded at the Commission's register, by one of its administrators.
+        operator(nodes["EEC"].identity, "conformance run")
+        kits = nodes[states[0]].exchange.kits
+        if process not in kits:
+            _fail(
+                "process-without-kit", f"no conformance kit for {process}; kits: {', '.join(kits)}"
+            )
+        with hold(Settings().data_dir, "silkway conformance run"):
+            runtime = ExchangeRuntime(
+                {s: nodes[s].exchange for s in states},
+                InProcessBus(),
+                journal=nodes["EEC"].exchange,
+            )
+            runtime.start()
+            try:
+                results = runtime.conformance(
+                    states[0], states[1], timeout=timeout, process=process
+                )
+            finally:
+                runtime.stop()
+    finally:
+        for n in nodes.values():
+            n.dispose()
+    return results
 
 
 @conformance_app.command("register")

@@ -40,12 +40,15 @@ from silkway.exchange.domain.processes import (
 )
 from silkway.exchange.ports import ConformanceResult, InboxEntry
 from silkway.exchange.register import in_operation_between, pair_status
-from silkway.exchange.service import CONFORMANCE_PROCEDURE, ExchangeContext, Send
+from silkway.exchange.service import CONFORMANCE_PROCEDURE, REPLAYED, ExchangeContext, Send
 from silkway.kernel.codes import make_movement_reference
 from silkway.kernel.errors import ActionInvalid, Violation
 
 Settle = Callable[[], None]
 """Lets the bus deliver (a live set-up waits; a test harness pumps)."""
+Expect = Callable[[str, str], None]
+"""Announces ``(MessageID, refusal code)`` before a scenario sends an envelope to be refused
+(:class:`~silkway.exchange.expected.ExpectedRefusals`, for receivers in this process)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,8 +124,10 @@ def run_pair(
     *,
     timeout: float = 5.0,
     process: str = PROCESS,
+    expect: Expect | None = None,
 ) -> list[ScenarioOutcome]:
-    """Every scenario of ``process`` from A to B."""
+    """Every scenario of ``process`` from A to B (each refusal it provokes announced first to
+    ``expect``, when given)."""
     now = a.node.clock.now()
     build = a.kits.get(process)
     if build is None:
@@ -134,9 +139,15 @@ def run_pair(
     subject = subject_for(b_state, process, a.state)
     outcomes: list[ScenarioOutcome] = []
 
+    def announce(message_id: str, code: str) -> None:
+        if expect is not None:
+            expect(message_id, code)
+
     def exchange_one(
-        name: str, data: bytes, message_id: str, expect: str, code: str | None
+        name: str, data: bytes, message_id: str, outcome: str, code: str | None
     ) -> None:
+        if code is not None:
+            announce(message_id, code)
         send(subject, data, message_id)
         answers = _await_answer(a, message_id, settle, timeout)
         if not answers:
@@ -144,7 +155,7 @@ def run_pair(
             return
         answer = answers[0]
         codes = [e.get("ErrorCode") for e in answer.errors]
-        passed = answer.outcome == expect and (code is None or code in codes)
+        passed = answer.outcome == outcome and (code is None or code in codes)
         detail = f"R.006 {answer.outcome}" + (f" {codes}" if codes else "")
         outcomes.append(ScenarioOutcome(name, passed, detail))
 
@@ -157,6 +168,7 @@ def run_pair(
 
     # 2. The same envelope again, under a new transport id (as a replay attack would send it)
     #    is refused with message-replayed; its effect is not applied twice.
+    announce(accepted_id, REPLAYED)
     send(subject, sealed, f"{accepted_id}:replay")
     deadline = time.monotonic() + timeout
     answers = _answers(a, accepted_id)
@@ -164,9 +176,7 @@ def run_pair(
         settle()
         time.sleep(0.02)
         answers = _answers(a, accepted_id)
-    refused = [
-        x for x in answers if any(e.get("ErrorCode") == "message-replayed" for e in x.errors)
-    ]
+    refused = [x for x in answers if any(e.get("ErrorCode") == REPLAYED for e in x.errors)]
     outcomes.append(
         ScenarioOutcome(
             "replay-refused",
@@ -224,14 +234,15 @@ def run_conformance(
     register: ExchangeContext | None = None,
     timeout: float = 5.0,
     process: str = PROCESS,
+    expect: Expect | None = None,
 ) -> dict[str, list[ScenarioOutcome]]:
     """Run ``process`` both ways between A and B; record results and the pair's status."""
     results = {
         f"{a.state}->{b.state}": run_pair(
-            a, b.state, send, settle, timeout=timeout, process=process
+            a, b.state, send, settle, timeout=timeout, process=process, expect=expect
         ),
         f"{b.state}->{a.state}": run_pair(
-            b, a.state, send, settle, timeout=timeout, process=process
+            b, a.state, send, settle, timeout=timeout, process=process, expect=expect
         ),
     }
     now = a.node.clock.now()

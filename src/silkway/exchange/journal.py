@@ -20,6 +20,7 @@ from datetime import timedelta
 
 from silkway.exchange.domain.envelope import EnvelopeRejected, SignatureRejected, urn_uuid
 from silkway.exchange.domain.processes import is_processing_result
+from silkway.exchange.expected import ExpectedRefusals
 from silkway.exchange.ports import JournalEntry
 from silkway.exchange.service import ExchangeContext
 
@@ -32,10 +33,12 @@ def journal_envelope(
     waited: timedelta = timedelta(0),
     *,
     via: str | None = None,
+    expected: ExpectedRefusals | None = None,
 ) -> JournalEntry | None:
     """Journal one envelope seen on the bus; None when it does not verify or was seen before.
 
-    A trust list the node cannot use now raises (the bus retries): nothing is judged with it."""
+    A trust list the node cannot use now raises (the bus retries): nothing is judged with it.
+    A forgery this process's own interstate tests sent (``expected``) is left out quietly."""
     now = ctx.node.clock.now()
     # Stamped and judged as of when the bus took it, as at its receiver.
     accepted = now - max(waited, timedelta(0))
@@ -43,12 +46,20 @@ def journal_envelope(
         envelope = ctx.sealer.open(data, now, accepted)
     except (EnvelopeRejected, SignatureRejected) as exc:
         peeked = ctx.sealer.peek(data)
+        message_id = urn_uuid(peeked.header.message_id) if peeked is not None else None
         claimed = (
-            f"{urn_uuid(peeked.header.message_id)} claiming {peeked.header.reply_to.node}"
+            f"{message_id} claiming {peeked.header.reply_to.node}"
             if peeked is not None
             else "unreadable"
         )
-        log.warning("not journalled: envelope %s refused: %s", claimed, exc)
+        quiet = expected is not None and expected.expected(message_id, str(exc.code))
+        log.log(
+            logging.DEBUG if quiet else logging.WARNING,
+            "not journalled: envelope %s refused: %s%s",
+            claimed,
+            exc,
+            " (an interstate test's, as expected)" if quiet else "",
+        )
         return None
     header = envelope.header
     if via is not None and via != header.reply_to.node:

@@ -31,6 +31,7 @@ from silkway.exchange.bus.ports import (
 from silkway.exchange.bus.runner import BusRunner
 from silkway.exchange.conformance import ScenarioOutcome, run_conformance
 from silkway.exchange.domain.processes import PROCESS
+from silkway.exchange.expected import ExpectedRefusals
 from silkway.exchange.journal import journal_envelope
 from silkway.exchange.partner_tests import run_partner_tests
 from silkway.kernel.errors import MovementBusy
@@ -73,6 +74,8 @@ class ExchangeRuntime:
             s: threading.Lock() for s in (*self.contexts, *([journal.state] if journal else []))
         }
         self.serialize = serialize
+        # The refusals this process's own interstate tests provoke, told to its receivers.
+        self.expected = ExpectedRefusals()
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -150,13 +153,20 @@ class ExchangeRuntime:
                 await asyncio.to_thread(
                     self._locked,
                     ctx.state,
-                    partial(exchange.receive, via=publisher_of(delivery.subject)),
+                    partial(
+                        exchange.receive,
+                        via=publisher_of(delivery.subject),
+                        expected=self.expected,
+                    ),
                     ctx,
                     delivery.data,
                     _waited(delivery),
                 )
             except (MovementBusy, OperationalError) as exc:
                 raise RetryLater(str(exc)) from exc
+            # A received message usually owes an answer (its R.006): send it now, not at the
+            # relay's next turn.
+            self._wake.set()
 
         return handle
 
@@ -166,7 +176,11 @@ class ExchangeRuntime:
                 await asyncio.to_thread(
                     self._locked,
                     ctx.state,
-                    partial(journal_envelope, via=publisher_of(delivery.subject)),
+                    partial(
+                        journal_envelope,
+                        via=publisher_of(delivery.subject),
+                        expected=self.expected,
+                    ),
                     ctx,
                     delivery.data,
                     _waited(delivery),
@@ -206,6 +220,7 @@ class ExchangeRuntime:
             register=self.journal,
             timeout=timeout,
             process=process,
+            expect=self.expected.expect,
         )
 
     def run_partner_tests(

@@ -39,6 +39,7 @@ from silkway.exchange.domain.processes import (
     RESULT_REJECTED,
     is_processing_result,
 )
+from silkway.exchange.expected import ExpectedRefusals
 from silkway.exchange.hooks import InboundHandler, KitBuilder, NodeAccess
 from silkway.exchange.outbound import conversation_of
 from silkway.exchange.ports import BUS, DEAD, PAPER, EnvelopeSealer, InboxEntry, OutboxMessage
@@ -54,6 +55,8 @@ CONFORMANCE_PROCEDURE = uuid.uuid5(uuid.NAMESPACE_URL, "silkway:conformance")
 NOT_YET_APPLICABLE = "not-yet-applicable"
 """An interstate test's answer to a message that would wait for another (its copy, its
 hand-over): outside a test the bus brings such a message back until it applies."""
+REPLAYED = "message-replayed"
+"""Refusal of a MessageID this node has processed before."""
 PUBLISHER_NOT_SENDER = "publisher-not-sender"
 """Refusal of an envelope whose subject's publisher is not its signed sender."""
 
@@ -203,6 +206,7 @@ def receive(
     waited: timedelta = timedelta(0),
     *,
     via: str | None = None,
+    expected: ExpectedRefusals | None = None,
 ) -> Receipt:
     """Open, check and apply one inbound envelope; write its R.006 answer. Idempotent.
 
@@ -210,7 +214,8 @@ def receive(
     is judged at the moment the bus took it, so a node that was down catches up on everything
     that waited for it. MessageIDs are remembered for good (the inbox), so a replay is refused
     however late it comes. ``via`` is the node the bus says published it (its subject's
-    publisher token, which the server's permissions vouch for)."""
+    publisher token, which the server's permissions vouch for). ``expected`` names the
+    refusals this process's own interstate tests provoke: those are logged at DEBUG."""
     now = ctx.node.clock.now()
     received_at = now - max(waited, timedelta(0))
     try:
@@ -222,7 +227,7 @@ def receive(
             # it never does, keeps it as a dead letter with this reason. An interstate test
             # expects its answer at once.
             raise RetryLater(f"{exc.code}: {exc.message}") from exc
-        return _refuse_unopened(ctx, data, now, str(exc.code), exc.message)
+        return _refuse_unopened(ctx, data, now, str(exc.code), exc.message, expected)
     header = envelope.header
     message_id = urn_uuid(header.message_id)
     sender = header.reply_to.node
@@ -239,7 +244,7 @@ def receive(
     reference = reference if isinstance(reference, str) else None
     with ctx.node.uow() as uow:
         if uow.exchange.inbox_seen(message_id):
-            return _refuse_replay(ctx, uow, envelope, message_id, now)
+            return _refuse_replay(ctx, uow, envelope, message_id, now, expected)
         # Kept as received: the message's evidence, and the Commission's copy of an anchor.
         uow.exchange.envelope_keep(message_id, received_at, data)
         if is_processing_result(code):
@@ -255,8 +260,22 @@ def receive(
             uow.outbox.put([_answer(ctx, envelope, errors, now)])
         uow.commit()
     if errors:
-        log.info("refused %s %s from %s: %s", code, message_id, sender, errors)
+        level = min(
+            _level(expected, message_id, str(e.get("ErrorCode")), logging.INFO) for e in errors
+        )
+        log.log(
+            level, "refused %s %s from %s: %s%s", code, message_id, sender, errors, _note(level)
+        )
     return Receipt(outcome, message_id, code, errors)
+
+
+def _level(expected: ExpectedRefusals | None, message_id: str | None, code: str, level: int) -> int:
+    """How loud a refusal is: DEBUG when this process's interstate tests provoked it."""
+    return level if expected is None else expected.level(message_id, code, level)
+
+
+def _note(level: int) -> str:
+    return " (an interstate test's, as expected)" if level == logging.DEBUG else ""
 
 
 def _is_conformance(ctx: ExchangeContext, data: bytes) -> bool:
@@ -265,7 +284,12 @@ def _is_conformance(ctx: ExchangeContext, data: bytes) -> bool:
 
 
 def _refuse_replay(
-    ctx: ExchangeContext, uow: UnitOfWork, envelope: Envelope, message_id: str, now: datetime
+    ctx: ExchangeContext,
+    uow: UnitOfWork,
+    envelope: Envelope,
+    message_id: str,
+    now: datetime,
+    expected: ExpectedRefusals | None = None,
 ) -> Receipt:
     """A MessageID seen before: its effect stays applied once, and the copy is refused.
 
@@ -273,12 +297,18 @@ def _refuse_replay(
     journal) that the copy was recognised. Answers are never answered.
     """
     code = envelope.header.action.message
-    errors = [_error("message-replayed", f"{message_id} was processed before")]
+    errors = [_error(REPLAYED, f"{message_id} was processed before")]
     if not is_processing_result(code) and envelope.header.to.node == ctx.state:
         uow.outbox.put([_answer(ctx, envelope, errors, now)])
         uow.commit()
-    log.warning(
-        "replayed envelope %s (%s) from %s refused", message_id, code, inbound.sender(envelope)
+    level = _level(expected, message_id, REPLAYED, logging.WARNING)
+    log.log(
+        level,
+        "replayed envelope %s (%s) from %s refused%s",
+        message_id,
+        code,
+        inbound.sender(envelope),
+        _note(level),
     )
     return Receipt("duplicate", message_id, code, errors)
 
@@ -366,7 +396,12 @@ def _answer(
 
 
 def _refuse_unopened(
-    ctx: ExchangeContext, data: bytes, now: datetime, code: str, reason: str
+    ctx: ExchangeContext,
+    data: bytes,
+    now: datetime,
+    code: str,
+    reason: str,
+    expected: ExpectedRefusals | None = None,
 ) -> Receipt:
     """Answer an envelope that failed schema or signature checks, if it can be answered at all."""
     errors = [_error(code, reason)]
@@ -383,7 +418,16 @@ def _refuse_unopened(
         if sender in MEMBER_STATES and peeked.header.to.node == ctx.state:
             uow.outbox.put([_answer(ctx, peeked, errors, now)])
         uow.commit()
-    log.warning("refused envelope %s from %s: %s %s", message_id, sender, code, reason)
+    level = _level(expected, message_id, code, logging.WARNING)
+    log.log(
+        level,
+        "refused envelope %s from %s: %s %s%s",
+        message_id,
+        sender,
+        code,
+        reason,
+        _note(level),
+    )
     return Receipt(RESULT_REJECTED, message_id, code, errors)
 
 

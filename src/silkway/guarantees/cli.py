@@ -75,7 +75,7 @@ def _day(text: str | None, option: str) -> date | None:
 def _node(state: str, database_url: str | None) -> Iterator[Any]:
     from silkway.bootstrap import build_node
 
-    built = build_node(state, database_url=database_url)
+    built = build_node(state, database_url=database_url, create=False)
     try:
         yield built
     finally:

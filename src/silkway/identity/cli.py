@@ -96,10 +96,14 @@ def _address() -> str:
 
 
 @contextmanager
-def _identity(state: str, database_url: str | None) -> Iterator[identity.IdentityContext]:
+def _identity(
+    state: str, database_url: str | None, *, create: bool = False
+) -> Iterator[identity.IdentityContext]:
+    """The node's identity context, on its existing database; ``create`` makes one that is
+    missing (adding a node's first administrator is how a node begins)."""
     from silkway.bootstrap import build_node
 
-    node = build_node(state.upper(), database_url=database_url)
+    node = build_node(state.upper(), database_url=database_url, create=create)
     try:
         yield node.identity
     except DomainError as error:
@@ -122,7 +126,7 @@ def users_add(
 
     A node's first administrator needs no sign-in; every later account is added by one."""
     password = os.environ.get("SILKWAY_NEW_PASSWORD") or getpass.getpass("new password: ")
-    with _identity(node, database_url) as ctx:
+    with _identity(node, database_url, create=role is Role.ADMINISTRATOR) as ctx:
         if not (role is Role.ADMINISTRATOR and not identity.has_administrator(ctx)):
             operator(ctx, "users add")
         user, secret = identity.add_user(

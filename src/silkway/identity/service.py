@@ -140,11 +140,7 @@ def add_user(
     """A new person; returns the TOTP secret to enrol when ``second_factor``."""
     state = state or home_state(role, ctx.state)
     _check(ctx, username, role, state, office, party)
-    if len(password) < MIN_PASSWORD:
-        raise AccountInvalid(
-            "the password is too short",
-            [Violation("password-short", "/password", f"at least {MIN_PASSWORD} characters")],
-        )
+    _check_password(password)
     secret = new_totp_secret() if second_factor else None
     user = User(
         username, role, state, office, party, hash_secret(password), secret, False, ctx.clock.now()
@@ -156,6 +152,41 @@ def add_user(
             raise AccountExists(f"user {username!r} exists") from None
         uow.commit()
     return user, secret
+
+
+def add_users_sharing_password(
+    ctx: IdentityContext, accounts: list[tuple[str, Role, str | None]], password: str
+) -> list[User]:
+    """People ``(username, role, party)`` who all have one password, as the embedded demo's
+    published one: hashed once for all of them (one argon2 run instead of one per account),
+    added in one transaction, or none if any is refused."""
+    checked = []
+    for username, role, party in accounts:
+        state = home_state(role, ctx.state)
+        _check(ctx, username, role, state, None, party)
+        checked.append((username, role, state, party))
+    _check_password(password)
+    if not checked:
+        return []
+    hashed = hash_secret(password)
+    now = ctx.clock.now()
+    users = [User(u, r, s, None, p, hashed, None, False, now) for u, r, s, p in checked]
+    with ctx.uow() as uow:
+        for user in users:
+            try:
+                uow.identity.add_user(user)
+            except DuplicateKey:
+                raise AccountExists(f"user {user.username!r} exists") from None
+        uow.commit()
+    return users
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise AccountInvalid(
+            "the password is too short",
+            [Violation("password-short", "/password", f"at least {MIN_PASSWORD} characters")],
+        )
 
 
 def set_user_disabled(ctx: IdentityContext, username: str, disabled: bool = True) -> None:

@@ -18,3 +18,17 @@ class ConcurrentUpdate(Exception):
 
 class DuplicateKey(Exception):
     """A unique key (e.g. declarant and LRN) is already taken by a concurrent transaction."""
+
+
+class DatabaseMissing(Exception):
+    """A command that works on a node's existing data found no database where it looked.
+
+    Raised instead of creating an empty one (a SQLite file springs into being on first
+    connection), which would answer every question with "nothing here"."""
+
+    code = "database-missing"
+
+    def __init__(self, state: str, path: str, hint: str) -> None:
+        super().__init__(f"no database for node {state} at {path}: {hint}")
+        self.state = state
+        self.path = path

@@ -41,7 +41,7 @@ def _node(state: str, database_url: str | None) -> Iterator[Any]:
     code = state.upper()
     if code not in NODE_CODES:
         _fail("node-unknown", f"unknown node {state!r}; expected one of {', '.join(NODE_CODES)}")
-    node = build_node(code, database_url=database_url)
+    node = build_node(code, database_url=database_url, create=False)
     try:
         yield node
     finally:

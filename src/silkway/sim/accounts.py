@@ -114,14 +114,12 @@ def ensure_demo_accounts(nodes: Mapping[str, Node], guarantor_name: str) -> list
         with node.identity.uow() as uow:
             present = {u.username for u in uow.identity.users()}
         today = node.transit.clock.now().date()
-        for account in demo_accounts(node.state, node.reference, today, guarantor):
-            if account.username not in present:
-                identity.add_user(
-                    node.identity,
-                    account.username,
-                    DEMO_PASSWORD,
-                    account.role,
-                    party=account.party,
-                )
-            accounts.append(account)
+        wanted = demo_accounts(node.state, node.reference, today, guarantor)
+        # One published password: one hash for all of a node's demo accounts.
+        identity.add_users_sharing_password(
+            node.identity,
+            [(a.username, a.role, a.party) for a in wanted if a.username not in present],
+            DEMO_PASSWORD,
+        )
+        accounts += wanted
     return accounts

@@ -207,6 +207,10 @@ class DemoTraffic:
     def start(self) -> None:
         self._thread.start()
 
+    def stopping(self) -> None:
+        """Stop after the round under way, without waiting for it (the server is going down)."""
+        self._stop.set()
+
     def stop(self) -> None:
         self._stop.set()
         if self._thread.is_alive():
@@ -219,7 +223,10 @@ class DemoTraffic:
             try:
                 tick(self._demo, serial, self._rng)
             except Exception:  # the demo must never take the server down
-                log.exception("demo tick failed")
+                if self._stop.is_set():  # a round cut short by the shutdown: nothing wrong
+                    log.debug("demo round cut short by the shutdown", exc_info=True)
+                else:
+                    log.exception("demo tick failed")
 
 
 __all__ = [

@@ -174,13 +174,31 @@ def test_without_an_anchor_the_check_says_so_and_the_commission_takes_none(
 ) -> None:
     url, commission = setup
     _lodge_and_accept(url)
+    eec = _node("EEC", commission)  # a Commission that holds no anchor of KZ yet
     code, out = _cli("audit", "verify", "--node", "KZ", "--database-url", url)
     assert (code, out[-1]["anchors"]) == (0, {"KZ": None})
     # The Commission keeps anchors and takes none of its own.
-    eec = _node("EEC", commission)
     try:
         with pytest.raises(ActionInvalid) as refused:
             anchoring.take_anchor(eec.anchoring)
     finally:
         eec.dispose()
     assert refused.value.violations[0].code == "anchor-commission"
+
+
+def test_a_commission_database_that_is_not_there_is_named_and_not_made(
+    setup: tuple[str, str],
+) -> None:
+    url, commission = setup
+    _lodge_and_accept(url)
+    code, out = _cli("audit", "verify", "--node", "KZ", "--database-url", url)
+    path = commission.removeprefix("sqlite:///")
+    assert code == 2
+    [finding] = out[:-1]
+    assert finding["chain"] == "anchors"
+    assert finding["reason"].startswith(f"no database for node EEC at {path}: ")
+    assert "--skip-anchors" in finding["reason"]
+    assert not Path(path).exists()
+    # The chains themselves check out all the same.
+    code, out = _cli("audit", "verify", "--node", "KZ", "--database-url", url, "--skip-anchors")
+    assert (code, out[-1]["ok"]) == (0, True)

@@ -104,7 +104,8 @@ def test_a_taken_port_fails_a_strict_start_and_is_reported_otherwise() -> None:
         lenient = DeviceListeners(plan, strict=False)
         lines = lenient.start()
         try:
-            assert lines[0].startswith(f"  devices: EGTS not listening, 127.0.0.1:{port}")
+            assert lines[0].startswith(f"  devices: EGTS NOT LISTENING: 127.0.0.1:{port}: ")
+            assert lines[0].endswith("(SILKWAY_EGTS_PORT=0 takes any free port)")
             assert lines[1].startswith("  devices: Wialon IPS tcp://127.0.0.1:")
             assert list(lenient.tcp) == ["wialon"]
         finally:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -268,8 +269,10 @@ class DeviceListeners:
                     raise OSError(
                         error.errno, f"{label} port {plan.host}:{port}: {error.strerror}"
                     ) from error
+                why = os.strerror(error.errno) if error.errno else str(error)
                 self._lines.append(
-                    f"  devices: {label} not listening, {plan.host}:{port}: {error.strerror}"
+                    f"  devices: {label} NOT LISTENING: {plan.host}:{port}: {why}"
+                    f" (SILKWAY_{protocol.upper()}_PORT=0 takes any free port)"
                 )
                 continue
             self.tcp[protocol] = listener
