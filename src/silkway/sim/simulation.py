@@ -455,7 +455,6 @@ class Simulation:
 
     def _account(self, references: dict[str, str], summary: Summary) -> None:
         outcomes: Counter[str] = Counter()
-        messages: Counter[str] = Counter()
         grns: dict[str, str] = {}
         for reference, state in references.items():
             try:
@@ -470,10 +469,7 @@ class Simulation:
             for security in movement.declaration.security:
                 if security.kind is SecurityKind.GRN:
                     grns[security.reference] = state
-            for s in self.states:
-                for view in self._messages(s, reference):
-                    outcome = view.get("outcome") or "unanswered"
-                    messages[f"{view['process']} {view.get('channel') or 'pending'} {outcome}"] += 1
+        messages = self._settled_messages(list(references))
         incidents: Counter[str] = Counter()
         stored = 0
         if self.tracked_state is not None:
@@ -499,6 +495,25 @@ class Simulation:
             g = self.union.call(state, officer(state), "GET", f"/guarantees/{grn}")
             balance = g["guarantee"]["balance"]
             summary.guarantees[grn] = {k: str(v) for k, v in balance.items()}
+
+    def _settled_messages(self, references: list[str], settle_s: float = 30.0) -> Counter[str]:
+        """Messages about ``references`` by process, channel and outcome, once none is still
+        on its way: the last completion notices may be answered a moment after the end."""
+        deadline = time.monotonic() + settle_s
+        while True:
+            messages: Counter[str] = Counter()
+            for reference in references:
+                for s in self.states:
+                    for view in self._messages(s, reference):
+                        outcome = view.get("outcome") or "unanswered"
+                        channel = view.get("channel") or "pending"
+                        messages[f"{view['process']} {channel} {outcome}"] += 1
+            waiting = any(
+                (k.endswith(" unanswered") and " bus " in k) or " pending " in k for k in messages
+            )
+            if not waiting or time.monotonic() > deadline or self.stop.is_set():
+                return messages
+            self.stop.wait(0.5)
 
     def _messages(self, state: str, reference: str) -> list[dict[str, Any]]:
         views: list[dict[str, Any]] = self.union.call(
