@@ -422,3 +422,20 @@ def _partners(state: str) -> dict[str, bool]:
             return uow.exchange.partners("P.CP.01")
     finally:
         node.dispose()
+
+
+def test_the_module_runs_as_the_command() -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "silkway.entrypoints.cli", "codes", "check", "24GB000246J8NY33L7"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (done.returncode, json.loads(done.stdout)) == (
+        0,
+        {"kind": "mrn", "valid": True, "reason": None},
+    )

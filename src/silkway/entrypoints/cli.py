@@ -511,3 +511,7 @@ def devices_decode(
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":  # python -m silkway.entrypoints.cli, as the silkway script
+    main()
