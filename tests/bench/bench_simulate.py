@@ -10,10 +10,6 @@ of (a movement takes some twenty such calls and several transactions on each nod
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -28,56 +24,31 @@ from silkway.sim.client import UnionClient
 from silkway.sim.simulation import Simulation
 from silkway.sim.traffic import TrafficModel
 from tests.bench.harness import Result
+from tests.union import silkway_run
 
 COUNT = 60
 PROBES = 400
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def run() -> list[Result]:
-    with tempfile.TemporaryDirectory(prefix="silkway-bench-sim-") as tmp:
-        port = _free_port()
-        env = {
-            **os.environ,
-            "SILKWAY_DATA_DIR": str(Path(tmp)),
-            "SILKWAY_PORT": str(port),
-            "SILKWAY_DEMO_TRAFFIC": "false",
-            "SILKWAY_EGTS_PORT": "0",
-            "SILKWAY_WIALON_PORT": "0",
-            "SILKWAY_TELTONIKA_PORT": "0",
-        }
-        env.pop("SILKWAY_DATABASE_URL", None)
-        env.pop("SILKWAY_BUS_URL", None)
-        proc = subprocess.Popen(
-            [sys.executable, "-c", "from silkway.entrypoints.cli import main; main()", "run"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+    with (
+        tempfile.TemporaryDirectory(prefix="silkway-bench-sim-") as tmp,
+        silkway_run(Path(tmp), env={"SILKWAY_DEMO_TRAFFIC": "false"}) as running,
+        httpx2.Client(base_url=running.base, timeout=30) as http,
+    ):
+        union = UnionClient(http, DEMO_PASSWORD)
+        sim = Simulation(
+            union, load_reference(), SystemClock(), list(MEMBER_STATES), TrafficModel(9)
         )
-        try:
-            with httpx2.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
-                _wait_ready(http)
-                union = UnionClient(http, DEMO_PASSWORD)
-                sim = Simulation(
-                    union, load_reference(), SystemClock(), list(MEMBER_STATES), TrafficModel(9)
-                )
-                sim.wait_in_operation()
-                summary = sim.run(sim.plan(COUNT), timeout=600)
-                if not summary.accounted:
-                    raise RuntimeError(f"not every movement ended: {summary.as_dict()}")
-                reference = next(iter(_references(union)))
-                start = time.perf_counter()
-                for _ in range(PROBES):
-                    union.call("KZ", officer("KZ"), "GET", f"/movements/{reference}")
-                probe_rate = PROBES / (time.perf_counter() - start)
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
+        sim.wait_in_operation()
+        summary = sim.run(sim.plan(COUNT), timeout=600)
+        if not summary.accounted:
+            raise RuntimeError(f"not every movement ended: {summary.as_dict()}")
+        reference = next(iter(_references(union)))
+        start = time.perf_counter()
+        for _ in range(PROBES):
+            union.call("KZ", officer("KZ"), "GET", f"/movements/{reference}")
+        probe_rate = PROBES / (time.perf_counter() - start)
     return [
         Result(
             "simulate.movements",
@@ -92,15 +63,3 @@ def run() -> list[Result]:
 def _references(union: UnionClient) -> list[str]:
     page = union.call("KZ", officer("KZ"), "GET", "/movements", params={"limit": 5})
     return [str(m["reference"]) for m in page["items"]]
-
-
-def _wait_ready(http: httpx2.Client) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if http.get("/health").status_code == 200:
-                return
-        except httpx2.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError("silkway run did not get ready")

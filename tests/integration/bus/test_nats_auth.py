@@ -11,7 +11,8 @@ import asyncio
 import ipaddress
 import secrets
 import ssl
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -117,29 +118,39 @@ def node_permissions(state: str, *, nkey: str | None = None) -> str:
     )
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[NatsServer, Path]]:
+@contextmanager
+def secured_nats(folder: Path, users: Iterable[str]) -> Iterator[tuple[NatsServer, Path]]:
+    """A nats-server with TLS and only the ``users`` entries (see :func:`node_permissions`), in
+    ``folder``, once ready: the server and the CA file clients trust it by."""
     require_nats()
-    ca, cert, key = certificates(tmp_path / "tls")
-    config = tmp_path / "nats.conf"
-    # KZ, BY and the Commission log in with a password, RU with an NKey (its seed in a file).
-    seed = nkeys.encode_seed(secrets.token_bytes(32), nkeys.PREFIX_BYTE_USER)
-    (tmp_path / "ru.nk").write_bytes(seed)
-    ru_public = nkeys.from_seed(bytearray(seed)).public_key.decode()
-    users = ",\n    ".join(
-        [*(node_permissions(s) for s in (*STATES, "EEC")), node_permissions("RU", nkey=ru_public)]
-    )
+    ca, cert, key = certificates(folder / "tls")
+    config = folder / "nats.conf"
+    entries = ",\n    ".join(users)
     config.write_text(
         f'tls {{ cert_file: "{cert}", key_file: "{key}" }}\n'
-        f"authorization {{\n  users: [\n    {users}\n  ]\n}}\n"
+        f"authorization {{\n  users: [\n    {entries}\n  ]\n}}\n"
     )
-    nats_server = NatsServer(tmp_path / "nats", config=config)
+    nats_server = NatsServer(folder / "nats", config=config)
     nats_server.start()
     try:
         nats_server.wait_ready()
         yield nats_server, ca
     finally:
         nats_server.stop()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[NatsServer, Path]]:
+    # KZ, BY and the Commission log in with a password, RU with an NKey (its seed in a file).
+    seed = nkeys.encode_seed(secrets.token_bytes(32), nkeys.PREFIX_BYTE_USER)
+    (tmp_path / "ru.nk").write_bytes(seed)
+    ru_public = nkeys.from_seed(bytearray(seed)).public_key.decode()
+    users = [
+        *(node_permissions(s) for s in (*STATES, "EEC")),
+        node_permissions("RU", nkey=ru_public),
+    ]
+    with secured_nats(tmp_path, users) as running:
+        yield running
 
 
 def _bus(server: NatsServer, ca: Path, state: str | None, **auth: object) -> NatsBus:

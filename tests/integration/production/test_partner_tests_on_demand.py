@@ -22,9 +22,9 @@ import pytest
 from tests import pg
 from tests.auth import account
 from tests.integration.bus.test_nats_auth import PASSWORD as NATS_PASSWORD
-from tests.integration.bus.test_nats_auth import certificates, node_permissions
+from tests.integration.bus.test_nats_auth import node_permissions, secured_nats
 from tests.integration.production.test_separate_nodes import _eventually, _token
-from tests.natsd import NatsServer, free_port, require_nats
+from tests.natsd import NatsServer, free_port
 
 from silkway.bootstrap import build_node, trust_publisher
 from silkway.exchange.signing.keystore import KeyStore
@@ -38,21 +38,8 @@ PROCESSES = ("P.CP.01", "P.SO.01")
 
 @pytest.fixture
 def nats_server(tmp_path: Path) -> Iterator[tuple[NatsServer, Path]]:
-    require_nats()
-    ca, cert, key = certificates(tmp_path / "tls")
-    config = tmp_path / "nats.conf"
-    users = ",\n    ".join(node_permissions(s) for s in STATES)
-    config.write_text(
-        f'tls {{ cert_file: "{cert}", key_file: "{key}" }}\n'
-        f"authorization {{\n  users: [\n    {users}\n  ]\n}}\n"
-    )
-    server = NatsServer(tmp_path / "nats", config=config)
-    server.start()
-    try:
-        server.wait_ready()
-        yield server, ca
-    finally:
-        server.stop()
+    with secured_nats(tmp_path, [node_permissions(s) for s in STATES]) as running:
+        yield running
 
 
 @pytest.fixture

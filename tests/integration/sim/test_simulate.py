@@ -10,18 +10,14 @@ message answered positively on the bus, every guarantee lock credited.
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-import httpx2 as httpx
 import pytest
-from tests.natsd import NatsServer, require_nats
+from tests.natsd import NatsServer, free_port, require_nats
+from tests.union import silkway_run
 from typer.testing import CliRunner
 
 from silkway.entrypoints.cli import app
@@ -29,59 +25,18 @@ from silkway.entrypoints.cli import app
 runner = CliRunner()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(params=["inproc", "nats"])
 def union(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    port = _free_port()
-    env = {
-        **os.environ,
-        "SILKWAY_DATA_DIR": str(tmp_path / "data"),
-        "SILKWAY_PORT": str(port),
-        "SILKWAY_DEMO_TRAFFIC": "false",
-        # Listeners on ports of their own choosing: the tests may run beside a `make run`.
-        "SILKWAY_EGTS_PORT": "0",
-        "SILKWAY_WIALON_PORT": "0",
-        "SILKWAY_TELTONIKA_PORT": "0",
-    }
-    env.pop("SILKWAY_DATABASE_URL", None)
-    env.pop("SILKWAY_BUS_URL", None)
-    nats: NatsServer | None = None
-    if request.param == "nats":
-        require_nats()
-        nats = NatsServer(tmp_path / "nats")
-        nats.start()
-        nats.wait_ready()
-        env["SILKWAY_BUS_URL"] = nats.url
-    proc = subprocess.Popen(
-        [sys.executable, "-c", "from silkway.entrypoints.cli import main; main()", "run"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            assert proc.poll() is None, "silkway run exited"
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        else:
-            raise AssertionError("silkway run did not get ready within 90 s")
-        yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        if nats is not None:
-            nats.stop()
+    env = {"SILKWAY_DEMO_TRAFFIC": "false"}
+    with ExitStack() as stack:
+        if request.param == "nats":
+            require_nats()
+            nats = NatsServer(tmp_path / "nats")
+            nats.start()
+            stack.callback(nats.stop)
+            nats.wait_ready()
+            env["SILKWAY_BUS_URL"] = nats.url
+        yield stack.enter_context(silkway_run(tmp_path / "data", env=env)).base
 
 
 def _simulate(base: str, *options: str) -> tuple[int, dict[str, Any]]:
@@ -132,6 +87,6 @@ def test_every_simulated_movement_ends_and_is_accounted_for(union: str) -> None:
 
 
 def test_a_union_that_does_not_answer_is_a_clear_error(tmp_path: Path) -> None:
-    code, answer = _simulate(f"http://127.0.0.1:{_free_port()}", "--movements", "1", "--wait", "0")
+    code, answer = _simulate(f"http://127.0.0.1:{free_port()}", "--movements", "1", "--wait", "0")
     assert code == 1
     assert answer["error"] == "union-unreachable"
