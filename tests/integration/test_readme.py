@@ -25,7 +25,6 @@ import queue
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -37,6 +36,7 @@ from typing import Any
 
 import httpx2 as httpx
 import pytest
+from tests.natsd import free_port
 
 from silkway.kernel.codes import identify
 
@@ -316,12 +316,6 @@ def test_the_run_recipe_is_read_from_the_makefile() -> None:
 # --- the Union and the shell ------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _needs(*tools: str) -> None:
     missing = [t for t in tools if shutil.which(t) is None]
     if missing:
@@ -418,7 +412,7 @@ def union(tmp_path: Path) -> Iterator[Union]:
         encoding="utf-8",
     )
     silkway.chmod(0o755)
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SILKWAY_")}
     env.update(
         SILKWAY_PORT=str(port),
